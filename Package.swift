@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Nabla",
+    products: [
+        .library(name: "Nabla", targets: ["Nabla"]),
+        // SwiftPM accepts a slash in a product name, so the README's command is literally
+        // `swift run -c release Examples/mnist`.
+        .executable(name: "Examples/mnist", targets: ["mnist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Matrix-product kernels in C: per-function target attributes let one binary carry an
+        // AVX2+FMA path chosen at run time, without unsafeFlags, so Nabla stays usable as a dependency.
+        .target(name: "CNablaKernels"),
+        // zlib, for reading gzip'd data sets (Foundation on Linux cannot gunzip).
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(
+            name: "Nabla",
+            dependencies: [
+                "CNablaKernels",
+                "CZlib",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
+        ),
+        .executableTarget(
+            name: "mnist",
+            dependencies: [
+                "Nabla",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/mnist"
+        ),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels"]),
+    ]
+)

@@ -1,0 +1,33 @@
+#ifndef CNABLA_KERNELS_H
+#define CNABLA_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Row-major matrix product C = op(A)·op(B), or C += op(A)·op(B) when `accumulate` is non-zero.
+///
+/// op(A) is M×K: A is stored M×K, or K×M when `transposeA` is non-zero (read transposed in
+/// place, never materialised). op(B) is K×N: B is stored K×N, or N×K when `transposeB` is set.
+/// C is M×N and must not alias A or B.
+void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
+                 const float *A, const float *B, float *C, int accumulate);
+
+/// Double-precision twin of `nabla_sgemm`.
+void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
+                 const double *A, const double *B, double *C, int accumulate);
+
+/// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
+int nabla_kernel_isa(void);
+
+/// Forces the portable path (non-zero) or restores run-time detection (zero). The portable path
+/// is also forced by the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
+void nabla_force_portable_kernels(int force);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

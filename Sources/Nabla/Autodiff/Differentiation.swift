@@ -1,0 +1,83 @@
+/// Evaluates `body` at `inputs` and returns its value with a pullback: a function from an
+/// upstream gradient (the shape of the value) to the gradient of each input.
+///
+/// This is the most general entry point; it handles non-scalar outputs. The pullback may be
+/// called any number of times, and the recorded graph lives exactly as long as it does.
+///
+/// ```swift
+/// let (y, pullback) = valueWithPullback(at: [x]) { x in x[0] * x[0] }
+/// let dx = pullback(Tensor(ones: y.shape))[0]     // 2x
+/// ```
+public func valueWithPullback<Scalar>(
+    at inputs: [Tensor<Scalar>], in body: ([Tensor<Scalar>]) -> Tensor<Scalar>
+) -> (value: Tensor<Scalar>, pullback: (Tensor<Scalar>) -> [Tensor<Scalar>]) {
+    let tape = Tape<Scalar>()
+    let variables = inputs.map { tape.variable($0.detached) }
+    let output = body(variables)
+    tape.isRecording = false  // the forward pass is over; nothing more joins this graph
+
+    let leaves = variables.map { $0.tracking!.index }
+    let outputIndex: Int? = output.tracking?.tape === tape ? output.tracking!.index : nil
+    let shapes = inputs.map(\.shape)
+    let value = output.detached
+    let pullback = { (upstream: Tensor<Scalar>) -> [Tensor<Scalar>] in
+        check(upstream.shape == value.shape,
+              "pullback: upstream gradient of shape \(upstream.shape) for an output of shape \(value.shape)")
+        guard let outputIndex else {
+            return shapes.map { Tensor(zeros: $0) }  // the output does not depend on the inputs
+        }
+        return tape.gradients(of: outputIndex, seed: upstream, at: leaves)
+    }
+    return (value, pullback)
+}
+
+/// Evaluates a scalar-valued `body` at `inputs` and returns its value and its gradient with
+/// respect to each input.
+///
+/// A non-scalar output is a programming error here: use ``valueWithPullback(at:in:)`` and pass
+/// the upstream gradient explicitly.
+public func valueWithGradient<Scalar>(
+    at inputs: [Tensor<Scalar>], in body: ([Tensor<Scalar>]) -> Tensor<Scalar>
+) -> (value: Tensor<Scalar>, gradients: [Tensor<Scalar>]) {
+    let (value, pullback) = valueWithPullback(at: inputs, in: body)
+    check(value.count == 1,
+          "gradient: the function's output has shape \(value.shape), not a single element; "
+          + "use valueWithPullback(at:in:) with an explicit upstream gradient")
+    return (value, pullback(Tensor(ones: value.shape)))
+}
+
+/// Evaluates a scalar-valued `body` at `x` and returns its value and gradient.
+///
+/// ```swift
+/// let (y, dy) = valueWithGradient(at: x) { x in (x * x).sum() }   // dy == 2x
+/// ```
+public func valueWithGradient<Scalar>(
+    at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
+) -> (value: Tensor<Scalar>, gradient: Tensor<Scalar>) {
+    let (value, grads) = valueWithGradient(at: [x]) { body($0[0]) }
+    return (value, grads[0])
+}
+
+/// Evaluates a scalar-valued `body` at `x` and `y` and returns its value and both gradients.
+public func valueWithGradient<Scalar>(
+    at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
+    in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+) -> (value: Tensor<Scalar>, gradient: (Tensor<Scalar>, Tensor<Scalar>)) {
+    let (value, grads) = valueWithGradient(at: [x, y]) { body($0[0], $0[1]) }
+    return (value, (grads[0], grads[1]))
+}
+
+/// The gradient of a scalar-valued `body` at `x`.
+public func gradient<Scalar>(
+    at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
+) -> Tensor<Scalar> {
+    valueWithGradient(at: x, in: body).gradient
+}
+
+/// The gradients of a scalar-valued `body` at `x` and `y`.
+public func gradient<Scalar>(
+    at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
+    in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+) -> (Tensor<Scalar>, Tensor<Scalar>) {
+    valueWithGradient(at: x, y, in: body).gradient
+}

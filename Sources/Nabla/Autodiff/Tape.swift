@@ -1,0 +1,132 @@
+/// The record of one differentiation scope: every op that ran on tracked tensors, in the order it
+/// ran.
+///
+/// Creation order is already a topological order (an op can only consume tensors that exist), so
+/// the reverse pass is a plain backwards loop over an array: no recursion, no sort, no stack
+/// depth to overflow, whatever the length of the graph.
+///
+/// Tensors refer to their tape weakly. The scope that made the tape owns it (and, after the
+/// forward pass, the pullback closure it returns does), so the graph is freed as soon as that
+/// scope or closure is gone, and a tensor that outlives it simply becomes a constant.
+final class Tape<Scalar: TensorScalar> {
+    /// One way a gradient flows: from a node back into one of its inputs.
+    struct Edge {
+        /// The input's node index.
+        let input: Int
+        /// Maps the gradient of the node's value to this input's share of it.
+        let pullback: (Tensor<Scalar>) -> Tensor<Scalar>
+    }
+
+    /// A recorded value: a leaf (a variable, no edges) or the result of an op.
+    struct Node {
+        let shape: [Int]
+        let edges: [Edge]
+    }
+
+    private(set) var nodes: [Node] = []
+
+    /// False once the forward pass is over: ops run in a pullback, or on tensors that escaped the
+    /// scope, must not grow the graph.
+    var isRecording = true
+
+    /// Adds `value` as a leaf of the graph and returns it tracked.
+    func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
+        append(value, edges: [])
+    }
+
+    /// Adds `value` as the result of an op whose inputs and pullbacks are `edges`.
+    func append(_ value: Tensor<Scalar>, edges: [Edge]) -> Tensor<Scalar> {
+        var tracked = value
+        tracked.tracking = Tracking(tape: self, index: nodes.count)
+        nodes.append(Node(shape: value.shape, edges: edges))
+        return tracked
+    }
+
+    /// The reverse pass: gradients of the node `output` (seeded with `seed`) with respect to each
+    /// node in `leaves`; zeros for a leaf the output does not depend on.
+    func gradients(of output: Int, seed: Tensor<Scalar>, at leaves: [Int]) -> [Tensor<Scalar>] {
+        let wasRecording = isRecording
+        isRecording = false
+        defer { isRecording = wasRecording }
+
+        var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
+        grads[output] = seed.detached
+        let kept = Set(leaves)
+        for index in stride(from: output, through: 0, by: -1) {
+            guard let grad = grads[index] else { continue }
+            for edge in nodes[index].edges {
+                let share = edge.pullback(grad)
+                check(share.shape == nodes[edge.input].shape,
+                      "backward: a pullback returned shape \(share.shape) for an input of shape \(nodes[edge.input].shape)")
+                if let existing = grads[edge.input] {
+                    grads[edge.input] = existing + share  // fan-out: gradients add up
+                } else {
+                    grads[edge.input] = share
+                }
+            }
+            if !kept.contains(index) { grads[index] = nil }  // free intermediates as we go
+        }
+        return leaves.map { leaf in
+            leaf < grads.count ? (grads[leaf] ?? Tensor(zeros: nodes[leaf].shape)) : Tensor(zeros: nodes[leaf].shape)
+        }
+    }
+}
+
+/// A tensor's place in a tape.
+struct Tracking<Scalar: TensorScalar> {
+    weak var tape: Tape<Scalar>?
+    let index: Int
+}
+
+extension Tensor {
+    /// Whether this tensor is part of a graph that is still recording.
+    public var isTracked: Bool { activeTape != nil }
+
+    /// The same values, cut off from the graph: gradients do not flow through the result.
+    public var detached: Tensor {
+        var copy = self
+        copy.tracking = nil
+        return copy
+    }
+
+    /// The tape this tensor records onto, if it is tracked and that tape is still recording.
+    var activeTape: Tape<Scalar>? {
+        guard let tape = tracking?.tape, tape.isRecording else { return nil }
+        return tape
+    }
+
+    /// Returns `self`, the value an op computed from `input`, recorded so that gradients flow back
+    /// through `pullback` (the vector–Jacobian product: upstream gradient in, input gradient out).
+    ///
+    /// Untracked inputs make this a no-op, so evaluation outside a differentiation scope does no
+    /// bookkeeping. This is the one call a new primitive op needs; see Docs/Architecture.md.
+    public func recorded(
+        from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor
+    ) -> Tensor {
+        guard let tape = input.activeTape else { return self }
+        return tape.append(self, edges: [.init(input: input.tracking!.index, pullback: pullback)])
+    }
+
+    /// Two-input form of ``recorded(from:_:)``: one pullback per input.
+    public func recorded(
+        from lhs: Tensor, _ lhsPullback: @escaping (Tensor) -> Tensor,
+        and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor
+    ) -> Tensor {
+        recorded(from: [(lhs, lhsPullback), (rhs, rhsPullback)])
+    }
+
+    /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.
+    public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)]) -> Tensor {
+        var tape: Tape<Scalar>?
+        var edges: [Tape<Scalar>.Edge] = []
+        for (input, pullback) in inputs {
+            guard let inputTape = input.activeTape else { continue }  // a constant: no gradient
+            check(tape == nil || tape === inputTape,
+                  "an op mixes tensors from two different differentiation scopes")
+            tape = inputTape
+            edges.append(.init(input: input.tracking!.index, pullback: pullback))
+        }
+        guard let tape else { return self }
+        return tape.append(self, edges: edges)
+    }
+}

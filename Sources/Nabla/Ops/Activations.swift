@@ -1,0 +1,41 @@
+import RealModule
+
+/// The logistic function σ(x) = 1 / (1 + e⁻ˣ), element-wise; σ′ = σ(1 − σ).
+public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    // Written per sign so that e^|x| never overflows.
+    let y = x.map { v in
+        v >= 0 ? 1 / (1 + .exp(-v)) : .exp(v) / (1 + .exp(v))
+    }
+    return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * y * (1 - y) } }
+}
+
+/// The hyperbolic tangent, element-wise; tanh′ = 1 − tanh².
+public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let y = x.map { .tanh($0) }
+    return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * (1 - y * y) } }
+}
+
+/// max(0, x), element-wise; the gradient at 0 is taken as 0.
+public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let input = x.detached
+    return x.map { Swift.max($0, 0) }.recorded(from: x) { g in
+        g.zipMap(input) { g, x in x > 0 ? g : 0 }
+    }
+}
+
+/// eˣ normalised to sum to 1 along `axis` (default: the last).
+///
+/// Composed from primitives, so its gradient comes for free. Subtracting the maximum first
+/// keeps e^x finite for any input; softmax does not change under that shift, so the maximum is
+/// treated as a constant.
+public func softmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
+    let e = exp(x - x.max(alongAxis: axis, keepingDimension: true).detached)
+    return e / e.sum(alongAxis: axis, keepingDimension: true)
+}
+
+/// log(softmax(x)) along `axis`, computed as x − max − log Σ e^(x − max), which stays finite
+/// where the naive form would take the logarithm of 0.
+public func logSoftmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
+    let shifted = x - x.max(alongAxis: axis, keepingDimension: true).detached
+    return shifted - log(exp(shifted).sum(alongAxis: axis, keepingDimension: true))
+}

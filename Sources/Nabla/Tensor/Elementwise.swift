@@ -1,0 +1,118 @@
+// The loops every elementwise op is built on. None of these record anything: ops call them for
+// the forward value, and pullbacks call them for gradients.
+
+extension Tensor {
+    /// A tensor of the same shape with `transform` applied to every element.
+    @inline(__always)
+    func map(_ transform: (Scalar) -> Scalar) -> Tensor {
+        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            scalars.withUnsafeBufferPointer { x in
+                for i in 0..<x.count { out[i] = transform(x[i]) }
+            }
+            initialized = count
+        }
+        return Tensor(shape: shape, unchecked: result)
+    }
+
+    /// Combines two tensors of the same shape element by element.
+    @inline(__always)
+    func zipMap(_ other: Tensor, _ combine: (Scalar, Scalar) -> Scalar) -> Tensor {
+        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            scalars.withUnsafeBufferPointer { a in
+                other.scalars.withUnsafeBufferPointer { b in
+                    for i in 0..<a.count { out[i] = combine(a[i], b[i]) }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: shape, unchecked: result)
+    }
+
+    /// Combines two tensors element by element under NumPy broadcasting: shapes are aligned at
+    /// their last dimension, and each pair of sizes must be equal or contain a 1.
+    @inline(__always)
+    func broadcastingZipMap(
+        _ other: Tensor, op: String, _ combine: (Scalar, Scalar) -> Scalar
+    ) -> Tensor {
+        if shape == other.shape { return zipMap(other, combine) }
+        let outShape = broadcastShape(shape, other.shape, op: op)
+        let a = BroadcastWalk(from: shape, to: outShape)
+        let b = BroadcastWalk(from: other.shape, to: outShape)
+        let count = outShape.reduce(1, *)
+        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            scalars.withUnsafeBufferPointer { x in
+                other.scalars.withUnsafeBufferPointer { y in
+                    var walkA = a, walkB = b
+                    var o = 0
+                    while o < count {
+                        let (sa, sb) = (walkA.innerStride, walkB.innerStride)
+                        let (oa, ob) = (walkA.offset, walkB.offset)
+                        for j in 0..<walkA.innerCount {
+                            out[o + j] = combine(x[oa + j * sa], y[ob + j * sb])
+                        }
+                        o += walkA.innerCount
+                        walkA.advanceOuter()
+                        walkB.advanceOuter()
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: outShape, unchecked: result)
+    }
+}
+
+/// The shape two shapes broadcast to, or a stop naming the op and both shapes.
+func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+    let rank = max(a.count, b.count)
+    let pa = [Int](repeating: 1, count: rank - a.count) + a
+    let pb = [Int](repeating: 1, count: rank - b.count) + b
+    return (0..<rank).map { axis in
+        let (x, y) = (pa[axis], pb[axis])
+        check(x == y || x == 1 || y == 1,
+              "\(op): shapes \(a) and \(b) do not broadcast: dimension \(axis) is \(x) against \(y)")
+        return x == 1 ? y : x
+    }
+}
+
+/// Walks the elements of a tensor of shape `from` as if broadcast to `to`, one innermost row at
+/// a time: a broadcast dimension gets stride 0, so the same element is read again.
+struct BroadcastWalk {
+    /// Stride of each dimension of `to`, in elements of the source (0 where broadcast).
+    private let strides: [Int]
+    private let outShape: [Int]
+    private var index: [Int]
+    /// Offset in the source of the current row's first element.
+    private(set) var offset = 0
+    /// Elements per innermost row, and the source stride along it.
+    let innerCount: Int
+    let innerStride: Int
+
+    init(from source: [Int], to target: [Int]) {
+        let padded = [Int](repeating: 1, count: target.count - source.count) + source
+        var strides = [Int](repeating: 0, count: target.count)
+        var step = 1
+        for axis in (0..<target.count).reversed() {
+            strides[axis] = padded[axis] == 1 && target[axis] != 1 ? 0 : step
+            step *= padded[axis]
+        }
+        self.strides = strides
+        self.outShape = target
+        self.index = [Int](repeating: 0, count: max(target.count - 1, 0))
+        innerCount = target.last ?? 1
+        innerStride = strides.last ?? 0
+    }
+
+    /// Moves to the next innermost row.
+    mutating func advanceOuter() {
+        var axis = outShape.count - 2
+        while axis >= 0 {
+            index[axis] += 1
+            offset += strides[axis]
+            if index[axis] < outShape[axis] { return }
+            offset -= strides[axis] * outShape[axis]
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+}

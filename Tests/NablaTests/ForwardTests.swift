@@ -1,0 +1,84 @@
+import Nabla
+import Testing
+
+/// Forward values of every op, against numbers worked out by hand.
+@Suite struct ForwardTests {
+    let m = Tensor<Double>([1, 2, 3, 4, 5, 6], shape: [2, 3])
+
+    @Test func arithmeticAndBroadcasting() {
+        #expect((m + Tensor([10, 20, 30])).scalars == [11, 22, 33, 14, 25, 36])
+        #expect((m - Tensor([1, 2], shape: [2, 1])).scalars == [0, 1, 2, 2, 3, 4])
+        #expect((m * 2).scalars == [2, 4, 6, 8, 10, 12])
+        #expect((12 / m).scalars == [12, 6, 4, 3, 2.4, 2])
+        #expect((-m).scalars == [-1, -2, -3, -4, -5, -6])
+        let outer = Tensor<Double>([1, 2, 3], shape: [3, 1]) * Tensor([1, 10], shape: [1, 2])
+        #expect(outer.shape == [3, 2] && outer.scalars == [1, 10, 2, 20, 3, 30])
+        #expect(Tensor<Double>([1, 2], shape: [2, 1, 1]).broadcast(to: [2, 2, 2]).scalars == [1, 1, 1, 1, 2, 2, 2, 2])
+        #expect(m.sum(toShape: [3]).scalars == [5, 7, 9])
+        #expect(m.sum(toShape: [2, 1]).scalars == [6, 15])
+    }
+
+    @Test func matrixProducts() {
+        let b = Tensor<Double>([1, 0, 2, 1, 0, 3], shape: [3, 2])
+        // [[1,2,3],[4,5,6]] · [[1,0],[2,1],[0,3]] = [[5, 11], [14, 23]]
+        #expect(matmul(m, b).scalars == [5, 11, 14, 23])
+        #expect(matmul(m.transposed(), b.transposed(), transposingA: true, transposingB: true).scalars == [5, 11, 14, 23])
+        #expect(matmul(m, m, transposingB: true).scalars == [14, 32, 32, 77])
+        #expect(matmul(m, m, transposingA: true).shape == [3, 3])
+        #expect(matmul(m, m, transposingA: true).scalars == [17, 22, 27, 22, 29, 36, 27, 36, 45])
+        #expect(m.transposed().scalars == [1, 4, 2, 5, 3, 6])
+    }
+
+    @Test func reductions() {
+        #expect(m.sum().scalar == 21 && m.mean().scalar == 3.5)
+        #expect(m.sum(alongAxis: 0).scalars == [5, 7, 9])
+        #expect(m.sum(alongAxis: 1).scalars == [6, 15])
+        #expect(m.sum(alongAxis: -1, keepingDimension: true).shape == [2, 1])
+        #expect(m.mean(alongAxis: 0).scalars == [2.5, 3.5, 4.5])
+        let n = Tensor<Double>([3, 9, 1, 7, 2, 8], shape: [2, 3])
+        #expect(n.max(alongAxis: 1).scalars == [9, 8] && n.max(alongAxis: 0).scalars == [7, 9, 8])
+        #expect(n.argmax(alongAxis: 1) == [1, 2] && n.argmax(alongAxis: 0) == [1, 0, 1])
+        let cube = Tensor<Double>((0..<24).map(Double.init), shape: [2, 3, 4])
+        #expect(cube.sum(alongAxis: 1).scalars == [12, 15, 18, 21, 48, 51, 54, 57])
+    }
+
+    @Test func elementaryFunctions() {
+        let x = Tensor<Double>([1, 4, 9])
+        expectClose(exp(Tensor<Double>([0, 1])).scalars, [1, 2.718281828459045])
+        expectClose(log(Tensor<Double>([1, 2.718281828459045])).scalars, [0, 1])
+        #expect(sqrt(x).scalars == [1, 2, 3])
+        #expect(x.squared().scalars == [1, 16, 81])
+        #expect(pow(x, 0.5).scalars == [1, 2, 3])
+    }
+
+    @Test func activations() {
+        let x = Tensor<Double>([-1000, -1, 0, 1, 1000])
+        expectClose(sigmoid(x).scalars, [0, 0.2689414213699951, 0.5, 0.7310585786300049, 1])
+        expectClose(tanh(Tensor<Double>([0, 1])).scalars, [0, 0.7615941559557649])
+        #expect(relu(x).scalars == [0, 0, 0, 1, 1000])
+        // softmax([1, 2, 3]) = e^(x-3) / Σ: [0.09003057, 0.24472847, 0.66524096]
+        let s = softmax(Tensor<Double>([1, 2, 3, 1001, 1002, 1003], shape: [2, 3]))
+        expectClose(s.scalars, [0.09003057317038046, 0.24472847105479764, 0.6652409557748219,
+                                0.09003057317038046, 0.24472847105479764, 0.6652409557748219])
+        let ls = logSoftmax(Tensor<Float>([1000, 0]))
+        #expect(ls.scalars == [0, -1000])  // the naive log(softmax) gives -inf here
+        let column = softmax(Tensor<Double>([0, 0, 0, 0], shape: [2, 2]), alongAxis: 0)
+        #expect(column.scalars == [0.5, 0.5, 0.5, 0.5])
+    }
+
+    @Test func shaping() {
+        #expect(m.reshaped(to: [3, -1]).shape == [3, 2])
+        #expect(m.rows(1..<2).scalars == [4, 5, 6])
+        #expect(m.gathering(rows: [1, 0, 1]).scalars == [4, 5, 6, 1, 2, 3, 4, 5, 6])
+        let joined0 = Tensor(concatenating: [m, Tensor([7, 8, 9], shape: [1, 3])])
+        #expect(joined0.shape == [3, 3] && joined0.scalars.last == 9)
+        let joined1 = Tensor(concatenating: [m, Tensor([0, 0], shape: [2, 1])], alongAxis: 1)
+        #expect(joined1.scalars == [1, 2, 3, 0, 4, 5, 6, 0])
+    }
+
+    @Test func counting() {
+        #expect(Tensor<Float>([1, 2, 3]).countEqual(Tensor([1, 0, 3])) == 2)
+        let outputs = Tensor<Float>([0.1, 0.9, 0.8, 0.2, 0.3, 0.7], shape: [3, 2])
+        #expect(outputs.argmax(alongAxis: 1).countEqual([1, 0, 0]) == 2)
+    }
+}

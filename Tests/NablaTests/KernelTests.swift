@@ -1,0 +1,46 @@
+import CNablaKernels
+import Nabla
+import Testing
+
+/// The matrix-product kernels against a naive triple loop, on every path and awkward shapes.
+@Suite(.serialized) struct KernelTests {
+    static let shapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (33, 10, 30),
+    ]
+
+    func naive(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k {
+            c[i * n + j] += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j])
+        } } }
+        return c
+    }
+
+    func checkAllShapes() {
+        for (m, n, k) in Self.shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = random(ta ? [k, m] : [m, k], seed: 1), b = random(tb ? [n, k] : [k, n], seed: 2)
+                let expected = naive(a.scalars, b.scalars, m: m, n: n, k: k, ta: ta, tb: tb)
+                let d = matmul(a, b, transposingA: ta, transposingB: tb)
+                expectClose(d.scalars, expected, tolerance: 1e-12)
+                let f = matmul(Tensor<Float>(converting: a), Tensor<Float>(converting: b), transposingA: ta, transposingB: tb)
+                expectClose(f.scalars, expected.map(Float.init), tolerance: 1e-3)
+                // The accumulating form adds onto what C held.
+                var c = [Double](repeating: 1, count: m * n)
+                a.scalars.withUnsafeBufferPointer { pa in b.scalars.withUnsafeBufferPointer { pb in
+                    nabla_dgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa.baseAddress, pb.baseAddress, &c, 1)
+                } }
+                expectClose(c, expected.map { $0 + 1 }, tolerance: 1e-12)
+            }
+        }
+    }
+
+    @Test func detectedPath() { checkAllShapes() }
+
+    @Test func portablePath() {
+        nabla_force_portable_kernels(1)
+        defer { nabla_force_portable_kernels(0) }
+        #expect(nabla_kernel_isa() == 0)
+        checkAllShapes()
+    }
+}
