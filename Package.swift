@@ -30,14 +30,21 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
+        // The book's hand-written backpropagation (BP1–BP4), independent of Nabla: the reference
+        // that the tests and `Examples/mnist --check-gradients` compare autodiff against.
+        .target(
+            name: "BookBackprop",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
         .executableTarget(
             name: "mnist",
             dependencies: [
                 "Nabla",
+                "BookBackprop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/mnist"
         ),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels"]),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop"]),
     ]
 )

@@ -35,3 +35,11 @@ extension Tensor {
         return map { $0 * $0 }.recorded(from: self) { g in g.zipMap(input) { g, x in 2 * g * x } }
     }
 }
+
+/// The absolute value, element-wise; the gradient at 0 is taken as 0.
+public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let input = x.detached
+    return x.map { Swift.abs($0) }.recorded(from: x) { g in
+        g.zipMap(input) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }
+    }
+}

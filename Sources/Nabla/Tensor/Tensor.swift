@@ -131,3 +131,18 @@ extension Tensor: Equatable {
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError(message()) }
 }
+
+extension Tensor {
+    /// Calls `body` with the elements' storage, for reading in bulk.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with the elements' storage, for updating in place (optimizers do). The shape
+    /// cannot change.
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> R
+    ) rethrows -> R {
+        try scalars.withUnsafeMutableBufferPointer { try body($0) }
+    }
+}

@@ -1,0 +1,58 @@
+import CZlib
+
+/// Whether `bytes` start with the gzip magic number.
+func isGzip(_ bytes: [UInt8]) -> Bool {
+    bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
+}
+
+/// Inflates a gzip stream in memory with zlib.
+///
+/// The output grows as zlib produces it, up to deflate's largest possible expansion of the
+/// input (about 1032:1), so a corrupt or hostile file cannot make it allocate more than its size
+/// justifies.
+func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
+    var stream = z_stream()
+    // 16 + MAX_WBITS: expect a gzip header and trailer, not a raw zlib stream.
+    guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        throw DataError(file: file, "zlib could not start inflating")
+    }
+    defer { inflateEnd(&stream) }
+
+    let limit = compressed.count * 1032 + 1024
+    // The trailer's last four bytes hold the size modulo 2³²: a good first guess, capped.
+    let sizeHint = compressed.count >= 4
+        ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
+    var output = [UInt8](repeating: 0, count: Swift.min(Swift.max(sizeHint, 1 << 16), limit))
+    var produced = 0
+    var status = Z_OK
+    try compressed.withUnsafeBufferPointer { input in
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+        stream.avail_in = UInt32(input.count)
+        while status != Z_STREAM_END {
+            if produced == output.count {
+                guard output.count < limit else {
+                    throw DataError(file: file, "gzip data expands past \(limit) bytes, more than any valid stream of \(compressed.count) bytes")
+                }
+                output.append(contentsOf: repeatElement(0, count: Swift.min(output.count, limit - output.count)))
+            }
+            status = output.withUnsafeMutableBufferPointer { out in
+                stream.next_out = out.baseAddress! + produced
+                stream.avail_out = UInt32(out.count - produced)
+                let result = inflate(&stream, Z_NO_FLUSH)
+                produced = out.count - Int(stream.avail_out)
+                return result
+            }
+            switch status {
+            case Z_OK, Z_STREAM_END: continue
+            case Z_BUF_ERROR where stream.avail_in == 0:
+                throw DataError(file: file, "gzip data ends early (truncated file?) after \(produced) bytes")
+            case Z_BUF_ERROR: continue
+            default:
+                let detail = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                throw DataError(file: file, "corrupt gzip data: \(detail)")
+            }
+        }
+    }
+    output.removeSubrange(produced...)
+    return output
+}

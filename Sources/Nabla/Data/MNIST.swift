@@ -1,0 +1,267 @@
+import Foundation
+
+/// A set of MNIST digits, kept compact: one byte per pixel, converted to tensors per batch.
+public struct MNISTSet: Sendable {
+    /// Pixels per image (28 × 28).
+    public static let pixelCount = 784
+    /// Number of classes (the digits 0 to 9).
+    public static let classCount = 10
+
+    /// What the set is (`training`, `validation`, `test`).
+    public let name: String
+    /// Pixel bytes, image after image, row-major; 0 is white, 255 black.
+    public let pixels: [UInt8]
+    /// The digit of each image.
+    public let labels: [UInt8]
+
+    /// Number of images.
+    public var count: Int { labels.count }
+
+    /// Creates a set, checking that pixels and labels agree and that labels are digits.
+    public init(name: String, pixels: [UInt8], labels: [UInt8]) throws {
+        guard pixels.count == labels.count * Self.pixelCount else {
+            throw DataError(file: name, "\(pixels.count) pixel bytes for \(labels.count) labels (expected \(labels.count * Self.pixelCount))")
+        }
+        if let bad = labels.firstIndex(where: { $0 >= Self.classCount }) {
+            throw DataError(file: name, "label \(labels[bad]) at index \(bad) is not a digit 0–9")
+        }
+        self.name = name
+        self.pixels = pixels
+        self.labels = labels
+    }
+
+    /// The images at `range` as a set of their own (for example a quick subset).
+    public func subset(_ range: Range<Int>) -> MNISTSet {
+        check(range.lowerBound >= 0 && range.upperBound <= count, "subset: \(range) is out of bounds for \(count) images")
+        return try! MNISTSet(name: name, pixels: Array(pixels[range.lowerBound * Self.pixelCount ..< range.upperBound * Self.pixelCount]),
+                             labels: Array(labels[range]))
+    }
+
+    /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
+    public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        var out = [Scalar]()
+        out.reserveCapacity(indices.count * Self.pixelCount)
+        pixels.withUnsafeBufferPointer { p in
+            for i in indices {
+                for j in 0..<Self.pixelCount { out.append(Scalar(p[i * Self.pixelCount + j]) / 256) }
+            }
+        }
+        return Tensor(out, shape: [indices.count, Self.pixelCount])
+    }
+
+    /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
+    public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        var out = [Scalar](repeating: 0, count: indices.count * Self.classCount)
+        for (row, i) in indices.enumerated() { out[row * Self.classCount + Int(labels[i])] = 1 }
+        return Tensor(out, shape: [indices.count, Self.classCount])
+    }
+
+    /// The labels at `indices` as integers.
+    public func labels(at indices: some Collection<Int>) -> [Int] {
+        indices.map { Int(labels[$0]) }
+    }
+
+    /// All images, as a [count, 784] tensor.
+    public func allImages<Scalar: TensorScalar>(as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        images(at: 0..<count)
+    }
+}
+
+/// MNIST, split as in the book: training is the first 50,000 of the 60,000 training images,
+/// validation the last 10,000, and test the 10,000 t10k images.
+public struct MNIST: Sendable {
+    /// 50,000 images to train on.
+    public let training: MNISTSet
+    /// 10,000 held-out training images, for choosing hyper-parameters.
+    public let validation: MNISTSet
+    /// The 10,000 test images.
+    public let test: MNISTSet
+
+    /// The four IDX file names, gzip'd as distributed.
+    public static let idxFiles = [
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+    ]
+
+    /// Reads MNIST from `path`: a directory holding the four IDX files (gzip'd or not), or the
+    /// book's `mnist.pkl.gz`, or a directory holding that.
+    public init(contentsOf path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError(file: path, "no such file or directory")
+        }
+        if !isDirectory.boolValue {
+            self = try MNIST(pickleAt: path)
+        } else if let dir = Self.idxDirectoryContents(path) {
+            self = try MNIST(idxFilesAt: dir)
+        } else if FileManager.default.fileExists(atPath: path + "/mnist.pkl.gz") {
+            self = try MNIST(pickleAt: path + "/mnist.pkl.gz")
+        } else {
+            throw DataError(file: path, "holds neither the four MNIST IDX files (\(Self.idxFiles.joined(separator: ", "))) nor mnist.pkl.gz")
+        }
+    }
+
+    /// Where `MNIST(searching:)` looks, in order: `explicit` (a `--data` option), the
+    /// environment variable `NABLA_MNIST`, the user cache directory (`$XDG_CACHE_HOME/nabla/mnist`
+    /// or `~/.cache/nabla/mnist`), and `../shared/mnist` beside the working directory.
+    public static func searchPaths(explicit: String? = nil) -> [String] {
+        let environment = ProcessInfo.processInfo.environment
+        var paths: [String] = []
+        if let explicit { paths.append(explicit) }
+        if let fromEnvironment = environment["NABLA_MNIST"], !fromEnvironment.isEmpty { paths.append(fromEnvironment) }
+        paths.append(cacheDirectory)
+        paths.append("../shared/mnist")
+        return paths
+    }
+
+    /// The per-user cache directory for downloaded MNIST files.
+    public static var cacheDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() + "/.cache")
+        return base + "/nabla/mnist"
+    }
+
+    /// Whether `path` holds something `MNIST(contentsOf:)` can try to read.
+    public static func isPresent(at path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return false }
+        return !isDirectory.boolValue || idxDirectoryContents(path) != nil
+            || FileManager.default.fileExists(atPath: path + "/mnist.pkl.gz")
+    }
+
+    /// Reads from the first of ``searchPaths(explicit:)`` that holds MNIST. An explicit path is
+    /// used even if it holds nothing, so that a typo is reported rather than skipped.
+    public init(searching explicit: String? = nil) throws {
+        if let explicit {
+            self = try MNIST(contentsOf: explicit)
+            return
+        }
+        for path in Self.searchPaths() where Self.isPresent(at: path) {
+            self = try MNIST(contentsOf: path)
+            return
+        }
+        throw DataError(file: "MNIST", """
+            not found. Put the four files \(Self.idxFiles.joined(separator: ", ")) \
+            in \(Self.cacheDirectory), or point NABLA_MNIST or --data at a directory holding them \
+            (or at the book's mnist.pkl.gz). Looked in: \(Self.searchPaths().joined(separator: ", "))
+            """)
+    }
+
+    /// The directory if it has all four IDX files, gzip'd or not.
+    private static func idxDirectoryContents(_ directory: String) -> String? {
+        let all = idxFiles.allSatisfy { name in
+            FileManager.default.fileExists(atPath: directory + "/" + name)
+                || FileManager.default.fileExists(atPath: directory + "/" + name.replacingOccurrences(of: ".gz", with: ""))
+        }
+        return all ? directory : nil
+    }
+
+    /// Reads the four IDX files in `directory`.
+    public init(idxFilesAt directory: String) throws {
+        func read(_ name: String, rank: Int, count: Int) throws -> [UInt8] {
+            let gzPath = directory + "/" + name
+            let path = FileManager.default.fileExists(atPath: gzPath) ? gzPath : gzPath.replacingOccurrences(of: ".gz", with: "")
+            let idx = try IDXFile(parsing: try readFile(path), file: path)
+            let expected = rank == 3 ? [count, 28, 28] : [count]
+            guard idx.dimensions == expected else {
+                throw DataError(file: path, "has dimensions \(idx.dimensions), expected \(expected)")
+            }
+            return idx.bytes
+        }
+        let trainPixels = try read(Self.idxFiles[0], rank: 3, count: 60_000)
+        let trainLabels = try read(Self.idxFiles[1], rank: 1, count: 60_000)
+        let testPixels = try read(Self.idxFiles[2], rank: 3, count: 10_000)
+        let testLabels = try read(Self.idxFiles[3], rank: 1, count: 10_000)
+        let split = 50_000 * MNISTSet.pixelCount
+        training = try MNISTSet(name: "training", pixels: Array(trainPixels[..<split]), labels: Array(trainLabels[..<50_000]))
+        validation = try MNISTSet(name: "validation", pixels: Array(trainPixels[split...]), labels: Array(trainLabels[50_000...]))
+        test = try MNISTSet(name: "test", pixels: testPixels, labels: testLabels)
+    }
+
+    /// Reads the book's `mnist.pkl.gz`: a pickled ((x, y), (x, y), (x, y)) of float32 pixels
+    /// scaled by 1/256 and int64 labels.
+    public init(pickleAt path: String) throws {
+        var unpickler = Unpickler(try readFile(path), file: path)
+        let root = try unpickler.load()
+        guard case .tuple(let parts) = root, parts.count == 3 else {
+            throw DataError(file: path, "expected a tuple of three (images, labels) pairs")
+        }
+        var sets: [MNISTSet] = []
+        for (part, name) in zip(parts, ["training", "validation", "test"]) {
+            guard case .tuple(let pair) = part, pair.count == 2,
+                  case .array(let x) = pair[0], case .array(let y) = pair[1] else {
+                throw DataError(file: path, "the \(name) part is not an (images, labels) pair of arrays")
+            }
+            sets.append(try Self.set(name: name, images: x, labels: y, file: path))
+        }
+        (training, validation, test) = (sets[0], sets[1], sets[2])
+    }
+
+    /// Converts pickled arrays to a compact set, validating shapes, types and values.
+    private static func set(name: String, images x: NumPyArray, labels y: NumPyArray, file: String) throws -> MNISTSet {
+        guard x.dtype == "f4", x.shape.count == 2, x.shape[1] == MNISTSet.pixelCount else {
+            throw DataError(file: file, "\(name) images have dtype \(x.dtype) and shape \(x.shape), expected f4 [n, 784]")
+        }
+        guard y.dtype == "i8" || y.dtype == "i4", y.shape == [x.shape[0]] else {
+            throw DataError(file: file, "\(name) labels have dtype \(y.dtype) and shape \(y.shape), expected i8 [\(x.shape[0])]")
+        }
+        var pixels = [UInt8](repeating: 0, count: x.shape[0] * MNISTSet.pixelCount)
+        try x.data.withUnsafeBytes { raw in
+            for i in 0..<pixels.count {
+                let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                let byte = (value * 256).rounded()
+                guard byte >= 0 && byte <= 255 else {
+                    throw DataError(file: file, "\(name) pixel \(i) is \(value), outside [0, 1)")
+                }
+                pixels[i] = UInt8(byte)
+            }
+        }
+        var labels = [UInt8](repeating: 0, count: y.shape[0])
+        try y.data.withUnsafeBytes { raw in
+            for i in 0..<labels.count {
+                let label = y.itemSize == 8
+                    ? Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+                    : Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+                guard (0..<MNISTSet.classCount).contains(label) else {
+                    throw DataError(file: file, "\(name) label \(i) is \(label), not a digit 0–9")
+                }
+                labels[i] = UInt8(label)
+            }
+        }
+        return try MNISTSet(name: name, pixels: pixels, labels: labels)
+    }
+}
+
+/// A file's bytes, gunzipped if they are gzip data.
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+    }
+    let bytes = [UInt8](data)
+    return isGzip(bytes) ? try gunzip(bytes, file: path) : bytes
+}
+
+extension MNISTSet {
+    /// How many images `model` classifies correctly (its answer is the index of its largest
+    /// output), evaluating `batchSize` images at a time.
+    public func correctCount<Model: Layer>(of model: Model, batchSize: Int = 1000) -> Int {
+        stride(from: 0, to: count, by: batchSize).reduce(0) { correct, start in
+            let range = start ..< Swift.min(start + batchSize, count)
+            let outputs = model(images(at: range, as: Model.Scalar.self))
+            return correct + outputs.argmax(alongAxis: 1).countEqual(labels(at: range))
+        }
+    }
+}
+
+extension SeededGenerator {
+    /// `0..<count` in a random order (Fisher–Yates), fixed by the generator's state: the same
+    /// seed shuffles the same way on every platform and Swift version.
+    public mutating func permutation(of count: Int) -> [Int] {
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            order.swapAt(i, nextInt(below: i + 1))
+        }
+        return order
+    }
+}

@@ -1,0 +1,45 @@
+import RealModule
+
+/// How a layer's parameter is first filled: a function of its shape, its fan-in and fan-out, and
+/// the seeded generator.
+public struct Initializer<Scalar: TensorScalar>: Sendable {
+    /// Makes a tensor of `shape` for a layer with `fanIn` inputs and `fanOut` outputs.
+    public let make: @Sendable (_ shape: [Int], _ fanIn: Int, _ fanOut: Int, _ rng: inout SeededGenerator) -> Tensor<Scalar>
+
+    /// Wraps a custom rule.
+    public init(_ make: @escaping @Sendable (_ shape: [Int], _ fanIn: Int, _ fanOut: Int, _ rng: inout SeededGenerator) -> Tensor<Scalar>) {
+        self.make = make
+    }
+
+    /// N(0, 1): the book's chapter 1 choice for weights and biases.
+    public static var standardNormal: Initializer {
+        Initializer { shape, _, _, rng in Tensor(randomNormal: shape, using: &rng) }
+    }
+
+    /// N(0, 1/n_in): the book's chapter 3 weights, which keep sigmoid neurons out of saturation.
+    public static var scaledNormal: Initializer {
+        Initializer { shape, fanIn, _, rng in
+            Tensor(randomNormal: shape, standardDeviation: 1 / Scalar(fanIn).squareRoot(), using: &rng)
+        }
+    }
+
+    /// Glorot (Xavier) uniform: U(−a, a) with a = √(6 / (n_in + n_out)).
+    public static var glorotUniform: Initializer {
+        Initializer { shape, fanIn, fanOut, rng in
+            let a = (6 / Scalar(fanIn + fanOut)).squareRoot()
+            return Tensor(randomUniform: shape, in: -a...a, using: &rng)
+        }
+    }
+
+    /// He normal: N(0, 2/n_in), for ReLU layers.
+    public static var heNormal: Initializer {
+        Initializer { shape, fanIn, _, rng in
+            Tensor(randomNormal: shape, standardDeviation: (2 / Scalar(fanIn)).squareRoot(), using: &rng)
+        }
+    }
+
+    /// All zeros.
+    public static var zeros: Initializer {
+        Initializer { shape, _, _, _ in Tensor(zeros: shape) }
+    }
+}

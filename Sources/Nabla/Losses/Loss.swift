@@ -1,0 +1,65 @@
+/// A cost comparing a batch of network outputs with targets, as a scalar tensor to minimise.
+///
+/// Outputs and targets have the same shape, [batch, classes]; the cost averages over the batch.
+public protocol Loss<Scalar> {
+    /// The scalar type.
+    associatedtype Scalar: TensorScalar
+
+    /// The cost of `output` against `target`.
+    func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar>
+}
+
+/// Checks a loss's operands and returns the batch size.
+func batchSize<Scalar>(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: String) -> Int {
+    check(output.shape == target.shape && output.rank == 2,
+          "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
+    return output.shape[0]
+}
+
+/// The book's quadratic cost, exactly: C = (1/m)·Σₓ ½‖a − y‖² over a mini-batch of m examples.
+///
+/// Half the squared error is summed over the outputs of each example, then averaged over
+/// examples. (The mean over all elements would be ten times smaller for ten outputs, and so
+/// would its gradients.) With ``SGD`` at learning rate η this gives the book's step
+/// w ← w − (η/m)·Σₓ∇Cₓ.
+public struct QuadraticLoss<Scalar: TensorScalar>: Loss {
+    /// Creates the loss.
+    public init() {}
+
+    /// (1/m)·Σₓ ½‖output − target‖².
+    public func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
+        let m = batchSize(output, target, loss: "QuadraticLoss")
+        return (output - target).squared().sum() / Scalar(2 * m)
+    }
+}
+
+/// The cross-entropy cost for sigmoid outputs (the book's chapter 3), computed from the logits.
+///
+/// With a = σ(z): C = −(1/m)·Σₓ Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)]. It takes z, the output of the
+/// last layer *before* its sigmoid, and evaluates each term as max(z, 0) − z·y + ln(1 + e^−|z|),
+/// which stays finite where ln a would be ln 0. Its gradient is (σ(z) − y)/m: no σ′ factor, so
+/// saturated neurons still learn.
+public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
+    /// Creates the loss.
+    public init() {}
+
+    /// The mean over examples of the summed binary cross-entropy, from logits.
+    public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
+        let m = batchSize(logits, target, loss: "SigmoidCrossEntropyLoss")
+        let softplus = relu(logits) + log(1 + exp(-abs(logits)))
+        return (softplus - logits * target).sum() / Scalar(m)
+    }
+}
+
+/// The cross-entropy of softmax probabilities against one-hot (or any probability) targets,
+/// computed from logits: C = −(1/m)·Σₓ Σⱼ yⱼ·log softmax(z)ⱼ.
+public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
+    /// Creates the loss.
+    public init() {}
+
+    /// The mean over examples of −Σ y·logSoftmax(z).
+    public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
+        let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
+        return -(target * logSoftmax(logits)).sum() / Scalar(m)
+    }
+}

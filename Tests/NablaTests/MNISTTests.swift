@@ -1,0 +1,95 @@
+import Foundation
+import Nabla
+import Testing
+
+/// Where the tests find real MNIST: NABLA_MNIST, else ../shared/mnist beside the checkout.
+let mnistDirectory: String = {
+    if let path = ProcessInfo.processInfo.environment["NABLA_MNIST"], !path.isEmpty { return path }
+    let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return checkout.deletingLastPathComponent().appendingPathComponent("shared/mnist").path
+}()
+
+/// Real MNIST from the IDX files, read once for all tests.
+let realMNIST: MNIST = {
+    do { return try MNIST(idxFilesAt: mnistDirectory) } catch { fatalError("tests need real MNIST: \(error)") }
+}()
+
+/// A scratch file with `bytes`, removed by the caller.
+func scratchFile(_ name: String, _ bytes: [UInt8]) -> String {
+    let path = NSTemporaryDirectory() + "nabla-test-\(UUID().uuidString)-" + name
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return path
+}
+
+func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containing words: String,
+                     sourceLocation: SourceLocation = #_sourceLocation, read: (String) throws -> Void) {
+    let path = scratchFile(name, bytes)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    do {
+        try read(path)
+        Issue.record("no error for a bad file", sourceLocation: sourceLocation)
+    } catch let error as DataError {
+        #expect(error.file == path, sourceLocation: sourceLocation)
+        #expect(error.reason.contains(words), "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct MNISTTests {
+    @Test func idxFilesGiveTheBooksSplits() {
+        let data = realMNIST
+        #expect(data.training.count == 50_000 && data.validation.count == 10_000 && data.test.count == 10_000)
+        // Label counts from ../shared/mnist/README.md.
+        var testCounts = [Int](repeating: 0, count: 10)
+        for label in data.test.labels { testCounts[Int(label)] += 1 }
+        #expect(testCounts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+        var trainCounts = [Int](repeating: 0, count: 10)
+        for label in data.training.labels + data.validation.labels { trainCounts[Int(label)] += 1 }
+        #expect(trainCounts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    }
+
+    @Test func theBooksPickleHoldsTheSameImages() throws {
+        let fromPickle = try MNIST(pickleAt: mnistDirectory + "/mnist.pkl.gz")
+        for (a, b) in [(fromPickle.training, realMNIST.training), (fromPickle.validation, realMNIST.validation),
+                       (fromPickle.test, realMNIST.test)] {
+            #expect(a.labels == b.labels && a.pixels == b.pixels, "\(a.name) differs")
+        }
+    }
+
+    @Test func batchesAreScaledPixelsAndOneHotTargets() {
+        let set = realMNIST.test
+        let x: Tensor<Float> = set.images(at: [3, 0])
+        #expect(x.shape == [2, 784])
+        #expect(x.scalars[784...].elementsEqual(set.pixels[0..<784].map { Float($0) / 256 }))
+        let y: Tensor<Float> = set.oneHotLabels(at: [0, 3])
+        #expect(y.shape == [2, 10] && y.scalars.reduce(0, +) == 2)
+        #expect(y.argmax(alongAxis: 1) == set.labels(at: [0, 3]))
+    }
+
+    @Test func searchPrefersAnExplicitPathAndReportsWhereItLooked() {
+        #expect(MNIST.searchPaths(explicit: "/here").first == "/here")
+        #expect(throws: DataError.self) { try MNIST(searching: "/nonexistent/mnist") }
+    }
+
+    @Test func badIDXFilesAreNamedAndExplained() {
+        let header: [UInt8] = [0, 0, 8, 1, 0, 0, 0, 3]
+        expectDataError([0, 0, 9, 1], containing: "element type") { _ = try IDXFile(path: $0) }
+        expectDataError([1, 2, 3, 4, 5], containing: "not an IDX file") { _ = try IDXFile(path: $0) }
+        expectDataError(header + [1, 2], containing: "need 3 data bytes, the file has 2") { _ = try IDXFile(path: $0) }
+        expectDataError([0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF], containing: "truncated") { _ = try IDXFile(path: $0) }
+        expectDataError([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3], named: "bad.gz", containing: "gzip") { _ = try IDXFile(path: $0) }
+    }
+
+    @Test func badPicklesAreNamedAndExplained() {
+        expectDataError([0x80, 2, 0x63] + Array("os\nsystem\n".utf8) + [0x29, 0x52, 0x2E], named: "evil.pkl",
+                        containing: "refusing to call os.system") { _ = try MNIST(pickleAt: $0) }
+        expectDataError([0x80, 2, 0x54, 0xFF, 0xFF, 0xFF, 0x7F], named: "huge.pkl", containing: "truncated") { _ = try MNIST(pickleAt: $0) }
+        expectDataError([0x80, 2, 0x4B, 1, 0x2E], named: "int.pkl", containing: "three") { _ = try MNIST(pickleAt: $0) }
+        expectDataError([0x80, 2, 0xFE], named: "op.pkl", containing: "opcode 0xfe") { _ = try MNIST(pickleAt: $0) }
+    }
+
+    @Test func labelsOutOfRangeAreRejected() {
+        #expect(throws: DataError.self) { try MNISTSet(name: "x", pixels: [UInt8](repeating: 0, count: 784), labels: [10]) }
+    }
+}
