@@ -56,3 +56,24 @@ func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
     output.removeSubrange(produced...)
     return output
 }
+
+/// The CRC-32 (as zlib and gzip compute it) of `bytes`: how downloaded data is verified.
+public func crc32Checksum(_ bytes: [UInt8]) -> UInt32 {
+    bytes.withUnsafeBufferPointer { buffer in
+        // zlib takes a 32-bit length: feed it in chunks.
+        var crc: uLong = crc32(0, nil, 0)
+        var offset = 0
+        while offset < buffer.count {
+            let chunk = Swift.min(buffer.count - offset, 1 << 30)
+            crc = crc32(crc, buffer.baseAddress! + offset, uInt(chunk))
+            offset += chunk
+        }
+        return UInt32(crc)
+    }
+}
+
+/// Inflates gzip data in memory (see ``IDXFile`` and ``MNIST`` for readers that call it);
+/// `file` names the source in errors.
+public func gunzipData(_ compressed: [UInt8], file: String) throws -> [UInt8] {
+    try gunzip(compressed, file: file)
+}

@@ -157,6 +157,12 @@ public struct MNIST: Sendable {
         return all ? directory : nil
     }
 
+    /// The size and CRC-32 of each IDX file's decompressed bytes, in the order of ``idxFiles``,
+    /// for verifying a download.
+    public static let idxChecksums: [(bytes: Int, crc32: UInt32)] = [
+        (47_040_016, 0xE9F4_D8B3), (60_008, 0xE0CB_4AD2), (7_840_016, 0x9137_3BDF), (10_008, 0x4AB9_EFF9),
+    ]
+
     /// Reads the four IDX files in `directory`.
     public init(idxFilesAt directory: String) throws {
         func read(_ name: String, rank: Int, count: Int) throws -> [UInt8] {
