@@ -8,6 +8,8 @@
 /// let (y, pullback) = valueWithPullback(at: [x]) { x in x[0] * x[0] }
 /// let dx = pullback(Tensor(ones: y.shape))[0]     // 2x
 /// ```
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func valueWithPullback<Scalar>(
     at inputs: [Tensor<Scalar>], in body: ([Tensor<Scalar>]) -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, pullback: (Tensor<Scalar>) -> [Tensor<Scalar>]) {
@@ -36,6 +38,8 @@ public func valueWithPullback<Scalar>(
 ///
 /// A non-scalar output is a programming error here: use ``valueWithPullback(at:in:)`` and pass
 /// the upstream gradient explicitly.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func valueWithGradient<Scalar>(
     at inputs: [Tensor<Scalar>], in body: ([Tensor<Scalar>]) -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradients: [Tensor<Scalar>]) {
@@ -51,6 +55,8 @@ public func valueWithGradient<Scalar>(
 /// ```swift
 /// let (y, dy) = valueWithGradient(at: x) { x in (x * x).sum() }   // dy == 2x
 /// ```
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func valueWithGradient<Scalar>(
     at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradient: Tensor<Scalar>) {
@@ -59,6 +65,8 @@ public func valueWithGradient<Scalar>(
 }
 
 /// Evaluates a scalar-valued `body` at `x` and `y` and returns its value and both gradients.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func valueWithGradient<Scalar>(
     at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
     in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
@@ -68,6 +76,8 @@ public func valueWithGradient<Scalar>(
 }
 
 /// The gradient of a scalar-valued `body` at `x`.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func gradient<Scalar>(
     at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
 ) -> Tensor<Scalar> {
@@ -75,6 +85,8 @@ public func gradient<Scalar>(
 }
 
 /// The gradients of a scalar-valued `body` at `x` and `y`.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func gradient<Scalar>(
     at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
     in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>

@@ -44,6 +44,8 @@ final class Tape<Scalar: TensorScalar> {
 
     /// The reverse pass: gradients of the node `output` (seeded with `seed`) with respect to each
     /// node in `leaves`; zeros for a leaf the output does not depend on.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gradients(of output: Int, seed: Tensor<Scalar>, at leaves: [Int]) -> [Tensor<Scalar>] {
         let wasRecording = isRecording
         isRecording = false

@@ -39,14 +39,25 @@ public struct MNISTSet: Sendable {
 
     /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        var out = [Scalar]()
-        out.reserveCapacity(indices.count * Self.pixelCount)
-        pixels.withUnsafeBufferPointer { p in
-            for i in indices {
-                for j in 0..<Self.pixelCount { out.append(Scalar(p[i * Self.pixelCount + j]) / 256) }
+        images(atIndices: Array(indices))
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
+        let count = indices.count * Self.pixelCount
+        let scaled = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            pixels.withUnsafeBufferPointer { p in
+                for (row, i) in indices.enumerated() {
+                    check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
+                    for j in 0..<Self.pixelCount {
+                        out[row * Self.pixelCount + j] = Scalar(p[i * Self.pixelCount + j]) / 256
+                    }
+                }
             }
+            initialized = count
         }
-        return Tensor(out, shape: [indices.count, Self.pixelCount])
+        return Tensor(scaled, shape: [indices.count, Self.pixelCount])
     }
 
     /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
@@ -62,6 +73,8 @@ public struct MNISTSet: Sendable {
     }
 
     /// All images, as a [count, 784] tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func allImages<Scalar: TensorScalar>(as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
         images(at: 0..<count)
     }

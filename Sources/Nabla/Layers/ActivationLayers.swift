@@ -3,6 +3,8 @@ public struct Sigmoid<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``sigmoid(_:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { sigmoid(input) }
 }
 
@@ -11,6 +13,8 @@ public struct Tanh<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``tanh(_:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { tanh(input) }
 }
 
@@ -19,6 +23,8 @@ public struct ReLU<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``relu(_:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { relu(input) }
 }
 
@@ -27,5 +33,7 @@ public struct Softmax<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``softmax(_:alongAxis:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { softmax(input) }
 }

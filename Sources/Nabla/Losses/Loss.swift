@@ -27,6 +27,8 @@ public struct QuadraticLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// (1/m)·Σₓ ½‖output − target‖².
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         let m = batchSize(output, target, loss: "QuadraticLoss")
         return (output - target).squared().sum() / Scalar(2 * m)
@@ -44,6 +46,8 @@ public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// The mean over examples of the summed binary cross-entropy, from logits.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         let m = batchSize(logits, target, loss: "SigmoidCrossEntropyLoss")
         let softplus = relu(logits) + log(1 + exp(-abs(logits)))
@@ -58,6 +62,8 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// The mean over examples of −Σ y·logSoftmax(z).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
         return -(target * logSoftmax(logits)).sum() / Scalar(m)

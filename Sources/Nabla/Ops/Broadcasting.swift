@@ -2,6 +2,8 @@ extension Tensor {
     /// This tensor repeated along broadcast dimensions to `targetShape` (NumPy rules).
     ///
     /// The gradient sums back over the repeated dimensions: see ``sum(toShape:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func broadcast(to targetShape: [Int]) -> Tensor {
         let outShape = broadcastShape(shape, targetShape, op: "broadcast")
         check(outShape == targetShape, "broadcast: shape \(shape) cannot broadcast to \(targetShape)")
@@ -13,6 +15,8 @@ extension Tensor {
 
     /// Sums over the dimensions along which `targetShape` would be broadcast to this shape: the
     /// inverse of ``broadcast(to:)``, and how a broadcast op's gradient returns to its input.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(toShape targetShape: [Int]) -> Tensor {
         if shape == targetShape { return self }
         check(broadcastShape(targetShape, shape, op: "sum(toShape:)") == shape,

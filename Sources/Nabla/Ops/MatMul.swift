@@ -6,6 +6,8 @@ extension Tensor {
     /// let z = matmul(x, w)                           // [m, k] · [k, n]
     /// let dx = matmul(dz, w, transposingB: true)     // [m, n] · [k, n]ᵀ
     /// ```
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposingA transposeA: Bool = false, transposingB transposeB: Bool = false
     ) -> Tensor {
@@ -42,6 +44,8 @@ extension Tensor {
 }
 
 /// The matrix product op(a)·op(b) of two 2-D tensors; see ``Tensor/matmul(_:_:transposingA:transposingB:)``.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func matmul<Scalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposingA: Bool = false, transposingB: Bool = false
 ) -> Tensor<Scalar> {

@@ -26,6 +26,8 @@ extension Tensor {
     }
 
     /// The sum of all elements, as a scalar tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum() -> Tensor {
         let total = scalars.reduce(0, +)
         let inputShape = shape
@@ -33,11 +35,15 @@ extension Tensor {
     }
 
     /// The mean of all elements, as a scalar tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean() -> Tensor {
         sum() / Scalar(count)
     }
 
     /// Sums along `axis` (negative counts from the end), keeping it as size 1 if asked.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
         let axis = normalizedAxis(axis, op: "sum(alongAxis:)")
         let split = AxisSplit(shape, axis: axis)
@@ -58,12 +64,16 @@ extension Tensor {
     }
 
     /// The mean along `axis`, keeping it as size 1 if asked.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
         let length = shape[normalizedAxis(axis, op: "mean(alongAxis:)")]
         return sum(alongAxis: axis, keepingDimension: keepingDimension) / Scalar(length)
     }
 
     /// The maximum along `axis`. The gradient flows to the first maximal element of each slice.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func max(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
         let axis = normalizedAxis(axis, op: "max(alongAxis:)")
         check(shape[axis] > 0, "max(alongAxis:): axis \(axis) of shape \(shape) is empty")
@@ -80,6 +90,8 @@ extension Tensor {
 
     /// The index of the largest element along `axis`, for each slice (the first one on ties).
     /// For a [batch, classes] tensor of outputs, `argmax(alongAxis: 1)` is the predicted classes.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func argmax(alongAxis axis: Int) -> [Int] {
         let axis = normalizedAxis(axis, op: "argmax(alongAxis:)")
         check(shape[axis] > 0, "argmax(alongAxis:): axis \(axis) of shape \(shape) is empty")
@@ -88,6 +100,8 @@ extension Tensor {
     }
 
     /// For each slice along `axis`, the flat offset of its (first) largest element.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func argmaxOffsets(axis: Int) -> [Int] {
         let split = AxisSplit(shape, axis: axis)
         var winners = [Int](repeating: 0, count: split.outer * split.inner)

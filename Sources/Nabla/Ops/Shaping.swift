@@ -1,6 +1,8 @@
 extension Tensor {
     /// The same elements in a new shape with the same number of elements. One dimension may be
     /// -1, to be inferred.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func reshaped(to newShape: [Int]) -> Tensor {
         var resolved = newShape
         if let hole = newShape.firstIndex(of: -1) {
@@ -19,6 +21,8 @@ extension Tensor {
 
     /// The transpose of a 2-D tensor. (``matmul(_:_:transposingA:transposingB:)`` reads a transposed
     /// operand in place; use this when the transpose itself is wanted.)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func transposed() -> Tensor {
         check(rank == 2, "transposed: needs a 2-D tensor, got shape \(shape)")
         let (rows, cols) = (shape[0], shape[1])
@@ -32,6 +36,8 @@ extension Tensor {
     }
 
     /// The rows (slices along the first axis) in `range`: a mini-batch of a data set.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func rows(_ range: Range<Int>) -> Tensor {
         check(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
               "rows: range \(range) is out of bounds for shape \(shape)")
@@ -48,6 +54,8 @@ extension Tensor {
 
     /// The rows at `indices`, in that order (repeats allowed): a shuffled mini-batch. The
     /// gradient of a repeated row is the sum of its copies' gradients.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func gathering(rows indices: [Int]) -> Tensor {
         check(rank >= 1, "gathering(rows:): needs at least one dimension, got shape \(shape)")
         let rowSize = shape.dropFirst().reduce(1, *)
@@ -103,6 +111,8 @@ extension Tensor {
 
     /// The elements whose index along `axis` lies in `range` (untracked helper for concatenation's
     /// gradient).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
         let split = AxisSplit(shape, axis: axis)
         var out = [Scalar]()

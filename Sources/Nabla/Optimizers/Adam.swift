@@ -26,6 +26,8 @@ public struct Adam<Scalar: TensorScalar>: Optimizer {
     }
 
     /// Applies one step to one parameter.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public mutating func update(_ parameter: inout Tensor<Scalar>, along gradient: Tensor<Scalar>, name: String) {
         var (step, m, v) = state.removeValue(forKey: name)
             ?? (0, Tensor(zeros: parameter.shape), Tensor(zeros: parameter.shape))

@@ -35,6 +35,8 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
     }
 
     /// Applies one step to one parameter.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public mutating func update(_ parameter: inout Tensor<Scalar>, along gradient: Tensor<Scalar>, name: String) {
         let (lr, mu, wd, keep) = (learningRate, momentum, weightDecay, 1 - dampening)
         if mu == 0 {
