@@ -42,6 +42,8 @@ public struct MNISTSet: Sendable {
         images(atIndices: Array(indices))
     }
 
+    // Never inlined: inlined into its generic caller, it would lose the specialised dispatch.
+    @inline(never)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {

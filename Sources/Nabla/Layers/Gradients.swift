@@ -6,21 +6,31 @@
 public struct Gradients<Scalar: TensorScalar>: CustomStringConvertible {
     /// Parameter names, in the model's order.
     public let names: [String]
-    private let byName: [String: Tensor<Scalar>]
+    /// The gradients, in the order of ``names``.
+    public let tensors: [Tensor<Scalar>]
 
     /// Pairs names with gradients.
     public init(names: [String], tensors: [Tensor<Scalar>]) {
         check(names.count == tensors.count, "Gradients: \(names.count) names for \(tensors.count) tensors")
+        check(Set(names).count == names.count, "Gradients: duplicate names in \(names)")
         self.names = names
-        self.byName = Dictionary(uniqueKeysWithValues: zip(names, tensors))
+        self.tensors = tensors
     }
 
     /// The gradient of the parameter called `name`, if there is one.
-    public subscript(name: String) -> Tensor<Scalar>? { byName[name] }
+    public subscript(name: String) -> Tensor<Scalar>? {
+        names.firstIndex(of: name).map { tensors[$0] }
+    }
+
+    /// The gradient for the parameter at `position` in the model's order, if it has that name:
+    /// the fast path optimizers take, falling back to a search by name.
+    func gradient(at position: Int, named name: String) -> Tensor<Scalar>? {
+        position < names.count && names[position] == name ? tensors[position] : self[name]
+    }
 
     /// Each name with its gradient's shape.
     public var description: String {
-        "Gradients(" + names.map { "\($0): \(byName[$0]!.shape)" }.joined(separator: ", ") + ")"
+        "Gradients(" + zip(names, tensors).map { "\($0): \($1.shape)" }.joined(separator: ", ") + ")"
     }
 }
 

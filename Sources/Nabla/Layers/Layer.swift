@@ -18,6 +18,11 @@ public protocol Layer<Scalar> {
 
     /// The forward pass.
     func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar>
+
+    /// Every trainable parameter, in declaration order, with stable names. The default finds
+    /// them by reflection (see the extension); a layer implements this only to answer faster,
+    /// as ``Sequential`` does from a list it builds once.
+    var parameters: [NamedParameter<Scalar>] { get }
 }
 
 /// A named trainable parameter of a model.
@@ -38,9 +43,8 @@ extension Layer {
     /// trained.
     public var parameters: [NamedParameter<Scalar>] {
         var found: [NamedParameter<Scalar>] = []
-        var seen: Set<ObjectIdentifier> = []
-        collectParameters(of: self, prefix: "", into: &found, seen: &seen)
-        return found
+        collectParameters(of: self, prefix: "", into: &found)
+        return uniqued(found)
     }
 
     /// The parameter values, by name.
@@ -54,24 +58,17 @@ extension Layer {
     }
 }
 
-/// A container whose stored list of layers adds no name of its own: ``Sequential``'s layers are
-/// `0`, `1`, …, not `layers.0`.
-protocol TransparentLayerContainer {}
-
+/// The parameters of `value`'s stored properties: `@Parameter`s by name, nested layers (and
+/// arrays or optionals of them) through their own `parameters`, prefixed with the property name.
 private func collectParameters<Scalar>(
-    of value: Any, prefix: String, into found: inout [NamedParameter<Scalar>],
-    seen: inout Set<ObjectIdentifier>
+    of value: Any, prefix: String, into found: inout [NamedParameter<Scalar>]
 ) {
-    let mirror = Mirror(reflecting: value)
-    for (index, child) in mirror.children.enumerated() {
+    for (index, child) in Mirror(reflecting: value).children.enumerated() {
         // Property wrappers store as `_name`; array elements have no label.
         let label = child.label.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 } ?? String(index)
-        let name = value is TransparentLayerContainer ? String(prefix.dropLast()) : prefix + label
         switch child.value {
         case let parameter as Parameter<Scalar>:
-            if seen.insert(ObjectIdentifier(parameter)).inserted {
-                found.append(NamedParameter(name: name, parameter: parameter))
-            }
+            found.append(NamedParameter(name: prefix + label, parameter: parameter))
         case is Constant<Scalar>:
             continue
         case is Tensor<Scalar>:
@@ -79,14 +76,21 @@ private func collectParameters<Scalar>(
                 parameters: \(type(of: value)).\(label) is a Tensor that is not marked: \
                 write @Parameter to train it, or @Constant to keep it fixed
                 """)
+        case let layer as any Layer<Scalar>:
+            found += layer.parameters.map { NamedParameter(name: prefix + label + "." + $0.name, parameter: $0.parameter) }
         default:
-            let childMirror = Mirror(reflecting: child.value)
-            if child.value is any Layer || childMirror.displayStyle == .collection
-                || childMirror.displayStyle == .optional {
-                let childPrefix = childMirror.displayStyle == .optional ? prefix : (name.isEmpty ? "" : name + ".")
-                collectParameters(of: child.value, prefix: childPrefix,
-                                  into: &found, seen: &seen)
+            let style = Mirror(reflecting: child.value).displayStyle
+            if style == .collection {
+                collectParameters(of: child.value, prefix: prefix + label + ".", into: &found)
+            } else if style == .optional {
+                collectParameters(of: child.value, prefix: prefix, into: &found)
             }
         }
     }
+}
+
+/// Keeps the first name of a parameter reachable twice (shared weights).
+func uniqued<Scalar>(_ parameters: [NamedParameter<Scalar>]) -> [NamedParameter<Scalar>] {
+    var seen: Set<ObjectIdentifier> = []
+    return parameters.filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
 }

@@ -10,18 +10,26 @@
 /// ```
 ///
 /// Parameters are named by position: `0.weight`, `0.bias`, `2.weight`, …
-public struct Sequential<Scalar: TensorScalar>: Layer, TransparentLayerContainer {
+public struct Sequential<Scalar: TensorScalar>: Layer {
     /// The layers, in order.
     public let layers: [any Layer<Scalar>]
 
+    /// The parameters, named by layer position, found once: `layers` cannot change, and each
+    /// parameter is a shared object whose value, not identity, training updates. This keeps
+    /// reflection out of the training step.
+    public let parameters: [NamedParameter<Scalar>]
+
     /// Builds the list of layers with ``LayerBuilder``.
     public init(@LayerBuilder<Scalar> _ layers: () -> [any Layer<Scalar>]) {
-        self.layers = layers()
+        self.init(layers: layers())
     }
 
     /// Wraps a list of layers.
     public init(layers: [any Layer<Scalar>]) {
         self.layers = layers
+        self.parameters = uniqued(layers.enumerated().flatMap { index, layer in
+            layer.parameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
+        })
     }
 
     /// Applies each layer to the previous one's output.

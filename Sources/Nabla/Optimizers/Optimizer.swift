@@ -23,8 +23,8 @@ extension Optimizer {
     public mutating func update<Model: Layer>(
         _ model: inout Model, along gradients: Gradients<Scalar>
     ) where Model.Scalar == Scalar {
-        for p in model.parameters {
-            guard let gradient = gradients[p.name] else {
+        for (position, p) in model.parameters.enumerated() {
+            guard let gradient = gradients.gradient(at: position, named: p.name) else {
                 fatalError("update: no gradient for parameter \(p.name); the gradients are for \(gradients.names)")
             }
             check(gradient.shape == p.parameter.wrappedValue.shape,
