@@ -8,6 +8,7 @@ let package = Package(
         // SwiftPM accepts a slash in a product name, so the README's command is literally
         // `swift run -c release Examples/mnist`.
         .executable(name: "Examples/mnist", targets: ["mnist"]),
+        .executable(name: "nabla-bench", targets: ["nabla-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -45,6 +46,9 @@ let package = Package(
             ],
             path: "Examples/mnist"
         ),
+        // Benchmarks: figures for the README's Performance section, never timed tests.
+        .target(name: "CAllocationCounter"),
+        .executableTarget(name: "nabla-bench", dependencies: ["Nabla", "CAllocationCounter", "CNablaKernels"]),
         .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop"]),
     ]
 )

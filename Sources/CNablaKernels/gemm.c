@@ -107,3 +107,13 @@ void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
 #endif
     gemm_f64_portable(transposeA, transposeB, M, N, K, A, B, C, accumulate);
 }
+
+/* Byte-to-float conversion is a plain loop: at -O2 the compiler vectorises it for whichever
+ * instruction set this file is built for, and it is memory-bound either way. */
+void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
+    for (long i = 0; i < count; i++) dst[i] = (float)src[i] * scale;
+}
+
+void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale) {
+    for (long i = 0; i < count; i++) dst[i] = (double)src[i] * scale;
+}

@@ -11,7 +11,11 @@
  */
 
 #define NR (2 * VL)
+#define UNROLL _Pragma("clang loop unroll(full)")
 #define MR 6
+/* A·Bᵀ runs as dot products, with nothing packed, while B fits in L2 (256 KB): every row block
+ * of A then re-reads B from cache. Beyond that, packing B once pays for itself. */
+#define NT_MAX_B_BYTES (256 * 1024)
 
 /* Scratch for the packed B panels: one buffer per thread, grown but never shrunk, so steady-state
  * training performs no allocation here. */
@@ -28,7 +32,8 @@ static T *NAME(scratchBuffer)(size_t count) {
     return NAME(scratch);
 }
 
-ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *packed) {
+/* Packs the N columns of op(B) (K rows) into zero-padded panels of NR. `ld` is B's row length. */
+ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *packed, long ld) {
     long panels = (N + NR - 1) / NR;
     for (long p = 0; p < panels; p++) {
         T *dst = packed + p * K * NR;
@@ -36,37 +41,96 @@ ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *pack
         for (long k = 0; k < K; k++) {
             long jj = 0;
             if (transposeB) {
-                for (; jj < width; jj++) dst[k * NR + jj] = B[(j0 + jj) * K + k];
+                for (; jj < width; jj++) dst[k * NR + jj] = B[(j0 + jj) * ld + k];
             } else {
-                for (; jj < width; jj++) dst[k * NR + jj] = B[k * N + j0 + jj];
+                for (; jj < width; jj++) dst[k * NR + jj] = B[k * ld + j0 + jj];
             }
             for (; jj < NR; jj++) dst[k * NR + jj] = 0;
         }
     }
 }
 
-/* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining). */
+/* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining),
+ * written at C (row length N) straight from registers, or through a buffer for the `width`
+ * valid columns of a ragged last panel. */
 ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     const int mr, int transposeA, long M, long K, long i0,
-    const T *A, const T *panel, T out[MR][NR]) {
+    const T *A, const T *panel, long panelStride, T *C, long N, long width, int accumulate) {
+    /* Every loop over r is unrolled in full, so that the accumulators live in registers. */
     V acc[MR][2];
-    for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
+    UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
     /* a(i, k) lives at A[i*K + k], or at A[k*M + i] when A is stored transposed. */
     long rowStride = transposeA ? 1 : K, kStride = transposeA ? M : 1;
     const T *a = A + i0 * rowStride;
     for (long k = 0; k < K; k++) {
-        V b0 = *(const VU *)(panel + k * NR);
-        V b1 = *(const VU *)(panel + k * NR + VL);
+        V b0 = *(const VU *)(panel + k * panelStride);
+        V b1 = *(const VU *)(panel + k * panelStride + VL);
         const T *ak = a + k * kStride;
-        for (int r = 0; r < mr; r++) {
+        UNROLL for (int r = 0; r < mr; r++) {
             T s = ak[r * rowStride];
             acc[r][0] += s * b0;
             acc[r][1] += s * b1;
         }
     }
+    if (width == NR) {
+        UNROLL for (int r = 0; r < mr; r++) {
+            VU *c0 = (VU *)(C + r * N), *c1 = (VU *)(C + r * N + VL);
+            if (accumulate) { *c0 += acc[r][0]; *c1 += acc[r][1]; }
+            else { *c0 = acc[r][0]; *c1 = acc[r][1]; }
+        }
+        return;
+    }
+    T out[MR][NR];
     for (int r = 0; r < mr; r++) {
         *(VU *)(out[r]) = acc[r][0];
         *(VU *)(out[r] + VL) = acc[r][1];
+        T *c = C + r * N;
+        if (accumulate) for (long jj = 0; jj < width; jj++) c[jj] += out[r][jj];
+        else for (long jj = 0; jj < width; jj++) c[jj] = out[r][jj];
+    }
+}
+
+/* C = A·Bᵀ for few rows of A: each C element is a dot product of two rows that are both
+ * contiguous along K, so nothing is packed. A 3×4 block of C keeps 12 vector accumulators. */
+ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
+    const int mr, const int nr, long N, long K, const T *A, const T *B, T *C, int accumulate) {
+    V acc[3][4];
+    UNROLL for (int r = 0; r < 3; r++) UNROLL for (int c = 0; c < 4; c++) acc[r][c] = (V){0};
+    long k = 0;
+    for (; k + VL <= K; k += VL) {
+        V a[3];
+        UNROLL for (int r = 0; r < mr; r++) a[r] = *(const VU *)(A + r * K + k);
+        UNROLL for (int c = 0; c < nr; c++) {
+            V b = *(const VU *)(B + c * K + k);
+            UNROLL for (int r = 0; r < mr; r++) acc[r][c] += a[r] * b;
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        for (int c = 0; c < nr; c++) {
+            T sum = 0;
+            for (int l = 0; l < VL; l++) sum += acc[r][c][l];
+            for (long kk = k; kk < K; kk++) sum += A[r * K + kk] * B[c * K + kk];
+            if (accumulate) C[r * N + c] += sum; else C[r * N + c] = sum;
+        }
+    }
+}
+
+ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, const T *B, T *C, int accumulate) {
+    for (long i0 = 0; i0 < M; i0 += 3) {
+        int mr = M - i0 < 3 ? (int)(M - i0) : 3;
+        for (long j0 = 0; j0 < N; j0 += 4) {
+            int nr = N - j0 < 4 ? (int)(N - j0) : 4;
+            const T *a = A + i0 * K, *b = B + j0 * K;
+            T *c = C + i0 * N + j0;
+            /* Every (mr, nr) a constant, so edge tiles are unrolled and kept in registers too. */
+#define DOT(R, C_) case R * 8 + C_: NAME(dotTile)(R, C_, N, K, a, b, c, accumulate); break;
+            switch (mr * 8 + nr) {
+            DOT(3, 4) DOT(3, 3) DOT(3, 2) DOT(3, 1)
+            DOT(2, 4) DOT(2, 3) DOT(2, 2) DOT(2, 1)
+            DOT(1, 4) DOT(1, 3) DOT(1, 2) DOT(1, 1)
+            }
+#undef DOT
+        }
     }
 }
 
@@ -77,33 +141,42 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
         if (!accumulate) for (long i = 0; i < M * N; i++) C[i] = 0;
         return;
     }
+    if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES) {
+        NAME(gemmNT)(M, N, K, A, B, C, accumulate);
+        return;
+    }
     long panels = (N + NR - 1) / NR;
-    T *packed = NAME(scratchBuffer)((size_t)(panels * K * NR));
-    if (!packed) abort();
-    NAME(packB)(transposeB, N, K, B, packed);
+    /* A transposed B is packed whole. Otherwise B's rows already hold each panel's columns
+     * contiguously, so full panels are read in place and only the ragged last one is packed. */
+    long firstPacked = transposeB ? 0 : N / NR;
+    T *packed = NULL;
+    if (firstPacked < panels) {
+        packed = NAME(scratchBuffer)((size_t)((panels - firstPacked) * K * NR));
+        if (!packed) abort();
+        NAME(packB)(transposeB, N - firstPacked * NR, K,
+                    transposeB ? B : B + firstPacked * NR, packed, transposeB ? K : N);
+    }
 
-    T tile[MR][NR];
     for (long i0 = 0; i0 < M; i0 += MR) {
         int mr = M - i0 < MR ? (int)(M - i0) : MR;
         for (long p = 0; p < panels; p++) {
-            const T *panel = packed + p * K * NR;
-            switch (mr) {  /* constant mr, so each case is fully unrolled */
-            case 6: NAME(tile)(6, transposeA, M, K, i0, A, panel, tile); break;
-            case 5: NAME(tile)(5, transposeA, M, K, i0, A, panel, tile); break;
-            case 4: NAME(tile)(4, transposeA, M, K, i0, A, panel, tile); break;
-            case 3: NAME(tile)(3, transposeA, M, K, i0, A, panel, tile); break;
-            case 2: NAME(tile)(2, transposeA, M, K, i0, A, panel, tile); break;
-            default: NAME(tile)(1, transposeA, M, K, i0, A, panel, tile); break;
-            }
+            const T *panel = p < firstPacked ? B + p * NR : packed + (p - firstPacked) * K * NR;
+            long stride = p < firstPacked ? N : NR;
             long j0 = p * NR, width = N - j0 < NR ? N - j0 : NR;
-            for (int r = 0; r < mr; r++) {
-                T *c = C + (i0 + r) * N + j0;
-                if (accumulate) for (long jj = 0; jj < width; jj++) c[jj] += tile[r][jj];
-                else for (long jj = 0; jj < width; jj++) c[jj] = tile[r][jj];
+            T *c = C + i0 * N + j0;
+            switch (mr) {  /* constant mr, so each case is fully unrolled */
+            case 6: NAME(tile)(6, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            case 5: NAME(tile)(5, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            case 4: NAME(tile)(4, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            case 3: NAME(tile)(3, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            case 2: NAME(tile)(2, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            default: NAME(tile)(1, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
             }
         }
     }
 }
 
 #undef NR
+#undef UNROLL
 #undef MR
+#undef NT_MAX_B_BYTES

@@ -19,6 +19,12 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
                  const double *A, const double *B, double *C, int accumulate);
 
+/// dst[i] = src[i] · scale for `count` bytes: image pixels to floating point.
+void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale);
+
+/// Double-precision twin of `nabla_bytes_to_float`.
+void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale);
+
 /// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
 int nabla_kernel_isa(void);
 

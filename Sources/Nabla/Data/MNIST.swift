@@ -52,9 +52,8 @@ public struct MNISTSet: Sendable {
             pixels.withUnsafeBufferPointer { p in
                 for (row, i) in indices.enumerated() {
                     check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
-                    for j in 0..<Self.pixelCount {
-                        out[row * Self.pixelCount + j] = Scalar(p[i * Self.pixelCount + j]) / 256
-                    }
+                    Scalar.convert(bytes: p.baseAddress! + i * Self.pixelCount, count: Self.pixelCount,
+                                   scale: 1 / 256, into: out.baseAddress! + row * Self.pixelCount)
                 }
             }
             initialized = count

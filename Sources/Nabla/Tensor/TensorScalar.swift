@@ -13,6 +13,9 @@ public protocol TensorScalar: BinaryFloatingPoint, Real, Sendable, CustomStringC
         a: UnsafePointer<Self>, b: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>,
         accumulate: Bool)
 
+    /// dst[i] = src[i] · scale: bytes (such as pixels) to this type, in bulk.
+    static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Self, into dst: UnsafeMutablePointer<Self>)
+
     /// The short name of the type in messages and files: `"Float"` or `"Double"`.
     static var typeName: String { get }
 }
@@ -28,6 +31,12 @@ extension Float: TensorScalar {
         nabla_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, b, c, accumulate ? 1 : 0)
     }
 
+    /// Bytes to Float through the C kernel.
+    @inlinable
+    public static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Float, into dst: UnsafeMutablePointer<Float>) {
+        nabla_bytes_to_float(src, dst, count, scale)
+    }
+
     /// `"Float"`.
     public static var typeName: String { "Float" }
 }
@@ -41,6 +50,12 @@ extension Double: TensorScalar {
         accumulate: Bool
     ) {
         nabla_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, b, c, accumulate ? 1 : 0)
+    }
+
+    /// Bytes to Double through the C kernel.
+    @inlinable
+    public static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Double, into dst: UnsafeMutablePointer<Double>) {
+        nabla_bytes_to_double(src, dst, count, scale)
     }
 
     /// `"Double"`.

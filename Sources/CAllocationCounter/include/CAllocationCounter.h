@@ -1,0 +1,9 @@
+#ifndef CALLOCATION_COUNTER_H
+#define CALLOCATION_COUNTER_H
+
+/// How many heap allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign)
+/// the process has made since it started. Linking this target into an executable interposes
+/// those functions for the whole process; it is for benchmarks only.
+long nabla_allocation_count(void);
+
+#endif

@@ -1,0 +1,131 @@
+import CAllocationCounter
+import CNablaKernels
+import Foundation
+import Nabla
+
+/// `swift run -c release nabla-bench [--json] [--data PATH]`: the book's network's training and
+/// evaluation speed, heap allocations per step, peak memory, and matrix-product throughput at
+/// the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
+@main
+struct Benchmark {
+    static func main() {
+        do {
+            try run()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let json = arguments.contains("--json")
+        let data = arguments.firstIndex(of: "--data").flatMap { arguments.index(after: $0) < arguments.endIndex ? arguments[arguments.index(after: $0)] : nil }
+        var figures: [(key: String, value: Double, unit: String, label: String)] = []
+        func report(_ key: String, _ value: Double, _ unit: String, _ label: String) {
+            figures.append((key, value, unit, label))
+            if !json { print(label.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%10.3f ", value) + unit) }
+        }
+        #if DEBUG
+        if !json { print("note: debug build; use `swift run -c release nabla-bench` for real figures") }
+        #endif
+        if !json { print("kernels: \(nabla_kernel_isa() == 1 ? "AVX2+FMA" : "portable")") }
+
+        let mnist = try MNIST(searching: data)
+        var rng = SeededGenerator(seed: 1)
+        var model = Sequential<Float> {
+            Dense(inputSize: 784, outputSize: 30, using: &rng)
+            Sigmoid()
+            Dense(inputSize: 30, outputSize: 10, using: &rng)
+            Sigmoid()
+        }
+        var sgd = SGD<Float>(learningRate: 3)
+        let order = rng.permutation(of: mnist.training.count)
+        let stepsPerEpoch = mnist.training.count / 10
+        func step(_ s: Int) {
+            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
+            let x: Tensor<Float> = mnist.training.images(at: batch)
+            let y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
+            let (_, gradients) = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) }
+            sgd.update(&model, along: gradients)
+        }
+
+        // Training: warm up (caches, scratch buffers), then time whole epochs' worth of steps.
+        for s in 0..<500 { step(s) }
+        let allocationsBefore = nabla_allocation_count()
+        let measuredSteps = 1000
+        for s in 0..<measuredSteps { step(s) }
+        let allocationsPerStep = Double(nabla_allocation_count() - allocationsBefore) / Double(measuredSteps)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for s in 0..<stepsPerEpoch { step(s) }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        report("step_us", best / Double(stepsPerEpoch) * 1e6, "µs", "training step (784-30-10, batch 10, Float)")
+        report("epoch_s", best, "s", "training epoch (50,000 images), best of 3")
+        report("allocations_per_step", allocationsPerStep, "", "heap allocations per training step")
+
+        // Evaluation of the 10,000 test images in one batch.
+        var evalBest = Double.infinity
+        var correct = 0
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            correct = mnist.test.correctCount(of: model, batchSize: 10_000)
+            evalBest = min(evalBest, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        report("evaluate_ms", evalBest * 1e3, "ms", "evaluate 10,000 test images (\(correct) correct)")
+
+        // Matrix products at the book's shapes: kernel against a naive triple loop.
+        let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
+            ("forward x·W1ᵀ [10×784]·[30×784]ᵀ", 10, 30, 784, false, true),
+            ("gradient dZ1ᵀ·x [10×30]ᵀ·[10×784]", 30, 784, 10, true, false),
+            ("forward a1·W2ᵀ [10×30]·[10×30]ᵀ", 10, 10, 30, false, true),
+            ("gradient dZ2·W2 [10×10]·[10×30]", 10, 30, 10, false, false),
+            ("evaluate X·W1ᵀ [10000×784]·[30×784]ᵀ", 10_000, 30, 784, false, true),
+        ]
+        for (name, m, n, k, ta, tb) in shapes {
+            var r = SeededGenerator(seed: 2)
+            let a = Tensor<Float>(randomNormal: ta ? [k, m] : [m, k], using: &r)
+            let b = Tensor<Float>(randomNormal: tb ? [n, k] : [k, n], using: &r)
+            let flops = 2.0 * Double(m * n * k)
+            let repeats = max(3, Int(2e8 / flops))
+            let kernel = time(repeats) { _ = matmul(a, b, transposingA: ta, transposingB: tb) }
+            let naive = time(max(1, repeats / 20)) { _ = naiveProduct(a.scalars, b.scalars, m, n, k, ta, tb) }
+            let key = name.split(separator: " ").prefix(2).joined(separator: "_")
+            report("gemm_\(key)_gflops", flops / kernel / 1e9, "GFLOP/s", "matmul \(name)")
+            report("naive_\(key)_gflops", flops / naive / 1e9, "GFLOP/s", "  naive loop, same shape")
+        }
+
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        report("peak_rss_mb", Double(usage.ru_maxrss) / 1024, "MB", "peak resident memory (this benchmark)")
+
+        if json {
+            let body = figures.map { "  \"\($0.key)\": \($0.value)" }.joined(separator: ",\n")
+            print("{\n\(body)\n}")
+        }
+    }
+
+    /// Best seconds per call over `repeats` calls.
+    static func time(_ repeats: Int, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<repeats { body() }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats))
+        }
+        return best
+    }
+
+    /// The textbook triple loop, as the baseline.
+    static func naiveProduct(_ a: [Float], _ b: [Float], _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var sum: Float = 0
+            for p in 0..<k { sum += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]) }
+            c[i * n + j] = sum
+        } }
+        return c
+    }
+}
