@@ -17,10 +17,19 @@ final class Tape<Scalar: TensorScalar> {
         let pullback: (Tensor<Scalar>) -> Tensor<Scalar>
     }
 
-    /// A recorded value: a leaf (a variable, no edges) or the result of an op.
+    /// A recorded value: a leaf (a variable, no edges) or the result of an op. Most ops have
+    /// one or two inputs, so those edges are stored inline; only wider ops allocate a list.
     struct Node {
         let shape: [Int]
-        let edges: [Edge]
+        let first: Edge?
+        let second: Edge?
+        let more: [Edge]
+
+        func forEachEdge(_ body: (Edge) -> Void) {
+            if let first { body(first) }
+            if let second { body(second) }
+            for edge in more { body(edge) }
+        }
     }
 
     private(set) var nodes: [Node] = []
@@ -31,14 +40,23 @@ final class Tape<Scalar: TensorScalar> {
 
     /// Adds `value` as a leaf of the graph and returns it tracked.
     func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
-        append(value, edges: [])
+        append(value, Node(shape: value.shape, first: nil, second: nil, more: []))
     }
 
-    /// Adds `value` as the result of an op whose inputs and pullbacks are `edges`.
+    /// Adds `value` as the result of an op with the given edges (inputs and pullbacks).
+    func append(_ value: Tensor<Scalar>, _ first: Edge, _ second: Edge? = nil) -> Tensor<Scalar> {
+        append(value, Node(shape: value.shape, first: first, second: second, more: []))
+    }
+
+    /// Adds `value` as the result of an op with any number of edges.
     func append(_ value: Tensor<Scalar>, edges: [Edge]) -> Tensor<Scalar> {
+        append(value, Node(shape: value.shape, first: edges.first, second: nil, more: Array(edges.dropFirst())))
+    }
+
+    private func append(_ value: Tensor<Scalar>, _ node: Node) -> Tensor<Scalar> {
         var tracked = value
         tracked.tracking = Tracking(tape: self, index: nodes.count)
-        nodes.append(Node(shape: value.shape, edges: edges))
+        nodes.append(node)
         return tracked
     }
 
@@ -56,7 +74,7 @@ final class Tape<Scalar: TensorScalar> {
         let kept = Set(leaves)
         for index in stride(from: output, through: 0, by: -1) {
             guard let grad = grads[index] else { continue }
-            for edge in nodes[index].edges {
+            nodes[index].forEachEdge { edge in
                 let share = edge.pullback(grad)
                 check(share.shape == nodes[edge.input].shape,
                       "backward: a pullback returned shape \(share.shape) for an input of shape \(nodes[edge.input].shape)")
@@ -106,7 +124,7 @@ extension Tensor {
         from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor
     ) -> Tensor {
         guard let tape = input.activeTape else { return self }
-        return tape.append(self, edges: [.init(input: input.tracking!.index, pullback: pullback)])
+        return tape.append(self, .init(input: input.tracking!.index, pullback: pullback))
     }
 
     /// Two-input form of ``recorded(from:_:)``: one pullback per input.
@@ -114,7 +132,18 @@ extension Tensor {
         from lhs: Tensor, _ lhsPullback: @escaping (Tensor) -> Tensor,
         and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor
     ) -> Tensor {
-        recorded(from: [(lhs, lhsPullback), (rhs, rhsPullback)])
+        switch (lhs.activeTape, rhs.activeTape) {
+        case (nil, nil):
+            return self
+        case (let tape?, nil):
+            return tape.append(self, .init(input: lhs.tracking!.index, pullback: lhsPullback))
+        case (nil, let tape?):
+            return tape.append(self, .init(input: rhs.tracking!.index, pullback: rhsPullback))
+        case (let tape?, let other?):
+            check(tape === other, "an op mixes tensors from two different differentiation scopes")
+            return tape.append(self, .init(input: lhs.tracking!.index, pullback: lhsPullback),
+                               .init(input: rhs.tracking!.index, pullback: rhsPullback))
+        }
     }
 
     /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.

@@ -63,8 +63,17 @@ public struct MNISTSet: Sendable {
 
     /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
     public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        oneHotLabels(atIndices: Array(indices))
+    }
+
+    @inline(never)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func oneHotLabels<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
         var out = [Scalar](repeating: 0, count: indices.count * Self.classCount)
-        for (row, i) in indices.enumerated() { out[row * Self.classCount + Int(labels[i])] = 1 }
+        for row in indices.indices {
+            out[row * Self.classCount + Int(labels[indices[row]])] = 1
+        }
         return Tensor(out, shape: [indices.count, Self.classCount])
     }
 

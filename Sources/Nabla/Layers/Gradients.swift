@@ -12,7 +12,6 @@ public struct Gradients<Scalar: TensorScalar>: CustomStringConvertible {
     /// Pairs names with gradients.
     public init(names: [String], tensors: [Tensor<Scalar>]) {
         check(names.count == tensors.count, "Gradients: \(names.count) names for \(tensors.count) tensors")
-        check(Set(names).count == names.count, "Gradients: duplicate names in \(names)")
         self.names = names
         self.tensors = tensors
     }
@@ -46,13 +45,28 @@ public struct Gradients<Scalar: TensorScalar>: CustomStringConvertible {
 public func valueWithGradient<Model: Layer>(
     at model: Model, in body: (Model) -> Tensor<Model.Scalar>
 ) -> (value: Tensor<Model.Scalar>, gradients: Gradients<Model.Scalar>) {
-    let parameters = model.parameters
-    let originals = parameters.map { $0.parameter.wrappedValue }
+    // Generic over the model, so this runs unspecialised: hand over at once to code that is
+    // specialised for the scalar type.
+    valueWithGradient(of: model.parameters) { body(model) }
+}
+
+/// Differentiates `body` with respect to `parameters`, which it reads through their wrappers.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func valueWithGradient<Scalar>(
+    of parameters: [NamedParameter<Scalar>], in body: () -> Tensor<Scalar>
+) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+    var originals: [Tensor<Scalar>] = []
+    originals.reserveCapacity(parameters.count)
+    for p in parameters { originals.append(p.parameter.wrappedValue) }
     let (value, grads) = valueWithGradient(at: originals) { tracked in
         // Let the model see tracked copies of its parameters for the forward pass only.
-        for (p, t) in zip(parameters, tracked) { p.parameter.wrappedValue = t }
-        defer { for (p, t) in zip(parameters, originals) { p.parameter.wrappedValue = t } }
-        return body(model)
+        for i in parameters.indices { parameters[i].parameter.wrappedValue = tracked[i] }
+        defer { for i in parameters.indices { parameters[i].parameter.wrappedValue = originals[i] } }
+        return body()
     }
-    return (value, Gradients(names: parameters.map(\.name), tensors: grads))
+    var names: [String] = []
+    names.reserveCapacity(parameters.count)
+    for p in parameters { names.append(p.name) }
+    return (value, Gradients(names: names, tensors: grads))
 }

@@ -21,11 +21,19 @@ extension Tensor {
         if shape == targetShape { return self }
         check(broadcastShape(targetShape, shape, op: "sum(toShape:)") == shape,
               "sum(toShape:): shape \(shape) cannot be reduced to \(targetShape)")
-        let walk = BroadcastWalk(from: targetShape, to: shape)
         var out = [Scalar](repeating: 0, count: targetShape.reduce(1, *))
         scalars.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { y in
-                var w = walk
+                if targetShape.isSuffix(of: shape) {
+                    // A bias's gradient: the rows summed, no index walk.
+                    var base = 0
+                    while base < x.count {
+                        for j in 0..<y.count { y[j] += x[base + j] }
+                        base += y.count
+                    }
+                    return
+                }
+                var w = BroadcastWalk(from: targetShape, to: shape)
                 var i = 0
                 while i < x.count {
                     let (o, s) = (w.offset, w.innerStride)

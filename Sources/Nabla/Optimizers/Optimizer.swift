@@ -23,7 +23,9 @@ extension Optimizer {
     public mutating func update<Model: Layer>(
         _ model: inout Model, along gradients: Gradients<Scalar>
     ) where Model.Scalar == Scalar {
-        for (position, p) in model.parameters.enumerated() {
+        let parameters = model.parameters
+        for position in parameters.indices {
+            let p = parameters[position]
             guard let gradient = gradients.gradient(at: position, named: p.name) else {
                 fatalError("update: no gradient for parameter \(p.name); the gradients are for \(gradients.names)")
             }

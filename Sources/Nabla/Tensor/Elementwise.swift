@@ -35,6 +35,23 @@ extension Tensor {
         _ other: Tensor, op: String, _ combine: (Scalar, Scalar) -> Scalar
     ) -> Tensor {
         if shape == other.shape { return zipMap(other, combine) }
+        if other.shape.isSuffix(of: shape) {
+            // The common case, a bias row added to every row: `other` repeats, no index walk.
+            let (period, total) = (other.count, self.count)
+            let result = [Scalar](unsafeUninitializedCapacity: total) { out, initialized in
+                scalars.withUnsafeBufferPointer { x in
+                    other.scalars.withUnsafeBufferPointer { y in
+                        var base = 0
+                        while base < x.count {
+                            for j in 0..<period { out[base + j] = combine(x[base + j], y[j]) }
+                            base += period
+                        }
+                    }
+                }
+                initialized = total
+            }
+            return Tensor(shape: shape, unchecked: result)
+        }
         let outShape = broadcastShape(shape, other.shape, op: op)
         let a = BroadcastWalk(from: shape, to: outShape)
         let b = BroadcastWalk(from: other.shape, to: outShape)
@@ -59,6 +76,14 @@ extension Tensor {
             initialized = count
         }
         return Tensor(shape: outShape, unchecked: result)
+    }
+}
+
+extension Array where Element == Int {
+    /// Whether this shape is a non-empty trailing part of `shape`, so that a tensor of this shape
+    /// broadcasts against one of `shape` by simple repetition.
+    func isSuffix(of shape: [Int]) -> Bool {
+        !isEmpty && count <= shape.count && shape.suffix(count).elementsEqual(self) && !contains(0)
     }
 }
 
