@@ -1,7 +1,17 @@
 #include "CNablaKernels.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* One share of a product, for a worker thread. */
+struct GemmJob {
+    int transposeA, transposeB, accumulate;
+    long M, N, K, lda, ldb, ldc;
+    const void *A, *B;
+    void *C;
+};
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v8fu __attribute__((vector_size(32), aligned(4)));
@@ -86,34 +96,121 @@ int nabla_kernel_isa(void) {
 
 void nabla_force_portable_kernels(int force) { forcedPortable = force; }
 
+/* Below this many multiply-adds (about 50 µs on one core) a product runs on the calling thread:
+ * starting a thread costs tens of microseconds, and the book's mini-batch of 10 must not pay it. */
+static long parallelMinMACs = 4L * 1000 * 1000;
+
+void nabla_set_parallel_threshold(long multiplyAdds) {
+    parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
+}
+
+static long workerCount(void) {
+    static long cached = 0;
+    if (cached == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        const char *env = getenv("NABLA_THREADS");
+        if (env && atol(env) > 0) cores = atol(env);
+        cached = cores < 1 ? 1 : (cores > 8 ? 8 : cores);
+    }
+    return cached;
+}
+
+typedef void (*GemmFunction)(int, int, long, long, long, const void *, long, const void *, long, void *, long, int);
+typedef void *(*WorkerFunction)(void *);
+
+/* Splits C into one share per core — by rows, or by column panels when rows are few — runs the
+ * shares on threads, and waits. Each share is an ordinary product on a sub-matrix. */
+static void runGemm(GemmFunction gemm, WorkerFunction worker, size_t scalarSize, long panelWidth,
+                    int transposeA, int transposeB, long M, long N, long K,
+                    const char *A, const char *B, char *C, int accumulate) {
+    long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
+    long threads = workerCount();
+    if (threads < 2 || M * N * K < parallelMinMACs) {
+        gemm(transposeA, transposeB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+        return;
+    }
+    struct GemmJob jobs[8];
+    pthread_t handles[8];
+    int byRows = M >= threads * 12;
+    long units = byRows ? (M + 5) / 6 : (N + panelWidth - 1) / panelWidth;  /* tiles of 6 rows or panels */
+    if (units < threads) threads = units;
+    long start = 0;
+    for (long t = 0; t < threads; t++) {
+        long count = units / threads + (t < units % threads ? 1 : 0);
+        long begin = start, end = start + count;
+        start = end;
+        struct GemmJob job = { transposeA, transposeB, accumulate, M, N, K, lda, ldb, ldc, A, B, C };
+        if (byRows) {
+            long r0 = begin * 6, r1 = end * 6 < M ? end * 6 : M;
+            job.M = r1 - r0;
+            job.A = A + (size_t)(transposeA ? r0 : r0 * lda) * scalarSize;
+            job.C = C + (size_t)(r0 * ldc) * scalarSize;
+        } else {
+            long c0 = begin * panelWidth, c1 = end * panelWidth < N ? end * panelWidth : N;
+            job.N = c1 - c0;
+            job.B = B + (size_t)(transposeB ? c0 * ldb : c0) * scalarSize;
+            job.C = C + (size_t)c0 * scalarSize;
+        }
+        jobs[t] = job;
+    }
+    long started = 0;
+    for (long t = 1; t < threads; t++) {
+        if (pthread_create(&handles[t], NULL, worker, &jobs[t]) != 0) break;
+        started = t;
+    }
+    /* Shares whose thread could not start run here, after the first. */
+    for (long t = 0; t < threads; t++) {
+        if (t == 0 || t > started) {
+            gemm(jobs[t].transposeA, jobs[t].transposeB, jobs[t].M, jobs[t].N, jobs[t].K, jobs[t].A, jobs[t].lda,
+                 jobs[t].B, jobs[t].ldb, jobs[t].C, jobs[t].ldc, jobs[t].accumulate);
+        }
+    }
+    for (long t = 1; t <= started; t++) pthread_join(handles[t], NULL);
+}
+
+#define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
+    runGemm((GemmFunction)gemm_##SUFFIX, worker_##SUFFIX, sizeof(SCALAR), 2 * LANES,           \
+            transposeA, transposeB, M, N, K, (const char *)A, (const char *)B, (char *)C, accumulate)
+
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
                  const float *A, const float *B, float *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) {
-        gemm_f32_avx2(transposeA, transposeB, M, N, K, A, B, C, accumulate);
-        return;
-    }
+    if (nabla_kernel_isa() == 1) { DISPATCH(f32_avx2, float, 8); return; }
 #endif
-    gemm_f32_portable(transposeA, transposeB, M, N, K, A, B, C, accumulate);
+    DISPATCH(f32_portable, float, 8);
 }
 
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
                  const double *A, const double *B, double *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) {
-        gemm_f64_avx2(transposeA, transposeB, M, N, K, A, B, C, accumulate);
-        return;
-    }
+    if (nabla_kernel_isa() == 1) { DISPATCH(f64_avx2, double, 4); return; }
 #endif
-    gemm_f64_portable(transposeA, transposeB, M, N, K, A, B, C, accumulate);
+    DISPATCH(f64_portable, double, 4);
 }
 
-/* Byte-to-float conversion is a plain loop: at -O2 the compiler vectorises it for whichever
- * instruction set this file is built for, and it is memory-bound either way. */
+/* Byte-to-float conversion: a plain loop that the compiler vectorises, compiled once more for
+ * AVX2 (8 bytes widened and converted per instruction) and picked like the products. */
+#define CONVERT(NAME, T, ATTRIBUTES)                                                           \
+    ATTRIBUTES static void NAME(const unsigned char *src, T *dst, long count, T scale) {       \
+        for (long i = 0; i < count; i++) dst[i] = (T)src[i] * scale;                          \
+    }
+CONVERT(bytesToFloatPortable, float, )
+CONVERT(bytesToDoublePortable, double, )
+#if HAVE_AVX2_PATH
+CONVERT(bytesToFloatAVX2, float, __attribute__((target("avx2,fma"))))
+CONVERT(bytesToDoubleAVX2, double, __attribute__((target("avx2,fma"))))
+#endif
+
 void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
-    for (long i = 0; i < count; i++) dst[i] = (float)src[i] * scale;
+#if HAVE_AVX2_PATH
+    if (nabla_kernel_isa() == 1) { bytesToFloatAVX2(src, dst, count, scale); return; }
+#endif
+    bytesToFloatPortable(src, dst, count, scale);
 }
 
 void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale) {
-    for (long i = 0; i < count; i++) dst[i] = (double)src[i] * scale;
+#if HAVE_AVX2_PATH
+    if (nabla_kernel_isa() == 1) { bytesToDoubleAVX2(src, dst, count, scale); return; }
+#endif
+    bytesToDoublePortable(src, dst, count, scale);
 }

@@ -54,13 +54,13 @@ ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *pack
  * written at C (row length N) straight from registers, or through a buffer for the `width`
  * valid columns of a ragged last panel. */
 ATTR static inline __attribute__((always_inline)) void NAME(tile)(
-    const int mr, int transposeA, long M, long K, long i0,
-    const T *A, const T *panel, long panelStride, T *C, long N, long width, int accumulate) {
+    const int mr, int transposeA, long lda, long K, long i0,
+    const T *A, const T *panel, long panelStride, T *C, long ldc, long width, int accumulate) {
     /* Every loop over r is unrolled in full, so that the accumulators live in registers. */
     V acc[MR][2];
     UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
-    /* a(i, k) lives at A[i*K + k], or at A[k*M + i] when A is stored transposed. */
-    long rowStride = transposeA ? 1 : K, kStride = transposeA ? M : 1;
+    /* a(i, k) lives at A[i*lda + k], or at A[k*lda + i] when A is stored transposed. */
+    long rowStride = transposeA ? 1 : lda, kStride = transposeA ? lda : 1;
     const T *a = A + i0 * rowStride;
     for (long k = 0; k < K; k++) {
         V b0 = *(const VU *)(panel + k * panelStride);
@@ -74,7 +74,7 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     }
     if (width == NR) {
         UNROLL for (int r = 0; r < mr; r++) {
-            VU *c0 = (VU *)(C + r * N), *c1 = (VU *)(C + r * N + VL);
+            VU *c0 = (VU *)(C + r * ldc), *c1 = (VU *)(C + r * ldc + VL);
             if (accumulate) { *c0 += acc[r][0]; *c1 += acc[r][1]; }
             else { *c0 = acc[r][0]; *c1 = acc[r][1]; }
         }
@@ -84,7 +84,7 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     for (int r = 0; r < mr; r++) {
         *(VU *)(out[r]) = acc[r][0];
         *(VU *)(out[r] + VL) = acc[r][1];
-        T *c = C + r * N;
+        T *c = C + r * ldc;
         if (accumulate) for (long jj = 0; jj < width; jj++) c[jj] += out[r][jj];
         else for (long jj = 0; jj < width; jj++) c[jj] = out[r][jj];
     }
@@ -93,15 +93,16 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
 /* C = A·Bᵀ for few rows of A: each C element is a dot product of two rows that are both
  * contiguous along K, so nothing is packed. A 3×4 block of C keeps 12 vector accumulators. */
 ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
-    const int mr, const int nr, long N, long K, const T *A, const T *B, T *C, int accumulate) {
+    const int mr, const int nr, long K, const T *A, long lda, const T *B, long ldb,
+    T *C, long ldc, int accumulate) {
     V acc[3][4];
     UNROLL for (int r = 0; r < 3; r++) UNROLL for (int c = 0; c < 4; c++) acc[r][c] = (V){0};
     long k = 0;
     for (; k + VL <= K; k += VL) {
         V a[3];
-        UNROLL for (int r = 0; r < mr; r++) a[r] = *(const VU *)(A + r * K + k);
+        UNROLL for (int r = 0; r < mr; r++) a[r] = *(const VU *)(A + r * lda + k);
         UNROLL for (int c = 0; c < nr; c++) {
-            V b = *(const VU *)(B + c * K + k);
+            V b = *(const VU *)(B + c * ldb + k);
             UNROLL for (int r = 0; r < mr; r++) acc[r][c] += a[r] * b;
         }
     }
@@ -109,21 +110,22 @@ ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
         for (int c = 0; c < nr; c++) {
             T sum = 0;
             for (int l = 0; l < VL; l++) sum += acc[r][c][l];
-            for (long kk = k; kk < K; kk++) sum += A[r * K + kk] * B[c * K + kk];
-            if (accumulate) C[r * N + c] += sum; else C[r * N + c] = sum;
+            for (long kk = k; kk < K; kk++) sum += A[r * lda + kk] * B[c * ldb + kk];
+            if (accumulate) C[r * ldc + c] += sum; else C[r * ldc + c] = sum;
         }
     }
 }
 
-ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, const T *B, T *C, int accumulate) {
+ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, long lda, const T *B, long ldb,
+                              T *C, long ldc, int accumulate) {
     for (long i0 = 0; i0 < M; i0 += 3) {
         int mr = M - i0 < 3 ? (int)(M - i0) : 3;
         for (long j0 = 0; j0 < N; j0 += 4) {
             int nr = N - j0 < 4 ? (int)(N - j0) : 4;
-            const T *a = A + i0 * K, *b = B + j0 * K;
-            T *c = C + i0 * N + j0;
+            const T *a = A + i0 * lda, *b = B + j0 * ldb;
+            T *c = C + i0 * ldc + j0;
             /* Every (mr, nr) a constant, so edge tiles are unrolled and kept in registers too. */
-#define DOT(R, C_) case R * 8 + C_: NAME(dotTile)(R, C_, N, K, a, b, c, accumulate); break;
+#define DOT(R, C_) case R * 8 + C_: NAME(dotTile)(R, C_, K, a, lda, b, ldb, c, ldc, accumulate); break;
             switch (mr * 8 + nr) {
             DOT(3, 4) DOT(3, 3) DOT(3, 2) DOT(3, 1)
             DOT(2, 4) DOT(2, 3) DOT(2, 2) DOT(2, 1)
@@ -134,15 +136,16 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, const T *B, T 
     }
 }
 
+/* C (M×N, row length ldc) = op(A)·op(B); A and B have row lengths lda and ldb as stored. */
 ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long K,
-                            const T *A, const T *B, T *C, int accumulate) {
+                            const T *A, long lda, const T *B, long ldb, T *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
-        if (!accumulate) for (long i = 0; i < M * N; i++) C[i] = 0;
+        if (!accumulate) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
     if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES) {
-        NAME(gemmNT)(M, N, K, A, B, C, accumulate);
+        NAME(gemmNT)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
     long panels = (N + NR - 1) / NR;
@@ -154,26 +157,38 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
         packed = NAME(scratchBuffer)((size_t)((panels - firstPacked) * K * NR));
         if (!packed) abort();
         NAME(packB)(transposeB, N - firstPacked * NR, K,
-                    transposeB ? B : B + firstPacked * NR, packed, transposeB ? K : N);
+                    transposeB ? B : B + firstPacked * NR, packed, ldb);
     }
 
     for (long i0 = 0; i0 < M; i0 += MR) {
         int mr = M - i0 < MR ? (int)(M - i0) : MR;
         for (long p = 0; p < panels; p++) {
             const T *panel = p < firstPacked ? B + p * NR : packed + (p - firstPacked) * K * NR;
-            long stride = p < firstPacked ? N : NR;
+            long stride = p < firstPacked ? ldb : NR;
             long j0 = p * NR, width = N - j0 < NR ? N - j0 : NR;
-            T *c = C + i0 * N + j0;
+            T *c = C + i0 * ldc + j0;
             switch (mr) {  /* constant mr, so each case is fully unrolled */
-            case 6: NAME(tile)(6, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
-            case 5: NAME(tile)(5, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
-            case 4: NAME(tile)(4, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
-            case 3: NAME(tile)(3, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
-            case 2: NAME(tile)(2, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
-            default: NAME(tile)(1, transposeA, M, K, i0, A, panel, stride, c, N, width, accumulate); break;
+            case 6: NAME(tile)(6, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            case 5: NAME(tile)(5, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            case 4: NAME(tile)(4, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            case 3: NAME(tile)(3, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            case 2: NAME(tile)(2, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            default: NAME(tile)(1, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
             }
         }
     }
+}
+
+/* Thread entry: one share of a parallel product (see gemm.c). Frees this thread's scratch, since
+ * the thread ends here and thread-local storage is not freed by itself. */
+static void *NAME(worker)(void *argument) {
+    struct GemmJob *job = argument;
+    NAME(gemm)(job->transposeA, job->transposeB, job->M, job->N, job->K, (const T *)job->A, job->lda,
+               (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
+    free(NAME(scratch));
+    NAME(scratch) = NULL;
+    NAME(scratchCount) = 0;
+    return NULL;
 }
 
 #undef NR

@@ -71,7 +71,7 @@ struct Benchmark {
         var correct = 0
         for _ in 0..<5 {
             let start = DispatchTime.now().uptimeNanoseconds
-            correct = mnist.test.correctCount(of: model, batchSize: 10_000)
+            correct = mnist.test.correctCount(of: model)
             evalBest = min(evalBest, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
         report("evaluate_ms", evalBest * 1e3, "ms", "evaluate 10,000 test images (\(correct) correct)")

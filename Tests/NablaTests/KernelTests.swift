@@ -37,6 +37,14 @@ import Testing
 
     @Test func detectedPath() { checkAllShapes() }
 
+    @Test func threadedPath() {
+        // Every shape split across threads, by rows where there are enough and by column panels
+        // otherwise.
+        nabla_set_parallel_threshold(1)
+        defer { nabla_set_parallel_threshold(0) }
+        checkAllShapes()
+    }
+
     @Test func portablePath() {
         nabla_force_portable_kernels(1)
         defer { nabla_force_portable_kernels(0) }

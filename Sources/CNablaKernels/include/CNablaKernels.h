@@ -25,6 +25,11 @@ void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, floa
 /// Double-precision twin of `nabla_bytes_to_float`.
 void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale);
 
+/// Products of at least this many multiply-adds are split across the cores (default 4,000,000,
+/// about 50 µs of work; 0 restores it). The number of threads is the number of online cores, at
+/// most 8, or NABLA_THREADS. For tests and benchmarks.
+void nabla_set_parallel_threshold(long multiplyAdds);
+
 /// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
 int nabla_kernel_isa(void);
 
