@@ -104,8 +104,11 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
     parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
 }
 
+static long cached = 0;
+
+void nabla_set_threads(long count) { cached = count > 8 ? 8 : (count < 0 ? 0 : count); }
+
 static long workerCount(void) {
-    static long cached = 0;
     if (cached == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         const char *env = getenv("NABLA_THREADS");
@@ -131,8 +134,10 @@ static void runGemm(GemmFunction gemm, WorkerFunction worker, size_t scalarSize,
     }
     struct GemmJob jobs[8];
     pthread_t handles[8];
-    int byRows = M >= threads * 12;
-    long units = byRows ? (M + 5) / 6 : (N + panelWidth - 1) / panelWidth;  /* tiles of 6 rows or panels */
+    /* Split the larger dimension: each share then reads only its part of the larger operand. */
+    long panelCount = (N + panelWidth - 1) / panelWidth;
+    int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
+    long units = byRows ? (M + 5) / 6 : panelCount;  /* tiles of 6 rows, or column panels */
     if (units < threads) threads = units;
     long start = 0;
     for (long t = 0; t < threads; t++) {

@@ -11,6 +11,8 @@
  */
 
 #define NR (2 * VL)
+/* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
+#define UNROLL _Pragma("clang loop unroll(full)")
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define MR 6
 /* A·Bᵀ runs as dot products, with nothing packed, while B fits in L2 (256 KB): every row block
@@ -81,7 +83,7 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
         return;
     }
     T out[MR][NR];
-    for (int r = 0; r < mr; r++) {
+    UNROLL for (int r = 0; r < mr; r++) {
         *(VU *)(out[r]) = acc[r][0];
         *(VU *)(out[r] + VL) = acc[r][1];
         T *c = C + r * ldc;
@@ -106,8 +108,8 @@ ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
             UNROLL for (int r = 0; r < mr; r++) acc[r][c] += a[r] * b;
         }
     }
-    for (int r = 0; r < mr; r++) {
-        for (int c = 0; c < nr; c++) {
+    UNROLL for (int r = 0; r < mr; r++) {
+        UNROLL for (int c = 0; c < nr; c++) {
             T sum = 0;
             for (int l = 0; l < VL; l++) sum += acc[r][c][l];
             for (long kk = k; kk < K; kk++) sum += A[r * lda + kk] * B[c * ldb + kk];
@@ -160,12 +162,14 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
                     transposeB ? B : B + firstPacked * NR, packed, ldb);
     }
 
-    for (long i0 = 0; i0 < M; i0 += MR) {
-        int mr = M - i0 < MR ? (int)(M - i0) : MR;
-        for (long p = 0; p < panels; p++) {
-            const T *panel = p < firstPacked ? B + p * NR : packed + (p - firstPacked) * K * NR;
-            long stride = p < firstPacked ? ldb : NR;
-            long j0 = p * NR, width = N - j0 < NR ? N - j0 : NR;
+    /* Panels outside, rows inside: one K×NR panel of B stays in cache while every row block of
+     * A passes over it (A is the smaller operand at the shapes that matter). */
+    for (long p = 0; p < panels; p++) {
+        const T *panel = p < firstPacked ? B + p * NR : packed + (p - firstPacked) * K * NR;
+        long stride = p < firstPacked ? ldb : NR;
+        long j0 = p * NR, width = N - j0 < NR ? N - j0 : NR;
+        for (long i0 = 0; i0 < M; i0 += MR) {
+            int mr = M - i0 < MR ? (int)(M - i0) : MR;
             T *c = C + i0 * ldc + j0;
             switch (mr) {  /* constant mr, so each case is fully unrolled */
             case 6: NAME(tile)(6, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;

@@ -65,6 +65,36 @@ struct Benchmark {
         report("step_us", best / Double(stepsPerEpoch) * 1e6, "µs", "training step (784-30-10, batch 10, Float)")
         report("epoch_s", best, "s", "training epoch (50,000 images), best of 3")
         report("allocations_per_step", allocationsPerStep, "", "heap allocations per training step")
+        let batch = Array(order[0..<10])
+        let x: Tensor<Float> = mnist.training.images(at: batch), y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
+        let phases: [(String, () -> Void)] = [
+            ("batch", { _ = mnist.training.images(at: batch, as: Float.self); _ = mnist.training.oneHotLabels(at: batch, as: Float.self) }),
+            ("forward", { _ = model(x) }),
+            ("gradient", { _ = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) } }),
+        ]
+        for (name, phase) in phases {
+            phase()
+            let before = nabla_allocation_count()
+            for _ in 0..<100 { phase() }
+            report("allocations_\(name)", Double(nabla_allocation_count() - before) / 100, "", "  of which \(name)")
+        }
+
+        // Mini-batches of 1,000: one thread against all cores.
+        func largeBatchStep(_ s: Int) {
+            let batch = order[(s % 50) * 1000 ..< (s % 50) * 1000 + 1000]
+            let x: Tensor<Float> = mnist.training.images(at: batch), y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
+            let (_, gradients) = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) }
+            sgd.update(&model, along: gradients)
+        }
+        var largeBatch: [Double] = []
+        for threads in [1, 0] {
+            nabla_set_threads(threads)
+            largeBatch.append(time(10) { largeBatchStep(0) })
+        }
+        nabla_set_threads(0)
+        report("batch1000_step_ms_1thread", largeBatch[0] * 1e3, "ms", "training step, batch 1000, one thread")
+        report("batch1000_step_ms", largeBatch[1] * 1e3, "ms", "training step, batch 1000, all cores")
+        report("batch1000_speedup", largeBatch[0] / largeBatch[1], "×", "  speed-up from threads")
 
         // Evaluation of the 10,000 test images in one batch.
         var evalBest = Double.infinity

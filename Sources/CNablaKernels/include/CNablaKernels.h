@@ -30,6 +30,9 @@ void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, do
 /// most 8, or NABLA_THREADS. For tests and benchmarks.
 void nabla_set_parallel_threshold(long multiplyAdds);
 
+/// Sets how many threads large products may use (1 to 8; 0 restores the default). For benchmarks.
+void nabla_set_threads(long count);
+
 /// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
 int nabla_kernel_isa(void);
 
