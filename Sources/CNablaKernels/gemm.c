@@ -219,3 +219,13 @@ void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, do
 #endif
     bytesToDoublePortable(src, dst, count, scale);
 }
+
+/* Plain SGD's update, in C so that it is vectorised and stays fast in debug builds, where a
+ * Swift element loop over every weight would dominate a training step. */
+void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float decay) {
+    for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+}
+
+void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, double decay) {
+    for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+}

@@ -25,6 +25,12 @@ void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, floa
 /// Double-precision twin of `nabla_bytes_to_float`.
 void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale);
 
+/// w[i] -= rate · (g[i] + decay · w[i]) for `count` elements: plain SGD's step.
+void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float decay);
+
+/// Double-precision twin of `nabla_sgd_step_f32`.
+void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, double decay);
+
 /// Products of at least this many multiply-adds are split across the cores (default 4,000,000,
 /// about 50 µs of work; 0 restores it). The number of threads is the number of online cores, at
 /// most 8, or NABLA_THREADS. For tests and benchmarks.

@@ -32,7 +32,12 @@ final class Tape<Scalar: TensorScalar> {
         }
     }
 
-    private(set) var nodes: [Node] = []
+    private(set) var nodes: [Node]
+
+    init() {
+        nodes = []
+        nodes.reserveCapacity(64)  // a small network's step fits without regrowing
+    }
 
     /// False once the forward pass is over: ops run in a pullback, or on tensors that escaped the
     /// scope, must not grow the graph.

@@ -3,8 +3,8 @@
 public struct IDXFile: Sendable {
     /// The size of each dimension, such as [60000, 28, 28].
     public let dimensions: [Int]
-    /// The elements, row-major.
-    public let bytes: [UInt8]
+    /// The elements, row-major: a slice of the file's bytes, not a copy.
+    public let bytes: ArraySlice<UInt8>
 
     /// Parses and validates an IDX file's (decompressed) bytes; `file` names it in errors.
     public init(parsing data: [UInt8], file: String) throws {
@@ -30,7 +30,7 @@ public struct IDXFile: Sendable {
             throw DataError(file: file, "IDX dimensions \(dimensions) need \(expected) data bytes, the file has \(reader.remaining)")
         }
         self.dimensions = dimensions
-        self.bytes = Array(try reader.take(expected))
+        self.bytes = try reader.take(expected)
     }
 }
 

@@ -9,32 +9,50 @@ public struct MNISTSet: Sendable {
 
     /// What the set is (`training`, `validation`, `test`).
     public let name: String
-    /// Pixel bytes, image after image, row-major; 0 is white, 255 black.
-    public let pixels: [UInt8]
-    /// The digit of each image.
-    public let labels: [UInt8]
+    // Slices, so that training and validation share the one buffer the file was read into.
+    private let pixelStorage: ArraySlice<UInt8>
+    private let labelStorage: ArraySlice<UInt8>
+
+    /// Pixel bytes, image after image, row-major; 0 is white, 255 black. (A copy: read images
+    /// through ``images(at:as:)``.)
+    public var pixels: [UInt8] { Array(pixelStorage) }
+    /// The digit of each image. (A copy: read labels through ``labels(at:)``.)
+    public var labels: [UInt8] { Array(labelStorage) }
 
     /// Number of images.
-    public var count: Int { labels.count }
+    public var count: Int { labelStorage.count }
 
     /// Creates a set, checking that pixels and labels agree and that labels are digits.
     public init(name: String, pixels: [UInt8], labels: [UInt8]) throws {
+        try self.init(name: name, pixelSlice: pixels[...], labelSlice: labels[...])
+    }
+
+    /// Creates a set over parts of larger buffers, without copying them.
+    init(name: String, pixelSlice pixels: ArraySlice<UInt8>, labelSlice labels: ArraySlice<UInt8>) throws {
         guard pixels.count == labels.count * Self.pixelCount else {
             throw DataError(file: name, "\(pixels.count) pixel bytes for \(labels.count) labels (expected \(labels.count * Self.pixelCount))")
         }
         if let bad = labels.firstIndex(where: { $0 >= Self.classCount }) {
-            throw DataError(file: name, "label \(labels[bad]) at index \(bad) is not a digit 0–9")
+            throw DataError(file: name, "label \(labels[bad]) at index \(bad - labels.startIndex) is not a digit 0–9")
         }
         self.name = name
-        self.pixels = pixels
-        self.labels = labels
+        self.pixelStorage = pixels
+        self.labelStorage = labels
     }
 
-    /// The images at `range` as a set of their own (for example a quick subset).
+    /// The label of image `i`.
+    private func label(_ i: Int) -> Int {
+        check(i >= 0 && i < count, "labels: index \(i) is out of bounds for \(count) images")
+        return Int(labelStorage[labelStorage.startIndex + i])
+    }
+
+    /// The images at `range` as a set of their own (for example a quick subset), sharing storage.
     public func subset(_ range: Range<Int>) -> MNISTSet {
         check(range.lowerBound >= 0 && range.upperBound <= count, "subset: \(range) is out of bounds for \(count) images")
-        return try! MNISTSet(name: name, pixels: Array(pixels[range.lowerBound * Self.pixelCount ..< range.upperBound * Self.pixelCount]),
-                             labels: Array(labels[range]))
+        let p = pixelStorage.startIndex, l = labelStorage.startIndex
+        return try! MNISTSet(name: name,
+                             pixelSlice: pixelStorage[p + range.lowerBound * Self.pixelCount ..< p + range.upperBound * Self.pixelCount],
+                             labelSlice: labelStorage[l + range.lowerBound ..< l + range.upperBound])
     }
 
     /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
@@ -49,7 +67,7 @@ public struct MNISTSet: Sendable {
     private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
         let count = indices.count * Self.pixelCount
         let scaled = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
-            pixels.withUnsafeBufferPointer { p in
+            pixelStorage.withUnsafeBufferPointer { p in
                 for (row, i) in indices.enumerated() {
                     check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
                     Scalar.convert(bytes: p.baseAddress! + i * Self.pixelCount, count: Self.pixelCount,
@@ -72,14 +90,14 @@ public struct MNISTSet: Sendable {
     private func oneHotLabels<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
         var out = [Scalar](repeating: 0, count: indices.count * Self.classCount)
         for row in indices.indices {
-            out[row * Self.classCount + Int(labels[indices[row]])] = 1
+            out[row * Self.classCount + label(indices[row])] = 1
         }
         return Tensor(out, shape: [indices.count, Self.classCount])
     }
 
     /// The labels at `indices` as integers.
     public func labels(at indices: some Collection<Int>) -> [Int] {
-        indices.map { Int(labels[$0]) }
+        indices.map(label)
     }
 
     /// All images, as a [count, 784] tensor.
@@ -188,7 +206,7 @@ public struct MNIST: Sendable {
 
     /// Reads the four IDX files in `directory`.
     public init(idxFilesAt directory: String) throws {
-        func read(_ name: String, rank: Int, count: Int) throws -> [UInt8] {
+        func read(_ name: String, rank: Int, count: Int) throws -> ArraySlice<UInt8> {
             let gzPath = directory + "/" + name
             let path = FileManager.default.fileExists(atPath: gzPath) ? gzPath : gzPath.replacingOccurrences(of: ".gz", with: "")
             let idx = try IDXFile(parsing: try readFile(path), file: path)
@@ -203,9 +221,10 @@ public struct MNIST: Sendable {
         let testPixels = try read(Self.idxFiles[2], rank: 3, count: 10_000)
         let testLabels = try read(Self.idxFiles[3], rank: 1, count: 10_000)
         let split = 50_000 * MNISTSet.pixelCount
-        training = try MNISTSet(name: "training", pixels: Array(trainPixels[..<split]), labels: Array(trainLabels[..<50_000]))
-        validation = try MNISTSet(name: "validation", pixels: Array(trainPixels[split...]), labels: Array(trainLabels[50_000...]))
-        test = try MNISTSet(name: "test", pixels: testPixels, labels: testLabels)
+        let (p, l) = (trainPixels.startIndex, trainLabels.startIndex)
+        training = try MNISTSet(name: "training", pixelSlice: trainPixels[p ..< p + split], labelSlice: trainLabels[l ..< l + 50_000])
+        validation = try MNISTSet(name: "validation", pixelSlice: trainPixels[(p + split)...], labelSlice: trainLabels[(l + 50_000)...])
+        test = try MNISTSet(name: "test", pixelSlice: testPixels, labelSlice: testLabels)
     }
 
     /// Reads the book's `mnist.pkl.gz`: a pickled ((x, y), (x, y), (x, y)) of float32 pixels

@@ -42,7 +42,7 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
         if mu == 0 {
             parameter.withUnsafeMutableBufferPointer { w in
                 gradient.withUnsafeBufferPointer { g in
-                    for i in 0..<w.count { w[i] -= lr * (g[i] + wd * w[i]) }
+                    Scalar.sgdStep(w.baseAddress!, gradient: g.baseAddress!, count: w.count, rate: lr, decay: wd)
                 }
             }
             return

@@ -16,6 +16,9 @@ public protocol TensorScalar: BinaryFloatingPoint, Real, Sendable, CustomStringC
     /// dst[i] = src[i] · scale: bytes (such as pixels) to this type, in bulk.
     static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Self, into dst: UnsafeMutablePointer<Self>)
 
+    /// w[i] −= rate·(g[i] + decay·w[i]) over `count` elements: plain SGD's step, in bulk.
+    static func sgdStep(_ w: UnsafeMutablePointer<Self>, gradient g: UnsafePointer<Self>, count: Int, rate: Self, decay: Self)
+
     /// The short name of the type in messages and files: `"Float"` or `"Double"`.
     static var typeName: String { get }
 }
@@ -37,6 +40,12 @@ extension Float: TensorScalar {
         nabla_bytes_to_float(src, dst, count, scale)
     }
 
+    /// SGD's step through the C kernel.
+    @inlinable
+    public static func sgdStep(_ w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, rate: Float, decay: Float) {
+        nabla_sgd_step_f32(w, g, count, rate, decay)
+    }
+
     /// `"Float"`.
     public static var typeName: String { "Float" }
 }
@@ -56,6 +65,12 @@ extension Double: TensorScalar {
     @inlinable
     public static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Double, into dst: UnsafeMutablePointer<Double>) {
         nabla_bytes_to_double(src, dst, count, scale)
+    }
+
+    /// SGD's step through the C kernel.
+    @inlinable
+    public static func sgdStep(_ w: UnsafeMutablePointer<Double>, gradient g: UnsafePointer<Double>, count: Int, rate: Double, decay: Double) {
+        nabla_sgd_step_f64(w, g, count, rate, decay)
     }
 
     /// `"Double"`.
