@@ -27,6 +27,8 @@ import Testing
         #expect(matmul(m, m, transposingA: true).shape == [3, 3])
         #expect(matmul(m, m, transposingA: true).scalars == [17, 22, 27, 22, 29, 36, 27, 36, 45])
         #expect(m.transposed().scalars == [1, 4, 2, 5, 3, 6])
+        // [[1,2,3],[4,5,6]] · [[1,0,2],[1,0,3]]ᵀ + [10, 20] = [[7, 11], [16, 22]] + bias
+        #expect(Tensor.affine(m, weight: Tensor([1, 0, 2, 1, 0, 3], shape: [2, 3]), bias: Tensor([10, 20])).scalars == [17, 30, 26, 42])
     }
 
     @Test func reductions() {

@@ -55,6 +55,15 @@ import Testing
         }
     }
 
+    @Test func affine() {
+        expectGradientsCorrect(at: [random([5, 4], seed: 13), random([3, 4], seed: 14), random([3], seed: 15)]) {
+            Tensor.affine($0[0], weight: $0[1], bias: $0[2])
+        }
+        // It is exactly matmul then add.
+        let (x, w, b) = (random([5, 4], seed: 13), random([3, 4], seed: 14), random([3], seed: 15))
+        expectClose(Tensor.affine(x, weight: w, bias: b).scalars, (matmul(x, w, transposingB: true) + b).scalars, tolerance: 1e-12)
+    }
+
     @Test func reductionsAlongEveryAxis() {
         let cube = random([2, 3, 4], seed: 12)
         expectGradientsCorrect(at: [cube]) { $0[0].sum() }

@@ -37,6 +37,6 @@ public struct Dense<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         check(input.rank == 2 && input.shape[1] == weight.shape[1],
               "Dense: input \(input.shape) does not fit weight \(weight.shape): expected [batch, \(weight.shape[1])]")
-        return matmul(input, weight, transposingB: true) + bias
+        return Tensor.affine(input, weight: weight, bias: bias)
     }
 }

@@ -1,0 +1,35 @@
+extension Tensor {
+    /// x·Wᵀ + b for a batch of rows x [m, in], weights W [out, in] and bias b [out]: a dense
+    /// layer's forward pass as one op.
+    ///
+    /// The same as `matmul(x, w, transposingB: true) + b`, fused so that a training step records
+    /// one node instead of two; its pullback is the textbook one: ∂x = g·W, ∂W = gᵀ·x,
+    /// ∂b = Σ over rows of g.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func affine(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1] && bias.shape == [weight.shape[0]],
+              "affine: input \(x.shape), weight \(weight.shape) and bias \(bias.shape) do not fit [m, in], [out, in], [out]")
+        let (m, n, k) = (x.shape[0], weight.shape[0], x.shape[1])
+        let product = [Scalar](unsafeUninitializedCapacity: m * n) { c, initialized in
+            // Each row of C starts as the bias; the kernel then accumulates x·Wᵀ onto it.
+            bias.scalars.withUnsafeBufferPointer { b in
+                for row in 0..<m { (c.baseAddress! + row * n).initialize(from: b.baseAddress!, count: n) }
+            }
+            x.scalars.withUnsafeBufferPointer { px in
+                weight.scalars.withUnsafeBufferPointer { pw in
+                    Scalar.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k,
+                                a: px.baseAddress!, b: pw.baseAddress!, c: c.baseAddress!, accumulate: true)
+                }
+            }
+            initialized = m * n
+        }
+        let value = Tensor(shape: [m, n], unchecked: product)
+        let (savedX, savedW) = (x.detached, weight.detached)
+        return value.recorded(from: [
+            (x, { g in matmul(g, savedW) }),
+            (weight, { g in matmul(g, savedX, transposingA: true) }),
+            (bias, { g in g.sum(toShape: [n]) }),
+        ])
+    }
+}
