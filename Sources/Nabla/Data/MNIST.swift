@@ -230,7 +230,12 @@ public struct MNIST: Sendable {
     /// Reads the book's `mnist.pkl.gz`: a pickled ((x, y), (x, y), (x, y)) of float32 pixels
     /// scaled by 1/256 and int64 labels.
     public init(pickleAt path: String) throws {
-        var unpickler = Unpickler(try readFile(path), file: path)
+        try self.init(parsingPickle: try readFile(path), file: path)
+    }
+
+    /// Parses the (decompressed) bytes of a pickle in the book's layout; `file` names it in errors.
+    public init(parsingPickle bytes: [UInt8], file path: String) throws {
+        var unpickler = Unpickler(bytes, file: path)
         let root = try unpickler.load()
         guard case .tuple(let parts) = root, parts.count == 3 else {
             throw DataError(file: path, "expected a tuple of three (images, labels) pairs")
