@@ -52,3 +52,16 @@ let package = Package(
         .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop"]),
     ]
 )
+
+// A libFuzzer harness for the data readers, only when asked for (it needs sanitizer flags that
+// a package used as a dependency cannot carry): see Fuzz/README.md.
+if Context.environment["NABLA_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "nabla-fuzz", dependencies: ["Nabla"], path: "Fuzz"))
+    package.products.append(.executable(name: "nabla-fuzz", targets: ["nabla-fuzz"]))
+}
+
+// The DocC plugin, only when building documentation (`NABLA_DOCS=1 swift package
+// generate-documentation --target Nabla`), so that packages depending on Nabla never resolve it.
+if Context.environment["NABLA_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

@@ -17,9 +17,16 @@
 /// ```
 ///
 /// - Parameters:
-///   - inputs: the points to check at; `body` receives them in this order.
-///   - names: how the report names each input (default `input 0`, `input 1`, …).
-///   - body: the function to check; it may return any shape.
+///   - inputs: The points to check at; `body` receives them in this order.
+///   - names: How the report names each input (default `input 0`, `input 1`, …).
+///   - epsilon: The step of the central difference.
+///   - absoluteTolerance: atol in |analytic − numeric| ≤ atol + rtol·|numeric|.
+///   - relativeTolerance: rtol in the same bound.
+///   - directions: If given, check this many random directional derivatives instead of the
+///     full Jacobian.
+///   - seed: Seeds the random directions and the reproducibility check's upstream gradient.
+///   - body: The function to check; it may return any shape.
+/// - Returns: The comparison, with every mismatch named.
 public func checkGradients(
     at inputs: [Tensor<Double>],
     names: [String]? = nil,

@@ -1,6 +1,6 @@
 /// The gradient of a loss with respect to each of a model's parameters, by parameter name.
 ///
-/// Returned by ``valueWithGradient(at:in:)-(Model,_)`` and consumed by
+/// Returned by ``valueWithGradient(at:in:)->(Tensor<Model.Scalar>,_)`` and consumed by
 /// ``Optimizer/update(_:along:)``. Nothing accumulates between steps: each call returns fresh
 /// gradients.
 public struct Gradients<Scalar: TensorScalar>: CustomStringConvertible {
