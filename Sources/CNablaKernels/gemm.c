@@ -104,36 +104,21 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
     parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
 }
 
-static long cached = 0;
-
-void nabla_set_threads(long count) { cached = count > 8 ? 8 : (count < 0 ? 0 : count); }
-
-static long workerCount(void) {
-    if (cached == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        const char *env = getenv("NABLA_THREADS");
-        if (env && atol(env) > 0) cores = atol(env);
-        cached = cores < 1 ? 1 : (cores > 8 ? 8 : cores);
-    }
-    return cached;
-}
-
 typedef void (*GemmFunction)(int, int, long, long, long, const void *, long, const void *, long, void *, long, int);
-typedef void *(*WorkerFunction)(void *);
 
-/* Splits C into one share per core — by rows, or by column panels when rows are few — runs the
- * shares on threads, and waits. Each share is an ordinary product on a sub-matrix. */
-static void runGemm(GemmFunction gemm, WorkerFunction worker, size_t scalarSize, long panelWidth,
+/* Splits C into one share per thread — by rows, or by column panels when the columns are the
+ * larger dimension — and runs the shares on the worker pool. Each share is an ordinary product
+ * on a sub-matrix. */
+static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, long panelWidth,
                     int transposeA, int transposeB, long M, long N, long K,
                     const char *A, const char *B, char *C, int accumulate) {
     long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
-    long threads = workerCount();
+    long threads = nabla_thread_count();
     if (threads < 2 || M * N * K < parallelMinMACs) {
         gemm(transposeA, transposeB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
-    struct GemmJob jobs[8];
-    pthread_t handles[8];
+    struct GemmJob jobs[NABLA_MAX_THREADS];
     /* Split the larger dimension: each share then reads only its part of the larger operand. */
     long panelCount = (N + panelWidth - 1) / panelWidth;
     int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
@@ -158,23 +143,11 @@ static void runGemm(GemmFunction gemm, WorkerFunction worker, size_t scalarSize,
         }
         jobs[t] = job;
     }
-    long started = 0;
-    for (long t = 1; t < threads; t++) {
-        if (pthread_create(&handles[t], NULL, worker, &jobs[t]) != 0) break;
-        started = t;
-    }
-    /* Shares whose thread could not start run here, after the first. */
-    for (long t = 0; t < threads; t++) {
-        if (t == 0 || t > started) {
-            gemm(jobs[t].transposeA, jobs[t].transposeB, jobs[t].M, jobs[t].N, jobs[t].K, jobs[t].A, jobs[t].lda,
-                 jobs[t].B, jobs[t].ldb, jobs[t].C, jobs[t].ldc, jobs[t].accumulate);
-        }
-    }
-    for (long t = 1; t <= started; t++) pthread_join(handles[t], NULL);
+    nabla_parallel_for(threads, runJob, jobs);
 }
 
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
-    runGemm((GemmFunction)gemm_##SUFFIX, worker_##SUFFIX, sizeof(SCALAR), 2 * LANES,           \
+    runGemm((GemmFunction)gemm_##SUFFIX, runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES,           \
             transposeA, transposeB, M, N, K, (const char *)A, (const char *)B, (char *)C, accumulate)
 
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
@@ -206,11 +179,30 @@ CONVERT(bytesToFloatAVX2, float, __attribute__((target("avx2,fma"))))
 CONVERT(bytesToDoubleAVX2, double, __attribute__((target("avx2,fma"))))
 #endif
 
-void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
+static void convertFloats(const unsigned char *src, float *dst, long count, float scale) {
 #if HAVE_AVX2_PATH
     if (nabla_kernel_isa() == 1) { bytesToFloatAVX2(src, dst, count, scale); return; }
 #endif
     bytesToFloatPortable(src, dst, count, scale);
+}
+
+/* A large conversion (a big mini-batch, an evaluation set) is split over the worker pool. */
+struct Conversion { const unsigned char *src; float *dst; long count, shares; float scale; };
+
+static void convertShare(void *context, long share) {
+    struct Conversion *job = context;
+    long begin = job->count * share / job->shares, end = job->count * (share + 1) / job->shares;
+    convertFloats(job->src + begin, job->dst + begin, end - begin, job->scale);
+}
+
+void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
+    long threads = nabla_thread_count();
+    if (threads < 2 || count < 256 * 1024) {
+        convertFloats(src, dst, count, scale);
+        return;
+    }
+    struct Conversion job = { src, dst, count, threads, scale };
+    nabla_parallel_for(threads, convertShare, &job);
 }
 
 void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale) {

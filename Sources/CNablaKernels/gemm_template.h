@@ -183,16 +183,12 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
     }
 }
 
-/* Thread entry: one share of a parallel product (see gemm.c). Frees this thread's scratch, since
- * the thread ends here and thread-local storage is not freed by itself. */
-static void *NAME(worker)(void *argument) {
-    struct GemmJob *job = argument;
+/* One share of a parallel product (see gemm.c), run by the worker pool. Each pool thread keeps
+ * its own packing scratch for next time. */
+static void NAME(runJob)(void *context, long share) {
+    struct GemmJob *job = (struct GemmJob *)context + share;
     NAME(gemm)(job->transposeA, job->transposeB, job->M, job->N, job->K, (const T *)job->A, job->lda,
                (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
-    free(NAME(scratch));
-    NAME(scratch) = NULL;
-    NAME(scratchCount) = 0;
-    return NULL;
 }
 
 #undef NR

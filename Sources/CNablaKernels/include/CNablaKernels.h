@@ -2,6 +2,7 @@
 #define CNABLA_KERNELS_H
 
 #include <stddef.h>
+#include "parallel.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,32 @@
+import CNablaKernels
+
 // The loops every elementwise op is built on. None of these record anything: ops call them for
 // the forward value, and pullbacks call them for gradients.
+
+/// Below this many elements a loop runs on the calling thread: handing work to the pool costs
+/// microseconds, more than a small tensor's loop (every tensor of the book's mini-batch of 10).
+let parallelElementMinimum = 1 << 14
+
+/// Runs `body` over `0..<count` in contiguous chunks, on the worker pool when `count` is large.
+/// `body` must only write to its own chunk's elements.
+@inline(__always)
+func forEachChunk(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let threads = nabla_thread_count()
+    guard count >= parallelElementMinimum, threads > 1 else {
+        body(0..<count)
+        return
+    }
+    typealias Job = (body: (Range<Int>) -> Void, count: Int, shares: Int)
+    withoutActuallyEscaping(body) { body in
+        var job: Job = (body, count, threads)
+        withUnsafeMutablePointer(to: &job) { pointer in
+            nabla_parallel_for(threads, { context, share in
+                let job = context!.assumingMemoryBound(to: Job.self).pointee
+                job.body(job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
+            }, pointer)
+        }
+    }
+}
 
 extension Tensor {
     /// A tensor of the same shape with `transform` applied to every element.
@@ -7,7 +34,9 @@ extension Tensor {
     func map(_ transform: (Scalar) -> Scalar) -> Tensor {
         let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
             scalars.withUnsafeBufferPointer { x in
-                for i in 0..<x.count { out[i] = transform(x[i]) }
+                forEachChunk(x.count) { chunk in
+                    for i in chunk { out[i] = transform(x[i]) }
+                }
             }
             initialized = count
         }
@@ -20,7 +49,9 @@ extension Tensor {
         let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
             scalars.withUnsafeBufferPointer { a in
                 other.scalars.withUnsafeBufferPointer { b in
-                    for i in 0..<a.count { out[i] = combine(a[i], b[i]) }
+                    forEachChunk(a.count) { chunk in
+                        for i in chunk { out[i] = combine(a[i], b[i]) }
+                    }
                 }
             }
             initialized = count
@@ -41,10 +72,12 @@ extension Tensor {
             let result = [Scalar](unsafeUninitializedCapacity: total) { out, initialized in
                 scalars.withUnsafeBufferPointer { x in
                     other.scalars.withUnsafeBufferPointer { y in
-                        var base = 0
-                        while base < x.count {
-                            for j in 0..<period { out[base + j] = combine(x[base + j], y[j]) }
-                            base += period
+                        // Chunks of whole periods, so each chunk restarts `other` at 0.
+                        forEachChunk(x.count / period) { rows in
+                            for row in rows {
+                                let base = row * period
+                                for j in 0..<period { out[base + j] = combine(x[base + j], y[j]) }
+                            }
                         }
                     }
                 }
