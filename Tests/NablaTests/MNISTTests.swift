@@ -57,6 +57,32 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         }
     }
 
+    @Test func aPickleWrittenByPython3AndNumPy2IsRead() throws {
+        // Python 3 writes NumPy 2's module as numpy._core, raw bytes through _codecs.encode, and
+        // uses the memo: the other spelling and encoding the reader must accept.
+        let path = NSTemporaryDirectory() + "nabla-\(UUID().uuidString)-py3.pkl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let script = """
+            import pickle, sys, numpy
+            def part(n, first):
+                x = (numpy.arange(n * 784, dtype=numpy.int64).reshape(n, 784) % 256 / 256).astype(numpy.float32)
+                return (x, numpy.arange(first, first + n, dtype=numpy.int64) % 10)
+            open(sys.argv[1], 'wb').write(pickle.dumps((part(3, 0), part(2, 3), part(1, 5)), protocol=2))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, path]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "python3 with numpy could not write the pickle")
+        let data = try MNIST(pickleAt: path)
+        #expect(data.training.count == 3 && data.validation.count == 2 && data.test.count == 1)
+        #expect(data.training.labels(at: 0..<3) == [0, 1, 2] && data.validation.labels(at: 0..<2) == [3, 4])
+        #expect(data.test.labels(at: [0]) == [5])
+        let expected: [UInt8] = (0..<(3 * 784)).map { UInt8($0 % 256) }
+        #expect(data.training.pixels == expected)
+    }
+
     @Test func batchesAreScaledPixelsAndOneHotTargets() {
         let set = realMNIST.test
         let x: Tensor<Float> = set.images(at: [3, 0])
