@@ -8,6 +8,7 @@ public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     let y = x.map { v in
         v >= 0 ? 1 / (1 + .exp(-v)) : .exp(v) / (1 + .exp(v))
     }
+    guard x.isTracked else { return y }  // evaluation: no pullback formed
     return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * y * (1 - y) } }
 }
 

@@ -25,6 +25,8 @@ extension Tensor {
             initialized = m * n
         }
         let value = Tensor(shape: [m, n], unchecked: product)
+        // Evaluation (nothing tracked) returns before any pullback is formed: no closures allocated.
+        guard x.isTracked || weight.isTracked || bias.isTracked else { return value }
         let (savedX, savedW) = (x.detached, weight.detached)
         return value.recorded(from: [
             (x, { g in matmul(g, savedW) }),
