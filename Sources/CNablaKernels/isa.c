@@ -1,0 +1,34 @@
+/* Which instruction set the kernels run on, decided once from the CPU (and NABLA_KERNELS). */
+#include "CNablaKernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_AVX2_PATH 1
+#endif
+
+/* -1: not yet decided; 0: portable; 1: AVX2+FMA. Racing first calls all compute the same value. */
+static int selectedISA = -1;
+static int forcedPortable = 0;
+
+static int detectISA(void) {
+    const char *env = getenv("NABLA_KERNELS");
+    if (env && strcmp(env, "portable") == 0) return 0;
+#if HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+int nabla_kernel_isa(void) {
+    if (forcedPortable) return 0;
+    if (selectedISA < 0) selectedISA = detectISA();
+    return selectedISA;
+}
+
+void nabla_force_portable_kernels(int force) { forcedPortable = force; }
+
+/* Below this many multiply-adds (about 50 µs on one core) a product runs on the calling thread:
+ * starting a thread costs tens of microseconds, and the book's mini-batch of 10 must not pay it. */
