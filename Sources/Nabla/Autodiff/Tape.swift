@@ -17,17 +17,19 @@ final class Tape<Scalar: TensorScalar> {
         let pullback: (Tensor<Scalar>) -> Tensor<Scalar>
     }
 
-    /// A recorded value: a leaf (a variable, no edges) or the result of an op. Most ops have
-    /// one or two inputs, so those edges are stored inline; only wider ops allocate a list.
+    /// A recorded value: a leaf (a variable, no edges) or the result of an op. Ops have one to
+    /// three inputs, stored inline; only wider ones (concatenation) allocate a list.
     struct Node {
         let shape: [Int]
-        let first: Edge?
-        let second: Edge?
-        let more: [Edge]
+        var first: Edge? = nil
+        var second: Edge? = nil
+        var third: Edge? = nil
+        var more: [Edge] = []
 
         func forEachEdge(_ body: (Edge) -> Void) {
             if let first { body(first) }
             if let second { body(second) }
+            if let third { body(third) }
             for edge in more { body(edge) }
         }
     }
@@ -45,20 +47,27 @@ final class Tape<Scalar: TensorScalar> {
 
     /// Adds `value` as a leaf of the graph and returns it tracked.
     func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
-        append(value, Node(shape: value.shape, first: nil, second: nil, more: []))
+        append(value, Node(shape: value.shape))
     }
 
     /// Adds `value` as the result of an op with the given edges (inputs and pullbacks).
     func append(_ value: Tensor<Scalar>, _ first: Edge, _ second: Edge? = nil) -> Tensor<Scalar> {
-        append(value, Node(shape: value.shape, first: first, second: second, more: []))
+        append(value, Node(shape: value.shape, first: first, second: second))
     }
 
     /// Adds `value` as the result of an op with any number of edges.
     func append(_ value: Tensor<Scalar>, edges: [Edge]) -> Tensor<Scalar> {
-        append(value, Node(shape: value.shape, first: edges.first, second: nil, more: Array(edges.dropFirst())))
+        var node = Node(shape: value.shape)
+        for edge in edges {
+            if node.first == nil { node.first = edge }
+            else if node.second == nil { node.second = edge }
+            else if node.third == nil { node.third = edge }
+            else { node.more.append(edge) }
+        }
+        return append(value, node)
     }
 
-    private func append(_ value: Tensor<Scalar>, _ node: Node) -> Tensor<Scalar> {
+    func append(_ value: Tensor<Scalar>, _ node: Node) -> Tensor<Scalar> {
         var tracked = value
         tracked.tracking = Tracking(tape: self, index: nodes.count)
         nodes.append(node)
@@ -76,7 +85,8 @@ final class Tape<Scalar: TensorScalar> {
 
         var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
         grads[output] = seed.detached
-        let kept = Set(leaves)
+        // Variables are recorded before any op, so every node up to the last leaf is a leaf.
+        let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
             guard let grad = grads[index] else { continue }
             nodes[index].forEachEdge { edge in
@@ -89,7 +99,7 @@ final class Tape<Scalar: TensorScalar> {
                     grads[edge.input] = share
                 }
             }
-            if !kept.contains(index) { grads[index] = nil }  // free intermediates as we go
+            if index > lastLeaf { grads[index] = nil }  // free intermediates as we go
         }
         return leaves.map { leaf in
             leaf < grads.count ? (grads[leaf] ?? Tensor(zeros: nodes[leaf].shape)) : Tensor(zeros: nodes[leaf].shape)
@@ -149,6 +159,25 @@ extension Tensor {
             return tape.append(self, .init(input: lhs.tracking!.index, pullback: lhsPullback),
                                .init(input: rhs.tracking!.index, pullback: rhsPullback))
         }
+    }
+
+    /// Three-input form of ``recorded(from:_:)``: one pullback per input.
+    public func recorded(
+        from a: Tensor, _ aPullback: @escaping (Tensor) -> Tensor,
+        and b: Tensor, _ bPullback: @escaping (Tensor) -> Tensor,
+        and c: Tensor, _ cPullback: @escaping (Tensor) -> Tensor
+    ) -> Tensor {
+        var tape: Tape<Scalar>?
+        /// The edge for `input`, if it is tracked, checking that all inputs share one tape.
+        func edge(_ input: Tensor, _ pullback: @escaping (Tensor) -> Tensor) -> Tape<Scalar>.Edge? {
+            guard let inputTape = input.activeTape else { return nil }
+            check(tape == nil || tape === inputTape, "an op mixes tensors from two different differentiation scopes")
+            tape = inputTape
+            return .init(input: input.tracking!.index, pullback: pullback)
+        }
+        let node = Tape<Scalar>.Node(shape: shape, first: edge(a, aPullback), second: edge(b, bPullback), third: edge(c, cPullback))
+        guard let tape else { return self }
+        return tape.append(self, node)
     }
 
     /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.

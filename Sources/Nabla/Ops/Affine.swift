@@ -28,10 +28,9 @@ extension Tensor {
         // Evaluation (nothing tracked) returns before any pullback is formed: no closures allocated.
         guard x.isTracked || weight.isTracked || bias.isTracked else { return value }
         let (savedX, savedW) = (x.detached, weight.detached)
-        return value.recorded(from: [
-            (x, { g in matmul(g, savedW) }),
-            (weight, { g in matmul(g, savedX, transposingA: true) }),
-            (bias, { g in g.sum(toShape: [n]) }),
-        ])
+        return value.recorded(
+            from: x, { g in matmul(g, savedW) },
+            and: weight, { g in matmul(g, savedX, transposingA: true) },
+            and: bias, { g in g.sum(toShape: [n]) })
     }
 }
