@@ -50,23 +50,7 @@ final class Tape<Scalar: TensorScalar> {
         append(value, Node(shape: value.shape))
     }
 
-    /// Adds `value` as the result of an op with the given edges (inputs and pullbacks).
-    func append(_ value: Tensor<Scalar>, _ first: Edge, _ second: Edge? = nil) -> Tensor<Scalar> {
-        append(value, Node(shape: value.shape, first: first, second: second))
-    }
-
-    /// Adds `value` as the result of an op with any number of edges.
-    func append(_ value: Tensor<Scalar>, edges: [Edge]) -> Tensor<Scalar> {
-        var node = Node(shape: value.shape)
-        for edge in edges {
-            if node.first == nil { node.first = edge }
-            else if node.second == nil { node.second = edge }
-            else if node.third == nil { node.third = edge }
-            else { node.more.append(edge) }
-        }
-        return append(value, node)
-    }
-
+    /// Adds `value` as the result of an op whose inputs and pullbacks are `node`'s edges.
     func append(_ value: Tensor<Scalar>, _ node: Node) -> Tensor<Scalar> {
         var tracked = value
         tracked.tracking = Tracking(tape: self, index: nodes.count)
@@ -138,8 +122,9 @@ extension Tensor {
     public func recorded(
         from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor
     ) -> Tensor {
-        guard let tape = input.activeTape else { return self }
-        return tape.append(self, .init(input: input.tracking!.index, pullback: pullback))
+        var recording = Recording<Scalar>()
+        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(input, pullback))
+        return recording.append(self, node)
     }
 
     /// Two-input form of ``recorded(from:_:)``: one pullback per input.
@@ -147,18 +132,10 @@ extension Tensor {
         from lhs: Tensor, _ lhsPullback: @escaping (Tensor) -> Tensor,
         and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor
     ) -> Tensor {
-        switch (lhs.activeTape, rhs.activeTape) {
-        case (nil, nil):
-            return self
-        case (let tape?, nil):
-            return tape.append(self, .init(input: lhs.tracking!.index, pullback: lhsPullback))
-        case (nil, let tape?):
-            return tape.append(self, .init(input: rhs.tracking!.index, pullback: rhsPullback))
-        case (let tape?, let other?):
-            check(tape === other, "an op mixes tensors from two different differentiation scopes")
-            return tape.append(self, .init(input: lhs.tracking!.index, pullback: lhsPullback),
-                               .init(input: rhs.tracking!.index, pullback: rhsPullback))
-        }
+        var recording = Recording<Scalar>()
+        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(lhs, lhsPullback),
+                                     second: recording.edge(rhs, rhsPullback))
+        return recording.append(self, node)
     }
 
     /// Three-input form of ``recorded(from:_:)``: one pullback per input.
@@ -167,31 +144,42 @@ extension Tensor {
         and b: Tensor, _ bPullback: @escaping (Tensor) -> Tensor,
         and c: Tensor, _ cPullback: @escaping (Tensor) -> Tensor
     ) -> Tensor {
-        var tape: Tape<Scalar>?
-        /// The edge for `input`, if it is tracked, checking that all inputs share one tape.
-        func edge(_ input: Tensor, _ pullback: @escaping (Tensor) -> Tensor) -> Tape<Scalar>.Edge? {
-            guard let inputTape = input.activeTape else { return nil }
-            check(tape == nil || tape === inputTape, "an op mixes tensors from two different differentiation scopes")
-            tape = inputTape
-            return .init(input: input.tracking!.index, pullback: pullback)
-        }
-        let node = Tape<Scalar>.Node(shape: shape, first: edge(a, aPullback), second: edge(b, bPullback), third: edge(c, cPullback))
-        guard let tape else { return self }
-        return tape.append(self, node)
+        var recording = Recording<Scalar>()
+        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(a, aPullback),
+                                     second: recording.edge(b, bPullback), third: recording.edge(c, cPullback))
+        return recording.append(self, node)
     }
 
     /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.
     public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)]) -> Tensor {
-        var tape: Tape<Scalar>?
-        var edges: [Tape<Scalar>.Edge] = []
+        var recording = Recording<Scalar>()
+        var node = Tape<Scalar>.Node(shape: shape)
         for (input, pullback) in inputs {
-            guard let inputTape = input.activeTape else { continue }  // a constant: no gradient
-            check(tape == nil || tape === inputTape,
-                  "an op mixes tensors from two different differentiation scopes")
-            tape = inputTape
-            edges.append(.init(input: input.tracking!.index, pullback: pullback))
+            guard let edge = recording.edge(input, pullback) else { continue }  // a constant
+            if node.first == nil { node.first = edge }
+            else if node.second == nil { node.second = edge }
+            else if node.third == nil { node.third = edge }
+            else { node.more.append(edge) }
         }
-        guard let tape else { return self }
-        return tape.append(self, edges: edges)
+        return recording.append(self, node)
+    }
+}
+
+/// The tape an op's inputs record onto, found while making their edges.
+private struct Recording<Scalar: TensorScalar> {
+    private var tape: Tape<Scalar>?
+
+    /// The edge for `input`, or nil if it is a constant (untracked). All tracked inputs of one op
+    /// must belong to the same scope.
+    mutating func edge(_ input: Tensor<Scalar>, _ pullback: @escaping (Tensor<Scalar>) -> Tensor<Scalar>) -> Tape<Scalar>.Edge? {
+        guard let inputTape = input.activeTape else { return nil }
+        check(tape == nil || tape === inputTape, "an op mixes tensors from two different differentiation scopes")
+        tape = inputTape
+        return .init(input: input.tracking!.index, pullback: pullback)
+    }
+
+    /// `value` recorded as `node` if any input was tracked; otherwise `value` as it is.
+    func append(_ value: Tensor<Scalar>, _ node: Tape<Scalar>.Node) -> Tensor<Scalar> {
+        tape?.append(value, node) ?? value
     }
 }
