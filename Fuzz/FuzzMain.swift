@@ -19,7 +19,8 @@ func readOnce(_ bytes: [UInt8]) {
         case "pickle": _ = try MNIST(parsingPickle: bytes, file: "input")
         case "safetensors": _ = try SafeTensors(parsing: bytes, file: "input")
         case "pgm": _ = try GrayscaleImage(parsingPGM: bytes, file: "input")
-        case let other: fatalError("NABLA_FUZZ_READER=\(other): expected idx, gzip, pickle, safetensors or pgm")
+        case "png": _ = try GrayscaleImage(parsingPNG: bytes, file: "input")
+        case let other: fatalError("NABLA_FUZZ_READER=\(other): expected idx, gzip, pickle, safetensors, pgm or png")
         }
     } catch is DataError {
     } catch {

@@ -5,7 +5,7 @@ import Nabla
 /// `Examples/mnist predict --load model.safetensors digit.pgm`: classifies a 28×28 digit.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify a 28×28 grayscale image (PGM) with a trained network.",
+        abstract: "Classify a 28×28 image (PGM or PNG) with a trained network.",
         discussion: """
             The network's shape is read from the checkpoint that `train --save` wrote. \
             A dark digit on a light background is inverted to MNIST's convention (ink bright).
@@ -14,7 +14,7 @@ struct Predict: ParsableCommand {
     @Option(help: "A safetensors checkpoint written by `train --save` or `--save-best`.")
     var load: String
 
-    @Argument(help: "The image: a 28×28 PGM file (P5 or P2).")
+    @Argument(help: "The image: a 28×28 PGM (P5 or P2) or 8-bit PNG file.")
     var image: String
 
     func run() throws {

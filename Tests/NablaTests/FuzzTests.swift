@@ -86,6 +86,13 @@ import Testing
         #expect(parsed < Self.iterations, "some mutants must be rejected: \(parsed) parsed")
     }
 
+    @Test func pngReader() throws {
+        let png = tinyPNG()
+        #expect(try GrayscaleImage(parsingPNG: png, file: "seed").width == 2)
+        let parsed = Self.fuzz(png, seed: 6) { _ = try GrayscaleImage(parsingPNG: $0, file: "mutant") }
+        #expect(parsed < Self.iterations / 2, "mutants must mostly be rejected: \(parsed) parsed")
+    }
+
     /// The book's pickle layout, written opcode by opcode as Python 2's protocol 2 writes it, with
     /// one image per split: ((x, y), (x, y), (x, y)).
     static func tinyBookPickle() -> [UInt8] {

@@ -11,17 +11,29 @@ func isGzip(_ bytes: [UInt8]) -> Bool {
 /// input (about 1032:1), so a corrupt or hostile file cannot make it allocate more than its size
 /// justifies.
 func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
+    // The trailer's last four bytes hold the size modulo 2³²: a good first guess.
+    let sizeHint = compressed.count >= 4
+        ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
+    // 16 + MAX_WBITS: expect a gzip header and trailer.
+    return try inflateStream(compressed, windowBits: 16 + MAX_WBITS, sizeHint: sizeHint,
+                             limit: compressed.count * 1032 + 1024, file: file, format: "gzip")
+}
+
+/// Inflates a zlib stream (as in PNG) that must decompress to at most `limit` bytes. (One byte
+/// more is allowed for, so that a stream filling exactly `limit` can report its end; callers
+/// check the exact size.)
+func inflateZlib(_ compressed: [UInt8], limit: Int, file: String) throws -> [UInt8] {
+    try inflateStream(compressed, windowBits: MAX_WBITS, sizeHint: limit + 1,
+                      limit: Swift.min(limit + 1, compressed.count * 1032 + 1024), file: file, format: "zlib")
+}
+
+private func inflateStream(_ compressed: [UInt8], windowBits: Int32, sizeHint: Int, limit: Int,
+                           file: String, format: String) throws -> [UInt8] {
     var stream = z_stream()
-    // 16 + MAX_WBITS: expect a gzip header and trailer, not a raw zlib stream.
-    guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+    guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
         throw DataError(file: file, "zlib could not start inflating")
     }
     defer { inflateEnd(&stream) }
-
-    let limit = compressed.count * 1032 + 1024
-    // The trailer's last four bytes hold the size modulo 2³²: a good first guess, capped.
-    let sizeHint = compressed.count >= 4
-        ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
     var output = [UInt8](repeating: 0, count: Swift.min(Swift.max(sizeHint, 1 << 16), limit))
     var produced = 0
     var status = Z_OK
@@ -31,7 +43,7 @@ func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
         while status != Z_STREAM_END {
             if produced == output.count {
                 guard output.count < limit else {
-                    throw DataError(file: file, "gzip data expands past \(limit) bytes, more than any valid stream of \(compressed.count) bytes")
+                    throw DataError(file: file, "\(format) data expands past \(limit) bytes, more than it can hold")
                 }
                 output.append(contentsOf: repeatElement(0, count: Swift.min(output.count, limit - output.count)))
             }
@@ -45,11 +57,11 @@ func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
             switch status {
             case Z_OK, Z_STREAM_END: continue
             case Z_BUF_ERROR where stream.avail_in == 0:
-                throw DataError(file: file, "gzip data ends early (truncated file?) after \(produced) bytes")
+                throw DataError(file: file, "\(format) data ends early (truncated file?) after \(produced) bytes")
             case Z_BUF_ERROR: continue
             default:
                 let detail = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                throw DataError(file: file, "corrupt gzip data: \(detail)")
+                throw DataError(file: file, "corrupt \(format) data: \(detail)")
             }
         }
     }
