@@ -35,7 +35,26 @@ import Testing
         }
     }
 
-    @Test func detectedPath() { checkAllShapes() }
+    /// Float's vectorised sigmoid against Double's exact one, across the whole useful range and
+    /// beyond (where it must saturate to 0 and 1, not overflow).
+    func checkSigmoid() {
+        // Inputs exactly representable in Float, so both sides see the same x.
+        let xs = (0...20_001).map { Double(Float(-100 + 200 * Double($0) / 20_001)) }
+        let exact = sigmoid(Tensor(xs)).scalars
+        let fast = sigmoid(Tensor<Float>(converting: Tensor(xs))).scalars
+        for (i, (f, e)) in zip(fast, exact).enumerated() where e > 1e-30 {
+            guard abs(Double(f) - e) <= 3e-7 * e + 1e-38 else {
+                Issue.record("sigmoid(\(xs[i])): \(f), exact \(e)")
+                return
+            }
+        }
+        #expect(fast.first! < 1e-37 && fast.last! == 1 && fast.allSatisfy { $0.isFinite })
+    }
+
+    @Test func detectedPath() {
+        checkAllShapes()
+        checkSigmoid()
+    }
 
     @Test func threadedPath() {
         // Every shape split across threads, by rows where there are enough and by column panels
@@ -50,5 +69,6 @@ import Testing
         defer { nabla_force_portable_kernels(0) }
         #expect(nabla_kernel_isa() == 0)
         checkAllShapes()
+        checkSigmoid()
     }
 }

@@ -32,6 +32,9 @@ void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float 
 /// Double-precision twin of `nabla_sgd_step_f32`.
 void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, double decay);
 
+/// y[i] = 1 / (1 + e^−x[i]) for `count` floats: the logistic function, vectorised.
+void nabla_sigmoid_f32(const float *x, float *y, long count);
+
 /// Products of at least this many multiply-adds are split across the cores (default 4,000,000,
 /// about 50 µs of work; 0 restores it). The number of threads is the number of online cores, at
 /// most 8, or NABLA_THREADS. For tests and benchmarks.

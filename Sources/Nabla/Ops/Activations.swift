@@ -1,13 +1,21 @@
 import RealModule
 
 /// The logistic function σ(x) = 1 / (1 + e⁻ˣ), element-wise; σ′ = σ(1 − σ).
+///
+/// Float runs a vectorised kernel (relative error about 2e-7); Double is exact to libm.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    // Written per sign so that e^|x| never overflows.
-    let y = x.map { v in
-        v >= 0 ? 1 / (1 + .exp(-v)) : .exp(v) / (1 + .exp(v))
+    let values = [Scalar](unsafeUninitializedCapacity: x.count) { out, initialized in
+        x.scalars.withUnsafeBufferPointer { input in
+            forEachChunk(input.count) { chunk in
+                Scalar.sigmoid(input.baseAddress! + chunk.lowerBound, into: out.baseAddress! + chunk.lowerBound,
+                               count: chunk.count)
+            }
+        }
+        initialized = x.count
     }
+    let y = Tensor(shape: x.shape, unchecked: values)
     guard x.isTracked else { return y }  // evaluation: no pullback formed
     return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * y * (1 - y) } }
 }
