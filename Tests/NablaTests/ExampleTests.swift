@@ -1,0 +1,88 @@
+import Foundation
+import Nabla
+import Testing
+
+/// Examples/mnist run as a user would, from the binary `swift test` builds beside the tests.
+@Suite(.serialized) struct ExampleTests {
+    struct Run {
+        let status: Int32
+        let output: String
+        let errors: String
+    }
+
+    /// Runs the example with `arguments`, with MNIST where the tests find it.
+    static func run(_ arguments: [String]) throws -> Run {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = directory.appendingPathComponent("Examples/mnist")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "no example binary at \(binary.path)")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["NABLA_MNIST"] = mnistDirectory
+        process.environment = environment
+        let (out, err) = (Pipe(), Pipe())
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                   errors: String(decoding: errors, as: UTF8.self))
+    }
+
+    /// Standard error without the debug build's note about release builds.
+    static func errorLines(_ run: Run) -> [Substring] {
+        run.errors.split(separator: "\n").filter { !$0.hasPrefix("note: this is a debug build") }
+    }
+
+    @Test func trainsSavesPlotsAndPredicts() throws {
+        let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let train = try Self.run(["--epochs", "2", "--limit", "2000", "--save", scratch + "/m.safetensors",
+                                  "--save-best", scratch + "/best.safetensors", "--plot", scratch + "/curve.svg",
+                                  "--show-mistakes", "1"])
+        #expect(train.status == 0, "\(train.errors)")
+        let epochs = train.output.split(separator: "\n").filter { $0.hasPrefix("Epoch ") }
+        #expect(epochs.count == 2)
+        // network.py's line, then the seconds and cost.
+        #expect(epochs.allSatisfy { $0.wholeMatch(of: /Epoch \d: \d+ \/ 10000  \[\d+\.\d\d s training, cost \d\.\d{4}\]/) != nil }, "\(epochs)")
+        #expect(train.output.contains("misclassified test digits"))
+        #expect(try String(contentsOfFile: scratch + "/curve.svg", encoding: .utf8).hasPrefix("<svg"))
+        #expect(try SafeTensors(contentsOf: scratch + "/m.safetensors").metadata["sizes"] == "784,30,10")
+
+        // The checkpoint classifies a real test digit, drawn as a PGM.
+        let digit = realMNIST.test.pixels[0..<784]
+        try Data(Array("P5 28 28 255\n".utf8) + digit).write(to: URL(fileURLWithPath: scratch + "/digit.pgm"))
+        let predict = try Self.run(["predict", "--load", scratch + "/best.safetensors", scratch + "/digit.pgm"])
+        #expect(predict.status == 0, "\(predict.errors)")
+        let ranking = predict.output.split(separator: "\n").filter { $0.wholeMatch(of: /\d: +\d+\.\d%/) != nil }
+        #expect(ranking.count == 3, "\(predict.output)")
+
+        // --load with no epochs evaluates the checkpoint.
+        let evaluate = try Self.run(["--epochs", "0", "--load", scratch + "/best.safetensors"])
+        #expect(evaluate.status == 0 && evaluate.output.contains("Evaluation: "))
+    }
+
+    @Test func checkGradientsAgreesWithTheHandWrittenBackprop() throws {
+        let check = try Self.run(["--check-gradients"])
+        #expect(check.status == 0, "\(check.output)\(check.errors)")
+        #expect(check.output.contains("All gradients agree."))
+        #expect(check.output.split(separator: "\n").filter { $0.hasSuffix("  ok") }.count == 8)
+    }
+
+    @Test(arguments: [
+        (["--epochs", "many"], Int32(64), "error: "),
+        (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
+        (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
+        (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),
+    ])
+    func failuresAreOneLineAndNonZero(arguments: [String], status: Int32, message: String) throws {
+        let run = try Self.run(arguments)
+        #expect(run.status == status)
+        let lines = Self.errorLines(run)
+        #expect(lines.count == 1 && lines[0].contains(message), "\(run.errors)")
+    }
+}
