@@ -3,16 +3,6 @@ import Nabla
 import Testing
 
 @Suite struct CheckpointTests {
-    func bookNetwork<S: TensorScalar>(_: S.Type, seed: UInt64, hidden: Int = 30) -> Sequential<S> {
-        var rng = SeededGenerator(seed: seed)
-        return Sequential<S> {
-            Dense(inputSize: 784, outputSize: hidden, using: &rng)
-            Sigmoid()
-            Dense(inputSize: hidden, outputSize: 10, using: &rng)
-            Sigmoid()
-        }
-    }
-
     func temporaryPath(_ name: String) -> String {
         NSTemporaryDirectory() + "nabla-\(UUID().uuidString)-\(name)"
     }
@@ -48,12 +38,7 @@ import Testing
             text = json.dumps(header).encode()
             open(sys.argv[1], 'wb').write(struct.pack('<Q', len(text)) + text + data)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 could not write the fixture")
+        try runPython(script, [path])
         let file = try SafeTensors(contentsOf: path)
         #expect(file.metadata == ["format": "pt"])
         let model = Sequential<Float> { Dense<Float>(weight: Tensor(zeros: [2, 3]), bias: Tensor(zeros: [2])) }

@@ -68,15 +68,7 @@ import Testing
                 return (g * a + 255 * (255 - a)) // 255
             print(' '.join(str(gray(p)) for row in px for p in row))
             """
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path, String(colorType)]
-        process.standardOutput = output
-        try process.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 could not write the PNG")
+        let printed = try runPython(script, [path, String(colorType)])
         let expected = printed.split(separator: " ").compactMap { UInt8($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         let image = try GrayscaleImage(contentsOf: path)
         #expect(image.width == 7 && image.height == 5)

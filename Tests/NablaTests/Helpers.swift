@@ -1,3 +1,4 @@
+import Foundation
 import Nabla
 import Testing
 
@@ -27,4 +28,31 @@ func expectGradientsCorrect(
 ) {
     let report = checkGradients(at: inputs, of: body)
     #expect(report.passed, "\(report)", sourceLocation: sourceLocation)
+}
+
+/// The book's 784-hidden-10 sigmoid network, N(0, 1) initialised from `seed`.
+func bookNetwork<S: TensorScalar>(_: S.Type, seed: UInt64, hidden: Int = 30) -> Sequential<S> {
+    var rng = SeededGenerator(seed: seed)
+    return Sequential<S> {
+        Dense(inputSize: 784, outputSize: hidden, using: &rng)
+        Sigmoid()
+        Dense(inputSize: hidden, outputSize: 10, using: &rng)
+        Sigmoid()
+    }
+}
+
+/// Runs a Python 3 script (an independent implementation that writes a fixture) with
+/// `arguments`, and returns what it printed. The test stops if Python fails.
+@discardableResult
+func runPython(_ script: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    let output = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script] + arguments
+    process.standardOutput = output
+    try process.run()
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "python3 failed to run the fixture script")
+    return printed
 }

@@ -69,12 +69,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
                 return (x, numpy.arange(first, first + n, dtype=numpy.int64) % 10)
             open(sys.argv[1], 'wb').write(pickle.dumps((part(3, 0), part(2, 3), part(1, 5)), protocol=2))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 with numpy could not write the pickle")
+        try runPython(script, [path])
         let data = try MNIST(pickleAt: path)
         #expect(data.training.count == 3 && data.validation.count == 2 && data.test.count == 1)
         #expect(data.training.labels(at: 0..<3) == [0, 1, 2] && data.validation.labels(at: 0..<2) == [3, 4])
