@@ -69,3 +69,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
+
+extension SeededGenerator {
+    /// `0..<count` in a random order (Fisher–Yates), fixed by the generator's state: the same
+    /// seed shuffles the same way on every platform and Swift version.
+    public mutating func permutation(of count: Int) -> [Int] {
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            order.swapAt(i, nextInt(below: i + 1))
+        }
+        return order
+    }
+}

@@ -1,44 +1,5 @@
 import Foundation
 
-/// A 28×28 digit (pixels in [0, 1), ink high) drawn with Unicode shades, two characters a pixel.
-func terminalPicture(of pixels: [Float]) -> String {
-    let shades: [Character] = [" ", "░", "▒", "▓", "█"]
-    return (0..<28).map { row in
-        String((0..<28).flatMap { column -> [Character] in
-            let level = min(Int(pixels[row * 28 + column] * Float(shades.count)), shades.count - 1)
-            return [shades[level], shades[level]]
-        })
-    }.joined(separator: "\n")
-}
-
-/// A progress bar within an epoch, on a terminal only: redirected output stays plain lines.
-struct ProgressBar {
-    let total: Int
-    private let start = Date()
-    private var lastDraw = Date.distantPast
-    private let enabled = isatty(STDOUT_FILENO) != 0
-
-    init(total: Int) { self.total = total }
-
-    /// Redraws at most ten times a second.
-    mutating func advance(to done: Int) {
-        guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
-        lastDraw = Date()
-        let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(done) / max(elapsed, 1e-9)
-        let width = 30, filled = width * done / max(total, 1)
-        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-        let line = String(format: "[%@] %d/%d steps  %.0f steps/s  %.1f s left", bar, done, total, rate, Double(total - done) / max(rate, 1e-9))
-        FileHandle.standardOutput.write(Data(("\r" + line).utf8))
-    }
-
-    /// Erases the bar, before a plain line is printed.
-    func clear() {
-        guard enabled else { return }
-        FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8))
-    }
-}
-
 /// Accuracy and training cost per epoch, drawn as a standalone SVG.
 struct LearningCurve {
     let total: Int

@@ -1,0 +1,119 @@
+/// A set of MNIST digits, kept compact: one byte per pixel, converted to tensors per batch.
+public struct MNISTSet: Sendable {
+    /// Pixels per image (28 × 28).
+    public static let pixelCount = 784
+    /// Number of classes (the digits 0 to 9).
+    public static let classCount = 10
+
+    /// What the set is (`training`, `validation`, `test`).
+    public let name: String
+    // Slices, so that training and validation share the one buffer the file was read into.
+    private let pixelStorage: ArraySlice<UInt8>
+    private let labelStorage: ArraySlice<UInt8>
+
+    /// Pixel bytes, image after image, row-major; 0 is white, 255 black. (A copy: read images
+    /// through ``images(at:as:)``.)
+    public var pixels: [UInt8] { Array(pixelStorage) }
+    /// The digit of each image. (A copy: read labels through ``labels(at:)``.)
+    public var labels: [UInt8] { Array(labelStorage) }
+
+    /// Number of images.
+    public var count: Int { labelStorage.count }
+
+    /// Creates a set, checking that pixels and labels agree and that labels are digits.
+    public init(name: String, pixels: [UInt8], labels: [UInt8]) throws {
+        try self.init(name: name, pixelSlice: pixels[...], labelSlice: labels[...])
+    }
+
+    /// Creates a set over parts of larger buffers, without copying them.
+    init(name: String, pixelSlice pixels: ArraySlice<UInt8>, labelSlice labels: ArraySlice<UInt8>) throws {
+        guard pixels.count == labels.count * Self.pixelCount else {
+            throw DataError(file: name, "\(pixels.count) pixel bytes for \(labels.count) labels (expected \(labels.count * Self.pixelCount))")
+        }
+        if let bad = labels.firstIndex(where: { $0 >= Self.classCount }) {
+            throw DataError(file: name, "label \(labels[bad]) at index \(bad - labels.startIndex) is not a digit 0–9")
+        }
+        self.name = name
+        self.pixelStorage = pixels
+        self.labelStorage = labels
+    }
+
+    /// The label of image `i`.
+    private func label(_ i: Int) -> Int {
+        check(i >= 0 && i < count, "labels: index \(i) is out of bounds for \(count) images")
+        return Int(labelStorage[labelStorage.startIndex + i])
+    }
+
+    /// The images at `range` as a set of their own (for example a quick subset), sharing storage.
+    public func subset(_ range: Range<Int>) -> MNISTSet {
+        check(range.lowerBound >= 0 && range.upperBound <= count, "subset: \(range) is out of bounds for \(count) images")
+        let p = pixelStorage.startIndex, l = labelStorage.startIndex
+        return try! MNISTSet(name: name,
+                             pixelSlice: pixelStorage[p + range.lowerBound * Self.pixelCount ..< p + range.upperBound * Self.pixelCount],
+                             labelSlice: labelStorage[l + range.lowerBound ..< l + range.upperBound])
+    }
+
+    /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
+    public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        images(atIndices: Array(indices))
+    }
+
+    // Never inlined: inlined into its generic caller, it would lose the specialised dispatch.
+    @inline(never)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
+        let count = indices.count * Self.pixelCount
+        let scaled = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            pixelStorage.withUnsafeBufferPointer { p in
+                for (row, i) in indices.enumerated() {
+                    check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
+                    Scalar.convert(bytes: p.baseAddress! + i * Self.pixelCount, count: Self.pixelCount,
+                                   scale: 1 / 256, into: out.baseAddress! + row * Self.pixelCount)
+                }
+            }
+            initialized = count
+        }
+        return Tensor(scaled, shape: [indices.count, Self.pixelCount])
+    }
+
+    /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
+    public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        oneHotLabels(atIndices: Array(indices))
+    }
+
+    @inline(never)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func oneHotLabels<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
+        var out = [Scalar](repeating: 0, count: indices.count * Self.classCount)
+        for row in indices.indices {
+            out[row * Self.classCount + label(indices[row])] = 1
+        }
+        return Tensor(out, shape: [indices.count, Self.classCount])
+    }
+
+    /// The labels at `indices` as integers.
+    public func labels(at indices: some Collection<Int>) -> [Int] {
+        indices.map(label)
+    }
+
+    /// All images, as a [count, 784] tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func allImages<Scalar: TensorScalar>(as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        images(at: 0..<count)
+    }
+}
+
+extension MNISTSet {
+    /// How many images `model` classifies correctly (its answer is the index of its largest
+    /// output), evaluating `batchSize` images at a time.
+    public func correctCount<Model: Layer>(of model: Model, batchSize: Int = 1000) -> Int {
+        stride(from: 0, to: count, by: batchSize).reduce(0) { correct, start in
+            let range = start ..< Swift.min(start + batchSize, count)
+            let outputs = model(images(at: range, as: Model.Scalar.self))
+            return correct + outputs.argmax(alongAxis: 1).countEqual(labels(at: range))
+        }
+    }
+}
