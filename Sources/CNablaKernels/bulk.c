@@ -20,30 +20,11 @@ CONVERT(bytesToFloatAVX2, float, __attribute__((target("avx2,fma"))))
 CONVERT(bytesToDoubleAVX2, double, __attribute__((target("avx2,fma"))))
 #endif
 
-static void convertFloats(const unsigned char *src, float *dst, long count, float scale) {
+void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
 #if HAVE_AVX2_PATH
     if (nabla_kernel_isa() == 1) { bytesToFloatAVX2(src, dst, count, scale); return; }
 #endif
     bytesToFloatPortable(src, dst, count, scale);
-}
-
-/* A large conversion (a big mini-batch, an evaluation set) is split over the worker pool. */
-struct Conversion { const unsigned char *src; float *dst; long count, shares; float scale; };
-
-static void convertShare(void *context, long share) {
-    struct Conversion *job = context;
-    long begin = job->count * share / job->shares, end = job->count * (share + 1) / job->shares;
-    convertFloats(job->src + begin, job->dst + begin, end - begin, job->scale);
-}
-
-void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale) {
-    long threads = nabla_thread_count();
-    if (threads < 2 || count < 256 * 1024) {
-        convertFloats(src, dst, count, scale);
-        return;
-    }
-    struct Conversion job = { src, dst, count, threads, scale };
-    nabla_parallel_for(threads, convertShare, &job);
 }
 
 void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale) {

@@ -65,11 +65,16 @@ public struct MNISTSet: Sendable {
     private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
         let count = indices.count * Self.pixelCount
         let scaled = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in indices {
+                check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
+            }
             pixelStorage.withUnsafeBufferPointer { p in
-                for (row, i) in indices.enumerated() {
-                    check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
-                    Scalar.convert(bytes: p.baseAddress! + i * Self.pixelCount, count: Self.pixelCount,
-                                   scale: 1 / 256, into: out.baseAddress! + row * Self.pixelCount)
+                // A large batch (an evaluation set) is converted on all cores, a few images each.
+                forEachChunk(indices.count, unitSize: Self.pixelCount) { rows in
+                    for row in rows {
+                        Scalar.convert(bytes: p.baseAddress! + indices[row] * Self.pixelCount, count: Self.pixelCount,
+                                       scale: 1 / 256, into: out.baseAddress! + row * Self.pixelCount)
+                    }
                 }
             }
             initialized = count

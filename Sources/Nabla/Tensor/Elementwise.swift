@@ -7,20 +7,21 @@ import CNablaKernels
 /// microseconds, more than a small tensor's loop (every tensor of the book's mini-batch of 10).
 let parallelElementMinimum = 1 << 14
 
-/// Runs `body` over `0..<count` in contiguous chunks, on the worker pool when `count` is large.
-/// `body` must only write to its own chunk's elements.
+/// Runs `body` over `0..<count` in contiguous chunks, on the worker pool when the work is large:
+/// `count` units of `unitSize` elements each (rows of a matrix, images of a batch). `body` must
+/// only write to its own chunk's units.
 @inline(__always)
-func forEachChunk(_ count: Int, _ body: (Range<Int>) -> Void) {
+func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = nabla_thread_count()
-    guard count >= parallelElementMinimum, threads > 1 else {
+    guard count * unitSize >= parallelElementMinimum, count > 1, threads > 1 else {
         body(0..<count)
         return
     }
     typealias Job = (body: (Range<Int>) -> Void, count: Int, shares: Int)
     withoutActuallyEscaping(body) { body in
-        var job: Job = (body, count, threads)
+        var job: Job = (body, count, min(threads, count))
         withUnsafeMutablePointer(to: &job) { pointer in
-            nabla_parallel_for(threads, { context, share in
+            nabla_parallel_for(min(threads, count), { context, share in
                 let job = context!.assumingMemoryBound(to: Job.self).pointee
                 job.body(job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
             }, pointer)
@@ -73,7 +74,7 @@ extension Tensor {
                 scalars.withUnsafeBufferPointer { x in
                     other.scalars.withUnsafeBufferPointer { y in
                         // Chunks of whole periods, so each chunk restarts `other` at 0.
-                        forEachChunk(x.count / period) { rows in
+                        forEachChunk(x.count / period, unitSize: period) { rows in
                             for row in rows {
                                 let base = row * period
                                 for j in 0..<period { out[base + j] = combine(x[base + j], y[j]) }
