@@ -11,20 +11,8 @@ extension Tensor {
         check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1] && bias.shape == [weight.shape[0]],
               "affine: input \(x.shape), weight \(weight.shape) and bias \(bias.shape) do not fit [m, in], [out, in], [out]")
         let (m, n, k) = (x.shape[0], weight.shape[0], x.shape[1])
-        let product = [Scalar](unsafeUninitializedCapacity: m * n) { c, initialized in
-            // Each row of C starts as the bias; the kernel then accumulates x·Wᵀ onto it.
-            bias.scalars.withUnsafeBufferPointer { b in
-                for row in 0..<m { (c.baseAddress! + row * n).initialize(from: b.baseAddress!, count: n) }
-            }
-            x.scalars.withUnsafeBufferPointer { px in
-                weight.scalars.withUnsafeBufferPointer { pw in
-                    Scalar.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k,
-                                a: px.baseAddress!, b: pw.baseAddress!, c: c.baseAddress!, accumulate: true)
-                }
-            }
-            initialized = m * n
-        }
-        let value = Tensor(shape: [m, n], unchecked: product)
+        // The bias is folded into the product: each row starts as b, and x·Wᵀ accumulates onto it.
+        let value = product(x, weight, m: m, n: n, k: k, transposingA: false, transposingB: true, rowStart: bias)
         // Evaluation (nothing tracked) returns before any pullback is formed: no closures allocated.
         guard x.isTracked || weight.isTracked || bias.isTracked else { return value }
         let (savedX, savedW) = (x.detached, weight.detached)

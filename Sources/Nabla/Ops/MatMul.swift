@@ -17,17 +17,7 @@ extension Tensor {
         let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         check(k == k2, "matmul: \(describe()): inner dimensions \(k) and \(k2) differ")
 
-        let product = [Scalar](unsafeUninitializedCapacity: m * n) { c, initialized in
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
-                    Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                a: pa.baseAddress!, b: pb.baseAddress!, c: c.baseAddress!,
-                                accumulate: false)
-                }
-            }
-            initialized = m * n
-        }
-        let value = Tensor(shape: [m, n], unchecked: product)
+        let value = product(a, b, m: m, n: n, k: k, transposingA: transposeA, transposingB: transposeB)
         let (savedA, savedB) = (a.detached, b.detached)
         // With C = op(A)·op(B): ∂op(A) = ∂C·op(B)ᵀ and ∂op(B) = op(A)ᵀ·∂C, transposed back
         // wherever A or B was stored transposed.
@@ -50,4 +40,30 @@ public func matmul<Scalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposingA: Bool = false, transposingB: Bool = false
 ) -> Tensor<Scalar> {
     Tensor.matmul(a, b, transposingA: transposingA, transposingB: transposingB)
+}
+
+extension Tensor {
+    /// The [m, n] product op(a)·op(b) through the kernel, untracked; each row starts from `rowStart`
+    /// (a bias, which the kernel then accumulates onto) or from zero. Shapes are the caller's to check.
+    static func product(
+        _ a: Tensor, _ b: Tensor, m: Int, n: Int, k: Int,
+        transposingA transposeA: Bool, transposingB transposeB: Bool, rowStart: Tensor? = nil
+    ) -> Tensor {
+        let values = [Scalar](unsafeUninitializedCapacity: m * n) { c, initialized in
+            if let rowStart {
+                rowStart.scalars.withUnsafeBufferPointer { start in
+                    for row in 0..<m { (c.baseAddress! + row * n).initialize(from: start.baseAddress!, count: n) }
+                }
+            }
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                a: pa.baseAddress!, b: pb.baseAddress!, c: c.baseAddress!,
+                                accumulate: rowStart != nil)
+                }
+            }
+            initialized = m * n
+        }
+        return Tensor(shape: [m, n], unchecked: values)
+    }
 }
