@@ -45,15 +45,22 @@ import Testing
         #expect(big.description == "Tensor<Float> [100]\n[0.0, 1.0, 2.0, ..., 97.0, 98.0, 99.0]")
     }
 
-    @Test func shapeErrorsNameTheOpAndShapes() async {
-        await #expect(processExitsWith: .failure) {
+    @Test func shapeErrorsNameTheOpAndShapes() async throws {
+        // The process stops, and standard error says which op and which shapes.
+        let matmulError = try #require(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = matmul(Tensor<Float>(zeros: [10, 784]), Tensor<Float>(zeros: [30, 784]))
-        }
-        await #expect(processExitsWith: .failure) {
+        })
+        #expect(String(decoding: matmulError.standardErrorContent, as: UTF8.self)
+            .contains("matmul: [10, 784] × [30, 784]: inner dimensions 784 and 30 differ"))
+        let broadcastError = try #require(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Float>(zeros: [3, 4]) + Tensor<Float>(zeros: [3])
-        }
-        await #expect(processExitsWith: .failure) {
+        })
+        #expect(String(decoding: broadcastError.standardErrorContent, as: UTF8.self)
+            .contains("+: shapes [3, 4] and [3] do not broadcast: dimension 1 is 4 against 3"))
+        let fillError = try #require(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Double>([1, 2, 3], shape: [2, 2])
-        }
+        })
+        #expect(String(decoding: fillError.standardErrorContent, as: UTF8.self)
+            .contains("Tensor: 3 scalars do not fill shape [2, 2] (4 needed)"))
     }
 }

@@ -85,8 +85,9 @@ final class Tape<Scalar: TensorScalar> {
             }
             if index > lastLeaf { grads[index] = nil }  // free intermediates as we go
         }
+        // A leaf recorded after the output (or never reached from it) gets zeros.
         return leaves.map { leaf in
-            leaf < grads.count ? (grads[leaf] ?? Tensor(zeros: nodes[leaf].shape)) : Tensor(zeros: nodes[leaf].shape)
+            (leaf < grads.count ? grads[leaf] : nil) ?? Tensor(zeros: nodes[leaf].shape)
         }
     }
 }

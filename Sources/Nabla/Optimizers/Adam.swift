@@ -18,6 +18,8 @@ public struct Adam<Scalar: TensorScalar>: Optimizer {
                 epsilon: Scalar = 1e-8, weightDecay: Scalar = 0) {
         check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
               "Adam: betas \(beta1), \(beta2) must lie in [0, 1)")
+        check(learningRate >= 0 && epsilon > 0 && weightDecay >= 0,
+              "Adam: learning rate \(learningRate) and weight decay \(weightDecay) must not be negative, epsilon \(epsilon) must be positive")
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2

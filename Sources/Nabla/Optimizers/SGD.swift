@@ -47,8 +47,9 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
             }
             return
         }
-        let firstStep = velocity[name] == nil
-        var buffer = velocity.removeValue(forKey: name) ?? Tensor(zeros: parameter.shape)
+        let previous = velocity.removeValue(forKey: name)  // taken out, so it is updated in place
+        let firstStep = previous == nil
+        var buffer = previous ?? Tensor(zeros: parameter.shape)
         let nesterov = self.nesterov
         parameter.withUnsafeMutableBufferPointer { w in
             buffer.withUnsafeMutableBufferPointer { b in
