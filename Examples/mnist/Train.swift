@@ -118,6 +118,12 @@ struct Train: AsyncParsableCommand {
             return
         }
 
+        // The step's value and gradients, recorded on the first batch and replayed after that:
+        // no graph is built and nothing is allocated per step (`valueWithGradient(at:in:)` is the
+        // same computation, eagerly).
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in cost(model(x), y) }
+        var x = Tensor<Float>(zeros: [batchSize, MNISTSet.pixelCount])
+        var y = Tensor<Float>(zeros: [batchSize, MNISTSet.classCount])
         var curve = LearningCurve(total: evaluation.count)
         var best = -1
         let start = Date()
@@ -130,9 +136,9 @@ struct Train: AsyncParsableCommand {
             for step in 0..<steps {
                 let first = step * batchSize
                 let batch = order[first ..< min(first + batchSize, training.count)]
-                let x: Tensor<Float> = training.images(at: batch)
-                let y: Tensor<Float> = training.oneHotLabels(at: batch)
-                let (value, gradients) = valueWithGradient(at: model) { cost($0(x), y) }
+                training.images(at: batch, into: &x)
+                training.oneHotLabels(at: batch, into: &y)
+                let (value, gradients) = lossAndGradient(x, y)
                 guard value.scalar.isFinite else {
                     progress.clear()
                     throw failure("training diverged at epoch \(epoch), step \(step): the cost is \(value.scalar). "

@@ -42,48 +42,73 @@ struct Benchmark {
         var sgd = SGD<Float>(learningRate: 3)
         let order = rng.permutation(of: mnist.training.count)
         let stepsPerEpoch = mnist.training.count / 10
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        var x = Tensor<Float>(zeros: [10, 784]), y = Tensor<Float>(zeros: [10, 10])
+        // The example's training step: a batch written into reused tensors, the traced gradient,
+        // the update.
         func step(_ s: Int) {
+            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
+            mnist.training.images(at: batch, into: &x)
+            mnist.training.oneHotLabels(at: batch, into: &y)
+            let (_, gradients) = lossAndGradient(x, y)
+            sgd.update(&model, along: gradients)
+        }
+        // The same step through the eager API: the reference the traced step is tested against.
+        func eagerStep(_ s: Int) {
             let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
             let x: Tensor<Float> = mnist.training.images(at: batch)
             let y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
             let (_, gradients) = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) }
             sgd.update(&model, along: gradients)
         }
+        if let reason = lossAndGradient.eagerReason { print("note: the traced step runs eagerly: \(reason)") }
 
-        // Training: warm up (caches, scratch buffers), then time whole epochs' worth of steps.
-        for s in 0..<500 { step(s) }
-        let allocationsBefore = nabla_allocation_count()
-        let measuredSteps = 1000
-        for s in 0..<measuredSteps { step(s) }
-        let allocationsPerStep = Double(nabla_allocation_count() - allocationsBefore) / Double(measuredSteps)
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            for s in 0..<stepsPerEpoch { step(s) }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        // Training: warm up (caches, the trace), then time whole epochs' worth of steps.
+        func epochSeconds(_ step: (Int) -> Void) -> Double {
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for s in 0..<stepsPerEpoch { step(s) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+            return best
         }
+        func allocations(_ steps: Int, _ step: (Int) -> Void) -> Double {
+            let before = nabla_allocation_count()
+            for s in 0..<steps { step(s) }
+            return Double(nabla_allocation_count() - before) / Double(steps)
+        }
+        for s in 0..<500 { step(s); eagerStep(s) }
+        let allocationsPerStep = allocations(1000, step)
+        let eagerAllocationsPerStep = allocations(1000, eagerStep)
+        let best = epochSeconds(step)
+        let eagerBest = epochSeconds(eagerStep)
         report("step_us", best / Double(stepsPerEpoch) * 1e6, "µs", "training step (784-30-10, batch 10, Float)")
         report("epoch_s", best, "s", "training epoch (50,000 images), best of 3")
         report("allocations_per_step", allocationsPerStep, "", "heap allocations per training step")
+        report("eager_step_us", eagerBest / Double(stepsPerEpoch) * 1e6, "µs", "  eager step (valueWithGradient, reference)")
+        report("eager_allocations_per_step", eagerAllocationsPerStep, "", "  eager step's heap allocations")
         let batch = Array(order[0..<10])
-        let x: Tensor<Float> = mnist.training.images(at: batch), y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
+        x = mnist.training.images(at: batch)
+        y = mnist.training.oneHotLabels(at: batch)
         let phases: [(String, () -> Void)] = [
-            ("batch", { _ = mnist.training.images(at: batch, as: Float.self); _ = mnist.training.oneHotLabels(at: batch, as: Float.self) }),
             ("forward", { _ = model(x) }),
-            ("gradient", { _ = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) } }),
         ]
         for (name, phase) in phases {
             phase()
             let before = nabla_allocation_count()
             for _ in 0..<100 { phase() }
-            report("allocations_\(name)", Double(nabla_allocation_count() - before) / 100, "", "  of which \(name)")
+            report("allocations_\(name)", Double(nabla_allocation_count() - before) / 100, "", "evaluation forward pass's heap allocations")
         }
 
         // Mini-batches of 1,000: one thread against all cores.
+        let largeBatchGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        var largeX = Tensor<Float>(zeros: [1000, 784]), largeY = Tensor<Float>(zeros: [1000, 10])
         func largeBatchStep(_ s: Int) {
             let batch = order[(s % 50) * 1000 ..< (s % 50) * 1000 + 1000]
-            let x: Tensor<Float> = mnist.training.images(at: batch), y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
-            let (_, gradients) = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) }
+            mnist.training.images(at: batch, into: &largeX)
+            mnist.training.oneHotLabels(at: batch, into: &largeY)
+            let (_, gradients) = largeBatchGradient(largeX, largeY)
             sgd.update(&model, along: gradients)
         }
         // Interleaved, best of each: on a shared machine, timing one setting after the other

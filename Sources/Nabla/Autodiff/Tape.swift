@@ -17,6 +17,12 @@ final class Tape<Scalar: TensorScalar> {
         let pullback: (Tensor<Scalar>) -> Tensor<Scalar>
     }
 
+    /// Where a ``Primitive``'s input came from: a node of this tape, or a constant.
+    enum Operand {
+        case node(Int)
+        case constant
+    }
+
     /// A recorded value: a leaf (a variable, no edges) or the result of an op. Ops have one to
     /// three inputs, stored inline; only wider ones (concatenation) allocate a list.
     struct Node {
@@ -25,6 +31,16 @@ final class Tape<Scalar: TensorScalar> {
         var second: Edge? = nil
         var third: Edge? = nil
         var more: [Edge] = []
+        /// The op in replayable form, with its inputs in order, when it is a ``Primitive``:
+        /// what ``ReplayPlan`` is built from.
+        var primitive: (op: any Primitive<Scalar>, operands: [Operand])? = nil
+
+        mutating func add(_ edge: Edge) {
+            if first == nil { first = edge }
+            else if second == nil { second = edge }
+            else if third == nil { third = edge }
+            else { more.append(edge) }
+        }
 
         func forEachEdge(_ body: (Edge) -> Void) {
             if let first { body(first) }
@@ -156,12 +172,26 @@ extension Tensor {
         var recording = Recording<Scalar>()
         var node = Tape<Scalar>.Node(shape: shape)
         for (input, pullback) in inputs {
-            guard let edge = recording.edge(input, pullback) else { continue }  // a constant
-            if node.first == nil { node.first = edge }
-            else if node.second == nil { node.second = edge }
-            else if node.third == nil { node.third = edge }
-            else { node.more.append(edge) }
+            if let edge = recording.edge(input, pullback) { node.add(edge) }  // no edge: a constant
         }
+        return recording.append(self, node)
+    }
+
+    /// Records `self` as the value `op` computed from `inputs`, keeping the op itself so that a
+    /// trace can replay it; the pullbacks are the op's own, for the eager backward pass.
+    func recorded<Op: Primitive>(by op: Op, from inputs: [(Tensor, (Tensor) -> Tensor)]) -> Tensor where Op.Scalar == Scalar {
+        var recording = Recording<Scalar>()
+        var node = Tape<Scalar>.Node(shape: shape)
+        var operands: [Tape<Scalar>.Operand] = []
+        for (input, pullback) in inputs {
+            if let edge = recording.edge(input, pullback) {
+                node.add(edge)
+                operands.append(.node(edge.input))
+            } else {
+                operands.append(.constant)
+            }
+        }
+        node.primitive = (op, operands)
         return recording.append(self, node)
     }
 }

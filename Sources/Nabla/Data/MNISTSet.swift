@@ -55,47 +55,85 @@ public struct MNISTSet: Sendable {
 
     /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        images(atIndices: Array(indices))
+        var batch: Tensor<Scalar>?
+        withIndices(indices) { indices in
+            batch = Tensor(shape: [indices.count, Self.pixelCount]) { writeImages(at: indices, into: $0) }
+        }
+        return batch!
+    }
+
+    /// Writes the images at `indices` into `batch` as a [n, 784] tensor. Its storage is reused
+    /// when it already has that shape (and is not shared), so a training loop can fill one batch
+    /// tensor again and again without allocating.
+    public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
+        withIndices(indices) { indices in
+            if batch.hasShape(indices.count, Self.pixelCount) {
+                batch.withUnsafeMutableBufferPointer { writeImages(at: indices, into: $0.baseAddress!) }
+            } else {
+                batch = Tensor(shape: [indices.count, Self.pixelCount]) { writeImages(at: indices, into: $0) }
+            }
+        }
+    }
+
+    /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
+    public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
+        var batch: Tensor<Scalar>?
+        withIndices(indices) { indices in
+            batch = Tensor(shape: [indices.count, Self.classCount]) { writeOneHotLabels(at: indices, into: $0) }
+        }
+        return batch!
+    }
+
+    /// Writes the labels at `indices` into `batch` as one-hot rows of a [n, 10] tensor, reusing
+    /// its storage like ``images(at:into:)``.
+    public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
+        withIndices(indices) { indices in
+            if batch.hasShape(indices.count, Self.classCount) {
+                batch.withUnsafeMutableBufferPointer { writeOneHotLabels(at: indices, into: $0.baseAddress!) }
+            } else {
+                batch = Tensor(shape: [indices.count, Self.classCount]) { writeOneHotLabels(at: indices, into: $0) }
+            }
+        }
+    }
+
+    /// Calls `body` with `indices` in contiguous storage, checked against the set's size; an
+    /// array or array slice is passed as it is, without a copy.
+    private func withIndices(_ indices: some Collection<Int>, _ body: (UnsafeBufferPointer<Int>) -> Void) {
+        // Closure literals, not a stored closure: a stored one would be allocated on every call.
+        if indices.withContiguousStorageIfAvailable({ checked($0, body) }) == nil {
+            Array(indices).withUnsafeBufferPointer { checked($0, body) }
+        }
+    }
+
+    private func checked(_ indices: UnsafeBufferPointer<Int>, _ body: (UnsafeBufferPointer<Int>) -> Void) {
+        for i in indices { check(i >= 0 && i < count, "MNISTSet: index \(i) is out of bounds for \(count) images") }
+        body(indices)
     }
 
     // Never inlined: inlined into its generic caller, it would lose the specialised dispatch.
     @inline(never)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func images<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
-        let count = indices.count * Self.pixelCount
-        let scaled = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
-            for i in indices {
-                check(i >= 0 && i < self.count, "images(at:): index \(i) is out of bounds for \(self.count) images")
-            }
-            pixelStorage.withUnsafeBufferPointer { p in
-                // A large batch (an evaluation set) is converted on all cores, a few images each.
-                forEachChunk(indices.count, unitSize: Self.pixelCount) { rows in
-                    for row in rows {
-                        Scalar.convert(bytes: p.baseAddress! + indices[row] * Self.pixelCount, count: Self.pixelCount,
-                                       scale: 1 / 256, into: out.baseAddress! + row * Self.pixelCount)
-                    }
+    private func writeImages<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
+        pixelStorage.withUnsafeBufferPointer { p in
+            // A large batch (an evaluation set) is converted on all cores, a few images each.
+            forEachChunk(indices.count, unitSize: Self.pixelCount) { rows in
+                for row in rows {
+                    Scalar.convert(bytes: p.baseAddress! + indices[row] * Self.pixelCount, count: Self.pixelCount,
+                                   scale: 1 / 256, into: out + row * Self.pixelCount)
                 }
             }
-            initialized = count
         }
-        return Tensor(scaled, shape: [indices.count, Self.pixelCount])
-    }
-
-    /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
-    public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        oneHotLabels(atIndices: Array(indices))
     }
 
     @inline(never)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func oneHotLabels<Scalar: TensorScalar>(atIndices indices: [Int]) -> Tensor<Scalar> {
-        var out = [Scalar](repeating: 0, count: indices.count * Self.classCount)
+    private func writeOneHotLabels<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
+        out.initialize(repeating: 0, count: indices.count * Self.classCount)
         for row in indices.indices {
             out[row * Self.classCount + label(indices[row])] = 1
         }
-        return Tensor(out, shape: [indices.count, Self.classCount])
     }
 
     /// The labels at `indices` as integers.
@@ -120,5 +158,12 @@ extension MNISTSet {
             let outputs = model(images(at: range, as: Model.Scalar.self))
             return correct + outputs.argmax(alongAxis: 1).countEqual(labels(at: range))
         }
+    }
+}
+
+extension Tensor {
+    /// Whether this is a [rows, columns] matrix (compared without building a shape array).
+    fileprivate func hasShape(_ rows: Int, _ columns: Int) -> Bool {
+        rank == 2 && shape[0] == rows && shape[1] == columns
     }
 }

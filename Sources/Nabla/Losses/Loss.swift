@@ -30,14 +30,37 @@ public struct QuadraticLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        let m = batchSize(output, target, loss: "QuadraticLoss")
-        // Fused: one node instead of four (subtract, square, sum, divide) on the training path.
-        let difference = output.zipMap(target, -)
-        let scale = 1 / Scalar(m)
-        let cost = difference.scalars.reduce(0) { $0 + $1 * $1 } * scale / 2
-        return Tensor(cost).recorded(
-            from: output, { g in difference.map { $0 * g.scalar * scale } },
-            and: target, { g in difference.map { -$0 * g.scalar * scale } })
+        _ = batchSize(output, target, loss: "QuadraticLoss")
+        // One node instead of four (subtract, square, sum, divide) on the training path.
+        return Quadratic<Scalar>(shape: output.shape)([output, target], shape: [])
+    }
+}
+
+/// The book's cost as one primitive: C = (1/m)·Σ ½(a − y)² over an [m, classes] batch, whose
+/// gradient is (a − y)/m with respect to the outputs a (and its negative for the targets y).
+struct Quadratic<Scalar: TensorScalar>: Primitive {
+    let rows, count: Int
+
+    init(shape: [Int]) { (rows, count) = (shape[0], shape[0] * shape[1]) }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
+        let (a, y) = (inputs[0], inputs[1])
+        var sum: Scalar = 0
+        for i in 0..<count { sum += (a[i] - y[i]) * (a[i] - y[i]) }
+        cost.initialize(to: sum / Scalar(rows) / 2)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
+        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let (a, y) = (inputs[0], inputs[1])
+        let scale = (index == 0 ? g[0] : -g[0]) / Scalar(rows)
+        for i in 0..<count { gradient[i] = (a[i] - y[i]) * scale }
     }
 }
 

@@ -6,35 +6,56 @@ import RealModule
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let values = [Scalar](unsafeUninitializedCapacity: x.count) { out, initialized in
-        x.scalars.withUnsafeBufferPointer { input in
-            forEachChunk(input.count) { chunk in
-                Scalar.sigmoid(input.baseAddress! + chunk.lowerBound, into: out.baseAddress! + chunk.lowerBound,
-                               count: chunk.count)
-            }
-        }
-        initialized = x.count
-    }
-    let y = Tensor(shape: x.shape, unchecked: values)
-    guard x.isTracked else { return y }  // evaluation: no pullback formed
-    return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * y * (1 - y) } }
+    Activation<Scalar>(function: .sigmoid, count: x.count)([x], shape: x.shape)
 }
 
 /// The hyperbolic tangent, element-wise; tanh′ = 1 − tanh².
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let y = x.map { .tanh($0) }
-    return y.recorded(from: x) { g in g.zipMap(y) { g, y in g * (1 - y * y) } }
+    Activation<Scalar>(function: .tanh, count: x.count)([x], shape: x.shape)
 }
 
 /// max(0, x), element-wise; the gradient at 0 is taken as 0.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let input = x.detached
-    return x.map { Swift.max($0, 0) }.recorded(from: x) { g in
-        g.zipMap(input) { g, x in x > 0 ? g : 0 }
+    Activation<Scalar>(function: .relu, count: x.count)([x], shape: x.shape)
+}
+
+/// An element-wise activation y = f(x). Each derivative is written in terms of the output y
+/// (or, for ReLU, its sign), so the backward pass needs no second evaluation of f.
+struct Activation<Scalar: TensorScalar>: Primitive {
+    enum Function { case sigmoid, tanh, relu }
+    let function: Function
+    let count: Int
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ inputs: PrimitiveInputs<Scalar>, into y: UnsafeMutablePointer<Scalar>) {
+        let x = inputs[0]
+        // Large tensors (an evaluation batch) are split over the cores.
+        forEachChunk(count) { chunk in
+            let (x, y, n) = (x + chunk.lowerBound, y + chunk.lowerBound, chunk.count)
+            switch function {
+            case .sigmoid: Scalar.sigmoid(x, into: y, count: n)
+            case .tanh: for i in 0..<n { y[i] = .tanh(x[i]) }
+            case .relu: for i in 0..<n { y[i] = Swift.max(x[i], 0) }
+            }
+        }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward(
+        input _: Int, _ inputs: PrimitiveInputs<Scalar>, output y: UnsafePointer<Scalar>,
+        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        switch function {
+        case .sigmoid: for i in 0..<count { gradient[i] = g[i] * y[i] * (1 - y[i]) }
+        case .tanh: for i in 0..<count { gradient[i] = g[i] * (1 - y[i] * y[i]) }
+        case .relu: for i in 0..<count { gradient[i] = y[i] > 0 ? g[i] : 0 }
+        }
     }
 }
 

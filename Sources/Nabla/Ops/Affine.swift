@@ -3,22 +3,51 @@ extension Tensor {
     /// layer's forward pass as one op.
     ///
     /// The same as `matmul(x, w, transposingB: true) + b`, fused so that a training step records
-    /// one node instead of two; its pullback is the textbook one: ∂x = g·W, ∂W = gᵀ·x,
-    /// ∂b = Σ over rows of g.
+    /// one node instead of two, and the bias is added while the product is formed.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func affine(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
         check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1] && bias.shape == [weight.shape[0]],
               "affine: input \(x.shape), weight \(weight.shape) and bias \(bias.shape) do not fit [m, in], [out, in], [out]")
-        let (m, n, k) = (x.shape[0], weight.shape[0], x.shape[1])
-        // The bias is folded into the product: each row starts as b, and x·Wᵀ accumulates onto it.
-        let value = product(x, weight, m: m, n: n, k: k, transposingA: false, transposingB: true, rowStart: bias)
-        // Evaluation (nothing tracked) returns before any pullback is formed: no closures allocated.
-        guard x.isTracked || weight.isTracked || bias.isTracked else { return value }
-        let (savedX, savedW) = (x.detached, weight.detached)
-        return value.recorded(
-            from: x, { g in matmul(g, savedW) },
-            and: weight, { g in matmul(g, savedX, transposingA: true) },
-            and: bias, { g in g.sum(toShape: [n]) })
+        let op = Affine<Scalar>(rows: x.shape[0], outputs: weight.shape[0], inputs: x.shape[1])
+        return op([x, weight, bias], shape: [op.rows, op.outputs])
+    }
+}
+
+/// z = x·Wᵀ + b with x [rows, inputs], W [outputs, inputs], b [outputs]; its pullback is the
+/// textbook one: ∂x = g·W, ∂W = gᵀ·x, ∂b = Σ over rows of g.
+struct Affine<Scalar: TensorScalar>: Primitive {
+    let rows, outputs, inputs: Int
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ operands: PrimitiveInputs<Scalar>, into z: UnsafeMutablePointer<Scalar>) {
+        let (x, w, b) = (operands[0], operands[1], operands[2])
+        // Each row starts as b, and the kernel accumulates x·Wᵀ onto it.
+        for row in 0..<rows { (z + row * outputs).initialize(from: b, count: outputs) }
+        Scalar.gemm(transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+                    a: x, b: w, c: z, accumulate: true)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward(
+        input index: Int, _ operands: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
+        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        switch index {
+        case 0:  // ∂x = g·W: [rows, outputs]·[outputs, inputs]
+            Scalar.gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: outputs,
+                        a: g, b: operands[1], c: gradient, accumulate: false)
+        case 1:  // ∂W = gᵀ·x: [rows, outputs]ᵀ·[rows, inputs]
+            Scalar.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+                        a: g, b: operands[0], c: gradient, accumulate: false)
+        default:  // ∂b = Σ over rows of g
+            gradient.initialize(repeating: 0, count: outputs)
+            for row in 0..<rows {
+                let gRow = g + row * outputs
+                for j in 0..<outputs { gradient[j] += gRow[j] }
+            }
+        }
     }
 }

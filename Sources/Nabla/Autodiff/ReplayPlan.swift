@@ -1,0 +1,211 @@
+/// A recorded step turned into a fixed program over buffers allocated once: the forward pass and
+/// the reverse pass of a tape whose ops are all ``Primitive``s, replayed without building a graph.
+///
+/// The tape it is built from starts with the parameters as leaves, then the step's data inputs
+/// (leaves that need no gradient), then the ops. Replaying reads the parameters and inputs where
+/// they are, writes every intermediate value and gradient into one arena, and writes the
+/// parameters' gradients into tensors the caller owns. It allocates nothing.
+///
+/// Only what the tape recorded is replayed, so a plan is built only when every op's inputs are
+/// parameters, data inputs or results of recorded ops. A constant (or a `detached` value) would be
+/// frozen at its traced value, so it makes the plan refuse instead.
+final class ReplayPlan<Scalar: TensorScalar> {
+    /// One recorded op: which nodes it reads, which node it writes.
+    private struct Instruction {
+        let op: any Primitive<Scalar>
+        let inputs: [Int]
+        let output: Int
+    }
+
+    /// Why a tape cannot be replayed.
+    struct Refusal: Error {
+        let reason: String
+    }
+
+    /// The shapes this plan was traced at: its parameters', then its inputs'.
+    let parameterShapes: [[Int]]
+    let inputShapes: [[Int]]
+
+    private let instructions: [Instruction]
+    private let output: Int
+    /// Where each node's value lives: the arena for ops, pinned storage for leaves.
+    private let values: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>
+    /// Where each node's gradient lives; nil for nodes no gradient flows to.
+    private let gradients: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>?>
+    /// Whether a node's gradient has been written yet in this reverse pass.
+    private let reached: UnsafeMutablePointer<Bool>
+    private let counts: [Int]
+    private let nodeCount: Int
+    private let arena: UnsafeMutableBufferPointer<Scalar>
+    /// Where a second contribution to a gradient is formed before being added in (fan-out).
+    private let scratch: UnsafeMutablePointer<Scalar>
+
+    /// Builds the plan for `tape`, whose first `parameterCount` nodes are the parameters and next
+    /// `inputCount` nodes the data inputs, differentiating the scalar node `output`.
+    init(tape: Tape<Scalar>, parameterCount: Int, inputCount: Int, output: Int) throws(Refusal) {
+        let nodes = tape.nodes
+        let leafCount = parameterCount + inputCount
+        guard output >= leafCount, output < nodes.count, nodes[output].shape.reduce(1, *) == 1 else {
+            throw Refusal(reason: "the traced function's result is not a single number computed from its inputs")
+        }
+        var instructions: [Instruction] = []
+        var needsGradient = [Bool](repeating: false, count: nodes.count)
+        for index in 0..<parameterCount { needsGradient[index] = true }
+        for index in leafCount..<nodes.count {
+            guard let primitive = nodes[index].primitive else {
+                throw Refusal(reason: "op \(index - leafCount) (result \(nodes[index].shape)) is not a Primitive "
+                              + "and only records a pullback closure, which cannot be replayed")
+            }
+            var inputs: [Int] = []
+            for operand in primitive.operands {
+                guard case .node(let input) = operand else {
+                    throw Refusal(reason: "op \(index - leafCount) (result \(nodes[index].shape)) reads a constant "
+                                  + "or detached tensor, which replaying would freeze at its traced value")
+                }
+                inputs.append(input)
+                needsGradient[index] = needsGradient[index] || needsGradient[input]
+            }
+            instructions.append(Instruction(op: primitive.op, inputs: inputs, output: index))
+        }
+
+        // One arena: each op's value, then its gradient if one flows to it; each region aligned
+        // to 64 bytes for the vector kernels.
+        let counts = nodes.map { $0.shape.reduce(1, *) }
+        let aligned = { (count: Int) in (count + 15) / 16 * 16 }
+        var offsets: [(value: Int, gradient: Int?)] = []
+        var size = 0
+        for index in leafCount..<nodes.count {
+            let value = size
+            size += aligned(counts[index])
+            var gradient: Int? = nil
+            if needsGradient[index] { gradient = size; size += aligned(counts[index]) }
+            offsets.append((value, gradient))
+        }
+        let scratchCount = (0..<nodes.count).filter { needsGradient[$0] }.map { counts[$0] }.max() ?? 0
+        let scratchOffset = size
+        size += aligned(scratchCount)
+
+        let arena = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: Swift.max(size, 1))
+        arena.initialize(repeating: 0)
+        let base = arena.baseAddress!
+        values = .allocate(capacity: nodes.count)
+        values.initialize(repeating: base, count: nodes.count)  // leaves are pinned per run
+        gradients = .allocate(capacity: nodes.count)
+        gradients.initialize(repeating: nil, count: nodes.count)
+        reached = .allocate(capacity: nodes.count)
+        reached.initialize(repeating: false, count: nodes.count)
+        for (position, offset) in offsets.enumerated() {
+            values[leafCount + position] = base + offset.value
+            gradients[leafCount + position] = offset.gradient.map { base + $0 }
+        }
+        scratch = base + scratchOffset
+        self.arena = arena
+
+        self.instructions = instructions
+        self.output = output
+        self.counts = counts
+        self.nodeCount = nodes.count
+        self.parameterShapes = nodes[0..<parameterCount].map(\.shape)
+        self.inputShapes = nodes[parameterCount..<leafCount].map(\.shape)
+    }
+
+    deinit {
+        arena.deallocate()
+        values.deallocate()
+        gradients.deallocate()
+        reached.deallocate()
+    }
+
+    /// Whether the plan was traced at these shapes.
+    func fits(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Bool {
+        inputShapes.count == 2 && input.shape == inputShapes[0] && target.shape == inputShapes[1]
+    }
+
+    /// Runs the step: the value of the output, with each parameter's gradient written into
+    /// `parameterGradients` (in parameter order, shaped like the parameters).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func run(
+        input: Tensor<Scalar>, target: Tensor<Scalar>, parameters: [NamedParameter<Scalar>],
+        gradients parameterGradients: inout [Tensor<Scalar>]
+    ) -> Scalar {
+        let first = parameterShapes.count
+        return input.withUnsafeBufferPointer { input in
+            target.withUnsafeBufferPointer { target in
+                values[first] = UnsafeMutablePointer(mutating: input.baseAddress!)
+                values[first + 1] = UnsafeMutablePointer(mutating: target.baseAddress!)
+                return pin(parameters, from: 0) {
+                    parameterGradients.withUnsafeMutableBufferPointer { tensors in
+                        pin(gradientsOf: tensors, from: 0) {
+                            forward()
+                            backward()
+                            return values[output][0]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Points the parameters' leaves at their storage, then runs `body`.
+    private func pin<R>(_ parameters: [NamedParameter<Scalar>], from index: Int, _ body: () -> R) -> R {
+        guard index < parameters.count else { return body() }
+        return parameters[index].parameter.wrappedValue.withUnsafeBufferPointer { storage in
+            values[index] = UnsafeMutablePointer(mutating: storage.baseAddress!)
+            return pin(parameters, from: index + 1, body)
+        }
+    }
+
+    /// Points the parameters' gradients at the caller's tensors, then runs `body`.
+    private func pin<R>(gradientsOf tensors: UnsafeMutableBufferPointer<Tensor<Scalar>>, from index: Int, _ body: () -> R) -> R {
+        guard index < tensors.count else { return body() }
+        return tensors[index].withUnsafeMutableBufferPointer { storage in
+            gradients[index] = storage.baseAddress!
+            return pin(gradientsOf: tensors, from: index + 1, body)
+        }
+    }
+
+    private func inputs(of instruction: Instruction) -> PrimitiveInputs<Scalar> {
+        let nodes = instruction.inputs
+        return PrimitiveInputs(UnsafePointer(values[nodes[0]]),
+                               nodes.count > 1 ? UnsafePointer(values[nodes[1]]) : nil,
+                               nodes.count > 2 ? UnsafePointer(values[nodes[2]]) : nil)
+    }
+
+    private func forward() {
+        for instruction in instructions {
+            instruction.op.forward(inputs(of: instruction), into: values[instruction.output])
+        }
+    }
+
+    /// The reverse pass, in the same order as ``Tape/gradients(of:seed:at:)``: each op reached
+    /// from the output passes its gradient to the inputs that need one, adding where a value
+    /// was used more than once.
+    private func backward() {
+        reached.update(repeating: false, count: nodeCount)
+        if let seed = gradients[output] {  // nil when the output depends on no parameter
+            seed[0] = 1
+            reached[output] = true
+        }
+        for instruction in instructions.reversed() {
+            let node = instruction.output
+            guard reached[node], let upstream = gradients[node] else { continue }
+            let inputs = inputs(of: instruction)
+            for (position, input) in instruction.inputs.enumerated() {
+                guard let destination = gradients[input] else { continue }
+                let isFirst = !reached[input]
+                instruction.op.backward(input: position, inputs, output: values[node], upstream: upstream,
+                                        into: isFirst ? destination : scratch)
+                if isFirst {
+                    reached[input] = true
+                } else {
+                    for i in 0..<counts[input] { destination[i] += scratch[i] }
+                }
+            }
+        }
+        // A parameter the output does not depend on gets zeros, as in the eager pass.
+        for parameter in 0..<parameterShapes.count where !reached[parameter] {
+            gradients[parameter]!.update(repeating: 0, count: counts[parameter])
+        }
+    }
+}

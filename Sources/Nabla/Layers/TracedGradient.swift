@@ -1,0 +1,97 @@
+/// A loss's value and its gradient with respect to a model's parameters, for one batch of inputs
+/// and targets at a time: recorded once, then replayed over buffers it allocated then, so that a
+/// training step builds no graph and allocates nothing.
+///
+/// ```swift
+/// let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+/// for batch in batches {
+///     let (loss, gradients) = lossAndGradient(batch.images, batch.labels)
+///     optimizer.update(&model, along: gradients)
+/// }
+/// ```
+///
+/// It gives the same values and gradients as ``valueWithGradient(at:in:)->(Tensor<Model.Scalar>,_)``
+/// (the eager path, which it is tested against), on these terms:
+/// - The first call at given input shapes runs the function once, eagerly, and records what it
+///   did. Later calls at those shapes replay that record with new inputs and the parameters'
+///   current values; new shapes (a smaller last batch) are traced again, and kept.
+/// - A record can be replayed only if every op in it is one of the ``Tensor`` ops written as a
+///   replayable primitive (the dense layer's `affine`, `sigmoid`, `tanh`, `relu`, the quadratic
+///   cost) and reads only parameters, the two inputs and results of such ops. Otherwise every
+///   call runs eagerly, with the same results, and ``eagerReason`` says why.
+/// - Like any trace, the record keeps the path the function took: a function that branches on
+///   the *values* of its inputs would keep the branch of its first call.
+///
+/// The gradients are returned as values. A step reuses their storage only when the previous
+/// step's ``Gradients`` is gone; one you keep is copied first, never overwritten.
+public final class TracedGradient<Scalar: TensorScalar> {
+    private let parameters: [NamedParameter<Scalar>]
+    private let function: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+    private var plans: [ReplayPlan<Scalar>] = []
+    private var gradientTensors: [Tensor<Scalar>]
+    private let names: [String]
+    private var value = Tensor<Scalar>(0)
+
+    /// Why calls run eagerly instead of replaying, or nil while they replay.
+    public private(set) var eagerReason: String?
+
+    /// Prepares to differentiate `function` — typically a loss of the model's output for inputs
+    /// and targets — with respect to every parameter of `model`. Nothing runs until the first call.
+    public init<Model: Layer>(
+        of model: Model, _ function: @escaping (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+    ) where Model.Scalar == Scalar {
+        parameters = model.parameters
+        self.function = { input, target in function(model, input, target) }
+        names = parameters.map(\.name)
+        gradientTensors = parameters.map { Tensor(zeros: $0.parameter.wrappedValue.shape) }
+    }
+
+    /// The function's value at `input` and `target`, and its gradient with respect to each
+    /// parameter.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+        guard eagerReason == nil, let plan = plan(for: input, target) else {
+            return valueWithGradient(of: parameters) { function(input, target) }
+        }
+        let result = plan.run(input: input, target: target, parameters: parameters, gradients: &gradientTensors)
+        value.withUnsafeMutableBufferPointer { $0[0] = result }
+        return (value, Gradients(names: names, tensors: gradientTensors))
+    }
+
+    /// The plan traced at these shapes, tracing one if there is none; nil (with ``eagerReason``
+    /// set) if the function cannot be replayed.
+    private func plan(for input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> ReplayPlan<Scalar>? {
+        for (index, parameter) in parameters.enumerated() where parameter.parameter.wrappedValue.shape != gradientTensors[index].shape {
+            // A parameter was replaced by one of another shape: every plan, and the gradients, are stale.
+            plans.removeAll()
+            gradientTensors[index] = Tensor(zeros: parameter.parameter.wrappedValue.shape)
+        }
+        if let plan = plans.first(where: { $0.fits(input, target) }) { return plan }
+        do {
+            let plan = try trace(input, target)
+            plans.append(plan)
+            return plan
+        } catch {
+            eagerReason = error.reason
+            return nil
+        }
+    }
+
+    /// Runs the function once on a fresh tape, parameters first, then the inputs, and turns the
+    /// record into a plan.
+    private func trace(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) throws(ReplayPlan<Scalar>.Refusal) -> ReplayPlan<Scalar> {
+        let tape = Tape<Scalar>()
+        let originals = parameters.map(\.parameter.wrappedValue)
+        for (parameter, original) in zip(parameters, originals) {
+            parameter.parameter.wrappedValue = tape.variable(original.detached)
+        }
+        defer { for (parameter, original) in zip(parameters, originals) { parameter.parameter.wrappedValue = original } }
+        let output = function(tape.variable(input.detached), tape.variable(target.detached))
+        tape.isRecording = false
+        guard let tracking = output.tracking, tracking.tape === tape else {
+            throw .init(reason: "the traced function's result does not depend on the parameters or inputs")
+        }
+        return try ReplayPlan(tape: tape, parameterCount: parameters.count, inputCount: 2, output: tracking.index)
+    }
+}
