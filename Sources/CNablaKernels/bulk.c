@@ -35,13 +35,31 @@ void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, do
 }
 
 /* Plain SGD's update, in C so that it is vectorised and stays fast in debug builds, where a
- * Swift element loop over every weight would dominate a training step. */
+ * Swift element loop over every weight would dominate a training step. Eight floats per AVX2
+ * instruction against four for the baseline build: it reads and writes every weight each step. */
+#define SGD_STEP(NAME, T, ATTRIBUTES)                                                          \
+    ATTRIBUTES static void NAME(T *w, const T *g, long count, T rate, T decay) {              \
+        for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);               \
+    }
+SGD_STEP(sgdStepFloatPortable, float, )
+SGD_STEP(sgdStepDoublePortable, double, )
+#if HAVE_AVX2_PATH
+SGD_STEP(sgdStepFloatAVX2, float, __attribute__((target("avx2,fma"))))
+SGD_STEP(sgdStepDoubleAVX2, double, __attribute__((target("avx2,fma"))))
+#endif
+
 void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float decay) {
-    for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+#if HAVE_AVX2_PATH
+    if (nabla_kernel_isa() == 1) { sgdStepFloatAVX2(w, g, count, rate, decay); return; }
+#endif
+    sgdStepFloatPortable(w, g, count, rate, decay);
 }
 
 void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, double decay) {
-    for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+#if HAVE_AVX2_PATH
+    if (nabla_kernel_isa() == 1) { sgdStepDoubleAVX2(w, g, count, rate, decay); return; }
+#endif
+    sgdStepDoublePortable(w, g, count, rate, decay);
 }
 
 /* The logistic function σ(x) = 1 / (1 + e^−x) for floats. The AVX2 path computes e^t for eight

@@ -79,9 +79,16 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
 
 typedef void (*GemmFunction)(int, int, long, long, long, const void *, long, const void *, long, void *, long, int);
 
-/* Splits C into one share per thread — by rows, or by column panels when the columns are the
- * larger dimension — and runs the shares on the worker pool. Each share is an ordinary product
- * on a sub-matrix. */
+/* Shares per thread. The pool hands shares out one at a time, so with several each, a thread that
+ * starts late (a worker waking up, a core the machine lends elsewhere for a while) simply takes
+ * fewer, instead of the whole product waiting for its one half. */
+#define SHARES_PER_THREAD 4
+/* No share smaller than this many multiply-adds (about 10 µs): below it, handing out costs more. */
+#define MIN_SHARE_MACS (1000L * 1000)
+
+/* Splits C into shares — by rows, or by column panels when the columns are the larger
+ * dimension — and runs them on the worker pool. Each share is an ordinary product on a
+ * sub-matrix. */
 static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, long panelWidth,
                     int transposeA, int transposeB, long M, long N, long K,
                     const char *A, const char *B, char *C, int accumulate) {
@@ -91,15 +98,18 @@ static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, lon
         gemm(transposeA, transposeB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
-    struct GemmJob jobs[NABLA_MAX_THREADS];
+    struct GemmJob jobs[NABLA_MAX_THREADS * SHARES_PER_THREAD];
     /* Split the larger dimension: each share then reads only its part of the larger operand. */
     long panelCount = (N + panelWidth - 1) / panelWidth;
     int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
     long units = byRows ? (M + 5) / 6 : panelCount;  /* tiles of 6 rows, or column panels */
-    if (units < threads) threads = units;
+    long shares = threads * SHARES_PER_THREAD;
+    if (shares > M * N * K / MIN_SHARE_MACS) shares = M * N * K / MIN_SHARE_MACS;
+    if (shares < threads) shares = threads;
+    if (shares > units) shares = units;
     long start = 0;
-    for (long t = 0; t < threads; t++) {
-        long count = units / threads + (t < units % threads ? 1 : 0);
+    for (long t = 0; t < shares; t++) {
+        long count = units / shares + (t < units % shares ? 1 : 0);
         long begin = start, end = start + count;
         start = end;
         struct GemmJob job = { transposeA, transposeB, accumulate, M, N, K, lda, ldb, ldc, A, B, C };
@@ -116,7 +126,7 @@ static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, lon
         }
         jobs[t] = job;
     }
-    nabla_parallel_for(threads, runJob, jobs);
+    nabla_parallel_for(shares, runJob, jobs);
 }
 
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \

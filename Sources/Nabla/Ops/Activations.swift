@@ -51,10 +51,12 @@ struct Activation<Scalar: TensorScalar>: Primitive {
         input _: Int, _ inputs: PrimitiveInputs<Scalar>, output y: UnsafePointer<Scalar>,
         upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
     ) {
-        switch function {
-        case .sigmoid: for i in 0..<count { gradient[i] = g[i] * y[i] * (1 - y[i]) }
-        case .tanh: for i in 0..<count { gradient[i] = g[i] * (1 - y[i] * y[i]) }
-        case .relu: for i in 0..<count { gradient[i] = y[i] > 0 ? g[i] : 0 }
+        forEachChunk(count) { chunk in
+            switch function {
+            case .sigmoid: for i in chunk { gradient[i] = g[i] * y[i] * (1 - y[i]) }
+            case .tanh: for i in chunk { gradient[i] = g[i] * (1 - y[i] * y[i]) }
+            case .relu: for i in chunk { gradient[i] = y[i] > 0 ? g[i] : 0 }
+            }
         }
     }
 }
