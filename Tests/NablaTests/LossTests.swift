@@ -33,4 +33,17 @@ import Testing
             #expect(report.passed, "\(type(of: loss)): \(report)")
         }
     }
+
+    @Test func fusedCrossEntropyEqualsItsCompositionFromPrimitives() {
+        // The fused primitive against the same cost written with tensor ops, logits up to ±60.
+        let z = random([5, 4], seed: 3, scale: 20), y = sigmoid(random([5, 4], seed: 4))
+        let composed = { (z: Tensor<Double>, y: Tensor<Double>) in
+            (relu(z) + log(1 + exp(-abs(z))) - z * y).sum() / 5
+        }
+        let (fused, fusedGradients) = valueWithGradient(at: z, y) { SigmoidCrossEntropyLoss()($0, $1) }
+        let (reference, referenceGradients) = valueWithGradient(at: z, y, in: composed)
+        expectClose(fused.scalars, reference.scalars, tolerance: 1e-12)
+        expectClose(fusedGradients.0.scalars, referenceGradients.0.scalars, tolerance: 1e-12)
+        expectClose(fusedGradients.1.scalars, referenceGradients.1.scalars, tolerance: 1e-12)
+    }
 }

@@ -84,6 +84,22 @@ import Testing
         #expect(lossAndGradient.eagerReason == nil)
     }
 
+    @Test func crossEntropyNetworkReplays() {
+        // The chapter-3 network: the last layer's logits go to the cross-entropy cost.
+        var rng = SeededGenerator(seed: 9)
+        let model = Sequential<Double> {
+            Dense(inputSize: 784, outputSize: 30, weightInitializer: .scaledNormal, using: &rng)
+            Sigmoid()
+            Dense(inputSize: 30, outputSize: 10, weightInitializer: .scaledNormal, using: &rng)
+        }
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in SigmoidCrossEntropyLoss()(model(x), y) }
+        for step in 0..<3 {
+            let (x, y) = batch(Double.self, step: step)
+            expectSame(lossAndGradient(x, y), valueWithGradient(at: model) { SigmoidCrossEntropyLoss()($0(x), y) })
+        }
+        #expect(lossAndGradient.eagerReason == nil)
+    }
+
     @Test func aSmallerBatchIsTracedAgainAndBothReplay() {
         let model = bookNetwork(Double.self, seed: 4)
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A cost comparing a batch of network outputs with targets, as a scalar tensor to minimise.
 ///
 /// Outputs and targets have the same shape, [batch, classes]; the cost averages over the batch.
@@ -78,9 +80,44 @@ public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        let m = batchSize(logits, target, loss: "SigmoidCrossEntropyLoss")
-        let softplus = relu(logits) + log(1 + exp(-abs(logits)))
-        return (softplus - logits * target).sum() / Scalar(m)
+        _ = batchSize(logits, target, loss: "SigmoidCrossEntropyLoss")
+        // One primitive, so that a traced training step can replay it; the same cost composed
+        // from primitives, (relu(z) + log(1 + exp(−|z|)) − z·y).sum() / m, is its test reference.
+        return SigmoidCrossEntropy<Scalar>(shape: logits.shape)([logits, target], shape: [])
+    }
+}
+
+/// Binary cross-entropy from logits as one primitive: C = (1/m)·Σ [max(z, 0) − z·y + ln(1 + e^−|z|)]
+/// over an [m, classes] batch, with ∂C/∂z = (σ(z) − y)/m and ∂C/∂y = −z/m.
+struct SigmoidCrossEntropy<Scalar: TensorScalar>: Primitive {
+    let rows, count: Int
+
+    init(shape: [Int]) { (rows, count) = (shape[0], shape[0] * shape[1]) }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
+        let (z, y) = (inputs[0], inputs[1])
+        var sum: Scalar = 0
+        for i in 0..<count {
+            sum += Swift.max(z[i], 0) - z[i] * y[i] + .log(onePlus: .exp(-Swift.abs(z[i])))
+        }
+        cost.initialize(to: sum / Scalar(rows))
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
+        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let (z, y) = (inputs[0], inputs[1])
+        let scale = g[0] / Scalar(rows)
+        if index == 0 {
+            for i in 0..<count { gradient[i] = (1 / (1 + .exp(-z[i])) - y[i]) * scale }
+        } else {
+            for i in 0..<count { gradient[i] = -z[i] * scale }
+        }
     }
 }
 
