@@ -34,6 +34,13 @@ struct ScaledDense: Layer {
         #expect(Sequential<Double> { layer }.parameters.map(\.name) == ["0.weight", "0.bias", "0.gain"])
         let (_, gradients) = valueWithGradient(at: layer) { $0(x).sum() }
         #expect(gradients.names == ["weight", "bias", "gain"])
+        // In a traced step it runs eagerly, with the same results, and says why.
+        let y = Tensor<Double>(randomNormal: [5, 3], using: &rng)
+        let lossAndGradient = TracedGradient(of: layer) { layer, x, y in QuadraticLoss()(layer(x), y) }
+        let traced = lossAndGradient(x, y)
+        let eager = valueWithGradient(at: layer) { QuadraticLoss()($0(x), y) }
+        #expect(traced.value == eager.value && traced.gradients.tensors == eager.gradients.tensors)
+        #expect(lossAndGradient.eagerReason?.hasPrefix("op 0, matmul(") == true, "\(lossAndGradient.eagerReason ?? "nil")")
     }
 
     @Test func gettingStarted() {

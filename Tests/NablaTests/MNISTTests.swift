@@ -88,6 +88,24 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(y.argmax(alongAxis: 1) == set.labels(at: [0, 3]))
     }
 
+    @Test func batchesWrittenIntoATensorReuseItsStorage() {
+        let set = realMNIST.test
+        var x = Tensor<Double>(zeros: [2, 784]), y = Tensor<Double>(zeros: [2, 10])
+        let storage = x.withUnsafeBufferPointer { $0.baseAddress }
+        set.images(at: [3, 0], into: &x)
+        set.oneHotLabels(at: [5, 1], into: &y)
+        #expect(x == set.images(at: [3, 0]) && y == set.oneHotLabels(at: [5, 1]))
+        #expect(x.withUnsafeBufferPointer { $0.baseAddress } == storage, "the same shape refills the same buffer")
+        // A batch of another size (a ragged last batch) gets a tensor of its own shape.
+        set.images(at: 7..<10, into: &x)
+        set.oneHotLabels(at: 7..<10, into: &y)
+        #expect(x == set.images(at: [7, 8, 9]) && y == set.oneHotLabels(at: [7, 8, 9]))
+        // A tensor shared with another value is copied, never written through.
+        let kept = x
+        set.images(at: [0, 1, 2], into: &x)
+        #expect(kept == set.images(at: [7, 8, 9]) && x == set.images(at: [0, 1, 2]))
+    }
+
     @Test func searchPrefersAnExplicitPathAndReportsWhereItLooked() {
         #expect(MNIST.searchPaths(explicit: "/here").first == "/here")
         #expect(throws: DataError.self) { try MNIST(searching: "/nonexistent/mnist") }

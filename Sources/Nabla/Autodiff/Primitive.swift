@@ -49,8 +49,8 @@ struct PrimitiveInputs<Scalar> {
 extension Primitive {
     /// Runs the op on `inputs`, whose shapes the caller has checked, and returns its value of
     /// `shape`; if any input is tracked, records the op so that gradients flow back through
-    /// ``backward(input:_:output:upstream:into:)``. The eager path.
-    func callAsFunction(_ inputs: [Tensor<Scalar>], shape: [Int]) -> Tensor<Scalar> {
+    /// ``backward(input:_:output:upstream:into:)``. The eager path. `name` names the op in messages.
+    func callAsFunction(_ inputs: [Tensor<Scalar>], shape: [Int], name: StaticString = #function) -> Tensor<Scalar> {
         let value = Tensor<Scalar>(shape: shape) { output in
             withStorage(of: inputs) { forward($0, into: output) }
         }
@@ -71,7 +71,7 @@ extension Primitive {
                 }
             }
         }
-        return value.recorded(by: self, from: Array(zip(inputs, pullbacks)))
+        return value.recorded(by: self, from: Array(zip(inputs, pullbacks)), name: name)
     }
 }
 

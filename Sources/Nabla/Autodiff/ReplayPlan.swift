@@ -53,14 +53,14 @@ final class ReplayPlan<Scalar: TensorScalar> {
         for index in 0..<parameterCount { needsGradient[index] = true }
         for index in leafCount..<nodes.count {
             guard let primitive = nodes[index].primitive else {
-                throw Refusal(reason: "op \(index - leafCount) (result \(nodes[index].shape)) is not a Primitive "
-                              + "and only records a pullback closure, which cannot be replayed")
+                throw Refusal(reason: "op \(index - leafCount), \(nodes[index].recordedBy) → \(nodes[index].shape), "
+                              + "records only a pullback closure, which cannot be replayed (it is not a Primitive)")
             }
             var inputs: [Int] = []
             for operand in primitive.operands {
                 guard case .node(let input) = operand else {
-                    throw Refusal(reason: "op \(index - leafCount) (result \(nodes[index].shape)) reads a constant "
-                                  + "or detached tensor, which replaying would freeze at its traced value")
+                    throw Refusal(reason: "op \(index - leafCount), \(nodes[index].recordedBy) → \(nodes[index].shape), "
+                                  + "reads a constant or detached tensor, which replaying would freeze at its traced value")
                 }
                 inputs.append(input)
                 needsGradient[index] = needsGradient[index] || needsGradient[input]

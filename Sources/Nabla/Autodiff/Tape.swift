@@ -27,6 +27,8 @@ final class Tape<Scalar: TensorScalar> {
     /// three inputs, stored inline; only wider ones (concatenation) allocate a list.
     struct Node {
         let shape: [Int]
+        /// The function that recorded it, for messages.
+        var recordedBy: StaticString = "a variable"
         var first: Edge? = nil
         var second: Edge? = nil
         var third: Edge? = nil
@@ -137,20 +139,20 @@ extension Tensor {
     /// Untracked inputs make this a no-op, so evaluation outside a differentiation scope does no
     /// bookkeeping. This is the one call a new primitive op needs; see Docs/Architecture.md.
     public func recorded(
-        from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor
+        from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor, op: StaticString = #function
     ) -> Tensor {
         var recording = Recording<Scalar>()
-        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(input, pullback))
+        let node = Tape<Scalar>.Node(shape: shape, recordedBy: op, first: recording.edge(input, pullback))
         return recording.append(self, node)
     }
 
     /// Two-input form of ``recorded(from:_:)``: one pullback per input.
     public func recorded(
         from lhs: Tensor, _ lhsPullback: @escaping (Tensor) -> Tensor,
-        and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor
+        and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor, op: StaticString = #function
     ) -> Tensor {
         var recording = Recording<Scalar>()
-        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(lhs, lhsPullback),
+        let node = Tape<Scalar>.Node(shape: shape, recordedBy: op, first: recording.edge(lhs, lhsPullback),
                                      second: recording.edge(rhs, rhsPullback))
         return recording.append(self, node)
     }
@@ -159,18 +161,18 @@ extension Tensor {
     public func recorded(
         from a: Tensor, _ aPullback: @escaping (Tensor) -> Tensor,
         and b: Tensor, _ bPullback: @escaping (Tensor) -> Tensor,
-        and c: Tensor, _ cPullback: @escaping (Tensor) -> Tensor
+        and c: Tensor, _ cPullback: @escaping (Tensor) -> Tensor, op: StaticString = #function
     ) -> Tensor {
         var recording = Recording<Scalar>()
-        let node = Tape<Scalar>.Node(shape: shape, first: recording.edge(a, aPullback),
+        let node = Tape<Scalar>.Node(shape: shape, recordedBy: op, first: recording.edge(a, aPullback),
                                      second: recording.edge(b, bPullback), third: recording.edge(c, cPullback))
         return recording.append(self, node)
     }
 
     /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.
-    public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)]) -> Tensor {
+    public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)], op: StaticString = #function) -> Tensor {
         var recording = Recording<Scalar>()
-        var node = Tape<Scalar>.Node(shape: shape)
+        var node = Tape<Scalar>.Node(shape: shape, recordedBy: op)
         for (input, pullback) in inputs {
             if let edge = recording.edge(input, pullback) { node.add(edge) }  // no edge: a constant
         }
@@ -179,9 +181,11 @@ extension Tensor {
 
     /// Records `self` as the value `op` computed from `inputs`, keeping the op itself so that a
     /// trace can replay it; the pullbacks are the op's own, for the eager backward pass.
-    func recorded<Op: Primitive>(by op: Op, from inputs: [(Tensor, (Tensor) -> Tensor)]) -> Tensor where Op.Scalar == Scalar {
+    func recorded<Op: Primitive>(
+        by op: Op, from inputs: [(Tensor, (Tensor) -> Tensor)], name: StaticString
+    ) -> Tensor where Op.Scalar == Scalar {
         var recording = Recording<Scalar>()
-        var node = Tape<Scalar>.Node(shape: shape)
+        var node = Tape<Scalar>.Node(shape: shape, recordedBy: name)
         var operands: [Tape<Scalar>.Operand] = []
         for (input, pullback) in inputs {
             if let edge = recording.edge(input, pullback) {

@@ -55,43 +55,42 @@ public struct MNISTSet: Sendable {
 
     /// The images at `indices` as a [n, 784] tensor, pixels scaled by 1/256 like the book's data.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        var batch: Tensor<Scalar>?
-        withIndices(indices) { indices in
-            batch = Tensor(shape: [indices.count, Self.pixelCount]) { writeImages(at: indices, into: $0) }
-        }
-        return batch!
+        var batch = Tensor<Scalar>(zeros: [0, Self.pixelCount])
+        images(at: indices, into: &batch)
+        return batch
     }
 
     /// Writes the images at `indices` into `batch` as a [n, 784] tensor. Its storage is reused
     /// when it already has that shape (and is not shared), so a training loop can fill one batch
     /// tensor again and again without allocating.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
-        withIndices(indices) { indices in
-            if batch.hasShape(indices.count, Self.pixelCount) {
-                batch.withUnsafeMutableBufferPointer { writeImages(at: indices, into: $0.baseAddress!) }
-            } else {
-                batch = Tensor(shape: [indices.count, Self.pixelCount]) { writeImages(at: indices, into: $0) }
-            }
-        }
+        write(rowsAt: indices, columns: Self.pixelCount, into: &batch) { writeImages(at: $0, into: $1) }
     }
 
     /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
     public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, as _: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        var batch: Tensor<Scalar>?
-        withIndices(indices) { indices in
-            batch = Tensor(shape: [indices.count, Self.classCount]) { writeOneHotLabels(at: indices, into: $0) }
-        }
-        return batch!
+        var batch = Tensor<Scalar>(zeros: [0, Self.classCount])
+        oneHotLabels(at: indices, into: &batch)
+        return batch
     }
 
     /// Writes the labels at `indices` into `batch` as one-hot rows of a [n, 10] tensor, reusing
     /// its storage like ``images(at:into:)``.
     public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
+        write(rowsAt: indices, columns: Self.classCount, into: &batch) { writeOneHotLabels(at: $0, into: $1) }
+    }
+
+    /// Has `write` fill a row of `columns` values for each of `indices`: in `batch`'s storage if
+    /// it has that shape, else in a new tensor that replaces it.
+    private func write<Scalar>(
+        rowsAt indices: some Collection<Int>, columns: Int, into batch: inout Tensor<Scalar>,
+        _ write: (UnsafeBufferPointer<Int>, UnsafeMutablePointer<Scalar>) -> Void
+    ) {
         withIndices(indices) { indices in
-            if batch.hasShape(indices.count, Self.classCount) {
-                batch.withUnsafeMutableBufferPointer { writeOneHotLabels(at: indices, into: $0.baseAddress!) }
+            if batch.rank == 2 && batch.shape[0] == indices.count && batch.shape[1] == columns {
+                batch.withUnsafeMutableBufferPointer { if let storage = $0.baseAddress { write(indices, storage) } }
             } else {
-                batch = Tensor(shape: [indices.count, Self.classCount]) { writeOneHotLabels(at: indices, into: $0) }
+                batch = Tensor(shape: [indices.count, columns]) { write(indices, $0) }
             }
         }
     }
@@ -161,9 +160,3 @@ extension MNISTSet {
     }
 }
 
-extension Tensor {
-    /// Whether this is a [rows, columns] matrix (compared without building a shape array).
-    fileprivate func hasShape(_ rows: Int, _ columns: Int) -> Bool {
-        rank == 2 && shape[0] == rows && shape[1] == columns
-    }
-}

@@ -11,13 +11,6 @@ public protocol Loss<Scalar> {
     func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar>
 }
 
-/// Checks a loss's operands and returns the batch size.
-func batchSize<Scalar>(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: String) -> Int {
-    check(output.shape == target.shape && output.rank == 2,
-          "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
-    return output.shape[0]
-}
-
 /// The book's quadratic cost, exactly: C = (1/m)·Σₓ ½‖a − y‖² over a mini-batch of m examples.
 ///
 /// Half the squared error is summed over the outputs of each example, then averaged over
@@ -32,37 +25,7 @@ public struct QuadraticLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        _ = batchSize(output, target, loss: "QuadraticLoss")
-        // One node instead of four (subtract, square, sum, divide) on the training path.
-        return Quadratic<Scalar>(shape: output.shape)([output, target], shape: [])
-    }
-}
-
-/// The book's cost as one primitive: C = (1/m)·Σ ½(a − y)² over an [m, classes] batch, whose
-/// gradient is (a − y)/m with respect to the outputs a (and its negative for the targets y).
-struct Quadratic<Scalar: TensorScalar>: Primitive {
-    let rows, count: Int
-
-    init(shape: [Int]) { (rows, count) = (shape[0], shape[0] * shape[1]) }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
-        let (a, y) = (inputs[0], inputs[1])
-        var sum: Scalar = 0
-        for i in 0..<count { sum += (a[i] - y[i]) * (a[i] - y[i]) }
-        cost.initialize(to: sum / Scalar(rows) / 2)
-    }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func backward(
-        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
-        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
-    ) {
-        let (a, y) = (inputs[0], inputs[1])
-        let scale = (index == 0 ? g[0] : -g[0]) / Scalar(rows)
-        for i in 0..<count { gradient[i] = (a[i] - y[i]) * scale }
+        BatchCost.apply(.halfSquaredError, output, target, loss: "QuadraticLoss")
     }
 }
 
@@ -80,27 +43,44 @@ public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        _ = batchSize(logits, target, loss: "SigmoidCrossEntropyLoss")
-        // One primitive, so that a traced training step can replay it; the same cost composed
-        // from primitives, (relu(z) + log(1 + exp(−|z|)) − z·y).sum() / m, is its test reference.
-        return SigmoidCrossEntropy<Scalar>(shape: logits.shape)([logits, target], shape: [])
+        BatchCost.apply(.sigmoidCrossEntropy, logits, target, loss: "SigmoidCrossEntropyLoss")
     }
 }
 
-/// Binary cross-entropy from logits as one primitive: C = (1/m)·Σ [max(z, 0) − z·y + ln(1 + e^−|z|)]
-/// over an [m, classes] batch, with ∂C/∂z = (σ(z) − y)/m and ∂C/∂y = −z/m.
-struct SigmoidCrossEntropy<Scalar: TensorScalar>: Primitive {
+/// A cost as one primitive: a term of each output a and its target y, summed over an
+/// [m, classes] batch and averaged over its m rows, C = (1/m)·Σ term(a, y).
+///
+/// One node instead of four to seven (subtract, square, sum, divide, …), and replayable. The
+/// same costs composed from tensor ops are the tests' reference.
+struct BatchCost<Scalar: TensorScalar>: Primitive {
+    enum Term {
+        /// ½(a − y)²; ∂/∂a = a − y, ∂/∂y = −(a − y).
+        case halfSquaredError
+        /// Binary cross-entropy of σ(a) from the logit a: max(a, 0) − a·y + ln(1 + e^−|a|);
+        /// ∂/∂a = σ(a) − y, ∂/∂y = −a.
+        case sigmoidCrossEntropy
+    }
+    let term: Term
     let rows, count: Int
 
-    init(shape: [Int]) { (rows, count) = (shape[0], shape[0] * shape[1]) }
+    /// The scalar cost of `output` against `target`, which must both be [batch, classes].
+    static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {
+        check(output.shape == target.shape && output.rank == 2,
+              "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
+        let op = BatchCost(term: term, rows: output.shape[0], count: output.count)
+        return op([output, target], shape: [], name: loss)
+    }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
-        let (z, y) = (inputs[0], inputs[1])
+        let (a, y) = (inputs[0], inputs[1])
         var sum: Scalar = 0
-        for i in 0..<count {
-            sum += Swift.max(z[i], 0) - z[i] * y[i] + .log(onePlus: .exp(-Swift.abs(z[i])))
+        switch term {
+        case .halfSquaredError:
+            for i in 0..<count { sum += (a[i] - y[i]) * (a[i] - y[i]) / 2 }
+        case .sigmoidCrossEntropy:
+            for i in 0..<count { sum += Swift.max(a[i], 0) - a[i] * y[i] + .log(onePlus: .exp(-Swift.abs(a[i]))) }
         }
         cost.initialize(to: sum / Scalar(rows))
     }
@@ -111,12 +91,13 @@ struct SigmoidCrossEntropy<Scalar: TensorScalar>: Primitive {
         input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
         upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
     ) {
-        let (z, y) = (inputs[0], inputs[1])
+        let (a, y) = (inputs[0], inputs[1])
         let scale = g[0] / Scalar(rows)
-        if index == 0 {
-            for i in 0..<count { gradient[i] = (1 / (1 + .exp(-z[i])) - y[i]) * scale }
-        } else {
-            for i in 0..<count { gradient[i] = -z[i] * scale }
+        switch (term, index) {
+        case (.halfSquaredError, 0): for i in 0..<count { gradient[i] = (a[i] - y[i]) * scale }
+        case (.halfSquaredError, _): for i in 0..<count { gradient[i] = (y[i] - a[i]) * scale }
+        case (.sigmoidCrossEntropy, 0): for i in 0..<count { gradient[i] = (1 / (1 + .exp(-a[i])) - y[i]) * scale }
+        case (.sigmoidCrossEntropy, _): for i in 0..<count { gradient[i] = -a[i] * scale }
         }
     }
 }
@@ -131,7 +112,8 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
-        return -(target * logSoftmax(logits)).sum() / Scalar(m)
+        check(logits.shape == target.shape && logits.rank == 2,
+              "SoftmaxCrossEntropyLoss: output \(logits.shape) and target \(target.shape) must both be [batch, classes]")
+        return -(target * logSoftmax(logits)).sum() / Scalar(logits.shape[0])
     }
 }
