@@ -1,7 +1,7 @@
 /// An op written against raw storage: its forward value and each input's vector–Jacobian product,
 /// side by side, each writing into a buffer it is given.
 ///
-/// Most ops record a pullback closure with ``Tensor/recorded(from:_:)``, which is all a new op
+/// Most ops record a pullback closure with ``Tensor/recorded(from:_:op:)``, which is all a new op
 /// needs. The ops on a training step's hot path (``Tensor/affine(_:weight:bias:)``,
 /// ``sigmoid(_:)``, ``tanh(_:)``, ``relu(_:)``, ``QuadraticLoss``) are primitives instead, and
 /// the two drivers of a primitive run the same code:

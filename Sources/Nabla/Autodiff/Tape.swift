@@ -138,6 +138,8 @@ extension Tensor {
     ///
     /// Untracked inputs make this a no-op, so evaluation outside a differentiation scope does no
     /// bookkeeping. This is the one call a new primitive op needs; see Docs/Architecture.md.
+    /// `op` names the op in messages (such as why a ``TracedGradient`` cannot replay it); it
+    /// defaults to the name of the function that calls this one.
     public func recorded(
         from input: Tensor, _ pullback: @escaping (Tensor) -> Tensor, op: StaticString = #function
     ) -> Tensor {
@@ -146,7 +148,7 @@ extension Tensor {
         return recording.append(self, node)
     }
 
-    /// Two-input form of ``recorded(from:_:)``: one pullback per input.
+    /// Two-input form of ``recorded(from:_:op:)``: one pullback per input.
     public func recorded(
         from lhs: Tensor, _ lhsPullback: @escaping (Tensor) -> Tensor,
         and rhs: Tensor, _ rhsPullback: @escaping (Tensor) -> Tensor, op: StaticString = #function
@@ -157,7 +159,7 @@ extension Tensor {
         return recording.append(self, node)
     }
 
-    /// Three-input form of ``recorded(from:_:)``: one pullback per input.
+    /// Three-input form of ``recorded(from:_:op:)``: one pullback per input.
     public func recorded(
         from a: Tensor, _ aPullback: @escaping (Tensor) -> Tensor,
         and b: Tensor, _ bPullback: @escaping (Tensor) -> Tensor,
@@ -169,7 +171,7 @@ extension Tensor {
         return recording.append(self, node)
     }
 
-    /// Any-number-of-inputs form of ``recorded(from:_:)``: one pullback per input.
+    /// Any-number-of-inputs form of ``recorded(from:_:op:)``: one pullback per input.
     public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)], op: StaticString = #function) -> Tensor {
         var recording = Recording<Scalar>()
         var node = Tape<Scalar>.Node(shape: shape, recordedBy: op)
