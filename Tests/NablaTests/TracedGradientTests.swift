@@ -165,4 +165,24 @@ import Testing
         }
         #expect(lossAndGradient.eagerReason == nil)
     }
+
+    @Test func reshapedParametersAndManyShapesAreTracedAfresh() {
+        var rng = SeededGenerator(seed: 10)
+        let layer = Dense<Double>(inputSize: 4, outputSize: 3, using: &rng)
+        let lossAndGradient = TracedGradient(of: layer) { layer, x, y in QuadraticLoss()(sigmoid(layer(x)), y) }
+        let eager = { (x: Tensor<Double>, y: Tensor<Double>) in
+            valueWithGradient(at: layer) { QuadraticLoss()(sigmoid($0(x)), y) }
+        }
+        // More batch sizes than plans are kept: the oldest is dropped and traced again later.
+        for rows in Array(1...(TracedGradient<Double>.maximumPlans + 2)) + [1, 2] {
+            let x = random([rows, 4], seed: UInt64(rows)), y = random([rows, 3], seed: UInt64(rows) + 50)
+            expectSame(lossAndGradient(x, y), eager(x, y))
+        }
+        // Parameters replaced by ones of another shape (a wider layer): every plan is stale.
+        layer.$weight.wrappedValue = random([5, 4], seed: 60)
+        layer.$bias.wrappedValue = random([5], seed: 61)
+        let x = random([2, 4], seed: 62), y = random([2, 5], seed: 63)
+        expectSame(lossAndGradient(x, y), eager(x, y))
+        #expect(lossAndGradient.eagerReason == nil)
+    }
 }

@@ -24,7 +24,13 @@
 ///
 /// The gradients are returned as values. A step reuses their storage only when the previous
 /// step's ``Gradients`` is gone; one you keep is copied first, never overwritten.
+///
+/// An instance keeps reused buffers, so it is meant for one thread at a time; its plans (one per
+/// input shape, the most recent ``maximumPlans``) live as long as it does.
 public final class TracedGradient<Scalar: TensorScalar> {
+    /// How many traced input shapes are kept; tracing one more drops the oldest.
+    public static var maximumPlans: Int { 8 }
+
     private let parameters: [NamedParameter<Scalar>]
     private let function: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
     private var plans: [ReplayPlan<Scalar>] = []
@@ -70,6 +76,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         if let plan = plans.first(where: { $0.fits(input, target) }) { return plan }
         do {
             let plan = try trace(input, target)
+            if plans.count == Self.maximumPlans { plans.removeFirst() }
             plans.append(plan)
             return plan
         } catch {
