@@ -36,7 +36,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
     private let reached: UnsafeMutablePointer<Bool>
     private let counts: [Int]
     private let nodeCount: Int
-    private let arena: UnsafeMutableBufferPointer<Scalar>
+    private let arena: UnsafeMutableRawPointer
     /// Where a second contribution to a gradient is formed before being added in (fan-out).
     private let scratch: UnsafeMutablePointer<Scalar>
 
@@ -68,8 +68,8 @@ final class ReplayPlan<Scalar: TensorScalar> {
             instructions.append(Instruction(op: primitive.op, inputs: inputs, output: index))
         }
 
-        // One arena: each op's value, then its gradient if one flows to it; each region aligned
-        // to 64 bytes for the vector kernels.
+        // One arena: each op's value, then its gradient if one flows to it. Regions are whole
+        // multiples of 16 elements from a 64-byte-aligned base, so each starts on a cache line.
         let counts = nodes.map { $0.shape.reduce(1, *) }
         let aligned = { (count: Int) in (count + 15) / 16 * 16 }
         var offsets: [(value: Int, gradient: Int?)] = []
@@ -85,9 +85,9 @@ final class ReplayPlan<Scalar: TensorScalar> {
         let scratchOffset = size
         size += aligned(scratchCount)
 
-        let arena = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: Swift.max(size, 1))
-        arena.initialize(repeating: 0)
-        let base = arena.baseAddress!
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(size, 1) * MemoryLayout<Scalar>.stride,
+                                                     alignment: 64)
+        let base = arena.initializeMemory(as: Scalar.self, repeating: 0, count: Swift.max(size, 1))
         values = .allocate(capacity: nodes.count)
         values.initialize(repeating: base, count: nodes.count)  // leaves are pinned per run
         gradients = .allocate(capacity: nodes.count)
