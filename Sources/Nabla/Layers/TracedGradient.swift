@@ -18,7 +18,8 @@
 /// - A record can be replayed only if every op in it is one of the ``Tensor`` ops written as a
 ///   replayable primitive (the dense layer's `affine`, `sigmoid`, `tanh`, `relu`, the quadratic
 ///   cost) and reads only parameters, the two inputs and results of such ops. Otherwise every
-///   call runs eagerly, with the same results, and ``eagerReason`` says why.
+///   call runs eagerly, with the same results, and ``eagerReason`` says why (the call that found
+///   out runs the function a second time, eagerly).
 /// - Like any trace, the record keeps the path the function took: a function that branches on
 ///   the *values* of its inputs would keep the branch of its first call.
 ///
