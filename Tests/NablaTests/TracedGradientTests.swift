@@ -84,6 +84,37 @@ import Testing
         #expect(lossAndGradient.eagerReason == nil)
     }
 
+    /// Matrix products with every combination of stored-transposed operands.
+    struct Products: Layer {
+        @Parameter var w = random([4, 4], seed: 20)
+        @Parameter var v = random([3, 4], seed: 21)
+
+        func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> {
+            let h = sigmoid(matmul(x, w))                                         // [5, 4]
+            let u = tanh(matmul(w, v, transposingB: true))                        // [4, 3]
+            let t = sigmoid(matmul(w, h, transposingA: true, transposingB: true)) // [4, 5]
+            return matmul(t, u, transposingA: true)                               // [5, 3]
+        }
+    }
+
+    @Test func matrixProductsReplayInEveryLayout() {
+        let model = Products()
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        for seed in 30..<33 as Range<UInt64> {
+            let x = random([5, 4], seed: seed), y = random([5, 3], seed: seed + 10)
+            expectSame(lossAndGradient(x, y), valueWithGradient(at: model) { QuadraticLoss()($0(x), y) })
+        }
+        #expect(lossAndGradient.eagerReason == nil)
+        let (x, y) = (random([5, 4], seed: 40), random([5, 3], seed: 41))
+        let report = checkGradients(at: [model.w, model.v], names: ["w", "v"]) { p in
+            let h = sigmoid(matmul(x, p[0]))
+            let u = tanh(matmul(p[0], p[1], transposingB: true))
+            let t = sigmoid(matmul(p[0], h, transposingA: true, transposingB: true))
+            return QuadraticLoss()(matmul(t, u, transposingA: true), y)
+        }
+        #expect(report.passed, "\(report)")
+    }
+
     @Test func crossEntropyNetworkReplays() {
         // The chapter-3 network: the last layer's logits go to the cross-entropy cost.
         var rng = SeededGenerator(seed: 9)

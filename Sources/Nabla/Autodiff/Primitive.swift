@@ -2,8 +2,9 @@
 /// side by side, each writing into a buffer it is given.
 ///
 /// Most ops record a pullback closure with ``Tensor/recorded(from:_:op:)``, which is all a new op
-/// needs. The ops on a training step's hot path (``Tensor/affine(_:weight:bias:)``,
-/// ``sigmoid(_:)``, ``tanh(_:)``, ``relu(_:)``, ``QuadraticLoss``) are primitives instead, and
+/// needs. The ops on a training step's hot path (``Tensor/matmul(_:_:transposingA:transposingB:)``,
+/// ``Tensor/affine(_:weight:bias:)``, ``sigmoid(_:)``, ``tanh(_:)``, ``relu(_:)`` and the fused
+/// costs) are primitives instead, and
 /// the two drivers of a primitive run the same code:
 /// - eagerly, ``callAsFunction(_:shape:)`` allocates the output (and, in the pullback, each
 ///   gradient) and records the op on the tape like any other;
@@ -85,17 +86,5 @@ private func withStorage<Scalar, R>(of tensors: [Tensor<Scalar>], _ body: (Primi
                 body(PrimitiveInputs(a.baseAddress!, b.baseAddress!, c.baseAddress!))
             }
         }
-    }
-}
-
-extension Tensor {
-    /// Creates an untracked tensor of `shape` whose elements `fill` writes, every one of them.
-    init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
-        let count = shape.reduce(1, *)
-        let values = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { fill(buffer.baseAddress!) }
-            initialized = count
-        }
-        self.init(shape: shape, unchecked: values)
     }
 }

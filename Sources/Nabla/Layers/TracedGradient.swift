@@ -16,8 +16,8 @@
 ///   did. Later calls at those shapes replay that record with new inputs and the parameters'
 ///   current values; new shapes (a smaller last batch) are traced again, and kept.
 /// - A record can be replayed only if every op in it is one of the ``Tensor`` ops written as a
-///   replayable primitive (the dense layer's `affine`, `sigmoid`, `tanh`, `relu`, the quadratic
-///   cost) and reads only parameters, the two inputs and results of such ops. Otherwise every
+///   replayable primitive (`matmul`, the dense layer's `affine`, `sigmoid`, `tanh`, `relu`, the
+///   quadratic and sigmoid cross-entropy costs) and reads only parameters, the two inputs and results of such ops. Otherwise every
 ///   call runs eagerly, with the same results, and ``eagerReason`` says why (the call that found
 ///   out runs the function a second time, eagerly).
 /// - Like any trace, the record keeps the path the function took: a function that branches on

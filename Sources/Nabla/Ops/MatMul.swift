@@ -17,19 +17,8 @@ extension Tensor {
         let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         check(k == k2, "matmul: \(describe()): inner dimensions \(k) and \(k2) differ")
 
-        let value = product(a, b, m: m, n: n, k: k, transposingA: transposeA, transposingB: transposeB)
-        let (savedA, savedB) = (a.detached, b.detached)
-        // With C = op(A)·op(B): ∂op(A) = ∂C·op(B)ᵀ and ∂op(B) = op(A)ᵀ·∂C, transposed back
-        // wherever A or B was stored transposed.
-        return value.recorded(
-            from: a, { g in
-                transposeA ? matmul(savedB, g, transposingA: transposeB, transposingB: true)
-                           : matmul(g, savedB, transposingB: !transposeB)
-            },
-            and: b, { g in
-                transposeB ? matmul(g, savedA, transposingA: true, transposingB: transposeA)
-                           : matmul(savedA, g, transposingA: !transposeA)
-            })
+        let op = MatrixProduct<Scalar>(rows: m, columns: n, inner: k, transposeA: transposeA, transposeB: transposeB)
+        return op([a, b], shape: [m, n])
     }
 }
 
@@ -42,28 +31,41 @@ public func matmul<Scalar>(
     Tensor.matmul(a, b, transposingA: transposingA, transposingB: transposingB)
 }
 
-extension Tensor {
-    /// The [m, n] product op(a)·op(b) through the kernel, untracked; each row starts from `rowStart`
-    /// (a bias, which the kernel then accumulates onto) or from zero. Shapes are the caller's to check.
-    static func product(
-        _ a: Tensor, _ b: Tensor, m: Int, n: Int, k: Int,
-        transposingA transposeA: Bool, transposingB transposeB: Bool, rowStart: Tensor? = nil
-    ) -> Tensor {
-        let values = [Scalar](unsafeUninitializedCapacity: m * n) { c, initialized in
-            if let rowStart {
-                rowStart.scalars.withUnsafeBufferPointer { start in
-                    for row in 0..<m { (c.baseAddress! + row * n).initialize(from: start.baseAddress!, count: n) }
-                }
-            }
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
-                    Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                a: pa.baseAddress!, b: pb.baseAddress!, c: c.baseAddress!,
-                                accumulate: rowStart != nil)
-                }
-            }
-            initialized = m * n
+/// C = op(A)·op(B), [rows, inner]·[inner, columns], with either operand stored transposed.
+///
+/// With C = op(A)·op(B): ∂op(A) = ∂C·op(B)ᵀ and ∂op(B) = op(A)ᵀ·∂C, each formed directly in the
+/// operand's stored layout, so neither gradient is ever transposed afterwards.
+struct MatrixProduct<Scalar: TensorScalar>: Primitive {
+    let rows, columns, inner: Int
+    let transposeA, transposeB: Bool
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ inputs: PrimitiveInputs<Scalar>, into c: UnsafeMutablePointer<Scalar>) {
+        Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: inner,
+                    a: inputs[0], b: inputs[1], c: c, accumulate: false)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
+        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let (a, b) = (inputs[0], inputs[1])
+        switch (index, transposeA, transposeB) {
+        case (0, false, _):  // ∂A [rows, inner] = g·op(B)ᵀ
+            Scalar.gemm(transposeA: false, transposeB: !transposeB, m: rows, n: inner, k: columns,
+                        a: g, b: b, c: gradient, accumulate: false)
+        case (0, true, _):  // ∂A stored [inner, rows] = op(B)·gᵀ
+            Scalar.gemm(transposeA: transposeB, transposeB: true, m: inner, n: rows, k: columns,
+                        a: b, b: g, c: gradient, accumulate: false)
+        case (_, _, false):  // ∂B [inner, columns] = op(A)ᵀ·g
+            Scalar.gemm(transposeA: !transposeA, transposeB: false, m: inner, n: columns, k: rows,
+                        a: a, b: g, c: gradient, accumulate: false)
+        default:  // ∂B stored [columns, inner] = gᵀ·op(A)
+            Scalar.gemm(transposeA: true, transposeB: transposeA, m: columns, n: inner, k: rows,
+                        a: g, b: a, c: gradient, accumulate: false)
         }
-        return Tensor(shape: [m, n], unchecked: values)
     }
 }

@@ -26,13 +26,12 @@ extension Tensor {
     public func transposed() -> Tensor {
         check(rank == 2, "transposed: needs a 2-D tensor, got shape \(shape)")
         let (rows, cols) = (shape[0], shape[1])
-        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+        let value = Tensor(shape: [cols, rows]) { out in
             scalars.withUnsafeBufferPointer { x in
                 for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
             }
-            initialized = count
         }
-        return Tensor(shape: [cols, rows], unchecked: result).recorded(from: self) { g in g.transposed() }
+        return value.recorded(from: self) { g in g.transposed() }
     }
 
     /// The rows (slices along the first axis) in `range`: a mini-batch of a data set.

@@ -33,21 +33,19 @@ extension Tensor {
     /// A tensor of the same shape with `transform` applied to every element.
     @inline(__always)
     func map(_ transform: (Scalar) -> Scalar) -> Tensor {
-        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+        Tensor(shape: shape) { out in
             scalars.withUnsafeBufferPointer { x in
                 forEachChunk(x.count) { chunk in
                     for i in chunk { out[i] = transform(x[i]) }
                 }
             }
-            initialized = count
         }
-        return Tensor(shape: shape, unchecked: result)
     }
 
     /// Combines two tensors of the same shape element by element.
     @inline(__always)
     func zipMap(_ other: Tensor, _ combine: (Scalar, Scalar) -> Scalar) -> Tensor {
-        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+        Tensor(shape: shape) { out in
             scalars.withUnsafeBufferPointer { a in
                 other.scalars.withUnsafeBufferPointer { b in
                     forEachChunk(a.count) { chunk in
@@ -55,9 +53,7 @@ extension Tensor {
                     }
                 }
             }
-            initialized = count
         }
-        return Tensor(shape: shape, unchecked: result)
     }
 
     /// Combines two tensors element by element under NumPy broadcasting: shapes are aligned at
@@ -69,8 +65,8 @@ extension Tensor {
         if shape == other.shape { return zipMap(other, combine) }
         if other.shape.isSuffix(of: shape) {
             // The common case, a bias row added to every row: `other` repeats, no index walk.
-            let (period, total) = (other.count, self.count)
-            let result = [Scalar](unsafeUninitializedCapacity: total) { out, initialized in
+            let period = other.count
+            return Tensor(shape: shape) { out in
                 scalars.withUnsafeBufferPointer { x in
                     other.scalars.withUnsafeBufferPointer { y in
                         // Chunks of whole periods, so each chunk restarts `other` at 0.
@@ -82,15 +78,13 @@ extension Tensor {
                         }
                     }
                 }
-                initialized = total
             }
-            return Tensor(shape: shape, unchecked: result)
         }
         let outShape = broadcastShape(shape, other.shape, op: op)
         let a = BroadcastWalk(from: shape, to: outShape)
         let b = BroadcastWalk(from: other.shape, to: outShape)
         let count = outShape.reduce(1, *)
-        let result = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+        return Tensor(shape: outShape) { out in
             scalars.withUnsafeBufferPointer { x in
                 other.scalars.withUnsafeBufferPointer { y in
                     var walkA = a, walkB = b
@@ -107,9 +101,7 @@ extension Tensor {
                     }
                 }
             }
-            initialized = count
         }
-        return Tensor(shape: outShape, unchecked: result)
     }
 }
 

@@ -79,6 +79,17 @@ public struct Tensor<Scalar: TensorScalar> {
         self.shape = shape
         self.scalars = scalars
     }
+
+    /// Creates an untracked tensor of `shape` whose elements `fill` writes, every one of them,
+    /// into fresh uninitialised storage (no zeroing first).
+    init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
+        let count = shape.reduce(1, *)
+        let values = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { fill(buffer.baseAddress!) }
+            initialized = count
+        }
+        self.init(shape: shape, unchecked: values)
+    }
 }
 
 extension Tensor {
