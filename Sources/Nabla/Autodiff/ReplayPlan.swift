@@ -1,8 +1,8 @@
 /// A recorded step turned into a fixed program over buffers allocated once: the forward pass and
 /// the reverse pass of a tape whose ops are all ``Primitive``s, replayed without building a graph.
 ///
-/// The tape it is built from starts with the parameters as leaves, then the step's data inputs
-/// (leaves that need no gradient), then the ops. Replaying reads the parameters and inputs where
+/// The tape it is built from starts with the parameters as leaves, then the step's two data
+/// inputs (an input batch and its targets: leaves that need no gradient), then the ops. Replaying reads the parameters and inputs where
 /// they are, writes every intermediate value and gradient into one arena, and writes the
 /// parameters' gradients into tensors the caller owns. It allocates nothing.
 ///
@@ -34,17 +34,18 @@ final class ReplayPlan<Scalar: TensorScalar> {
     private let gradients: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>?>
     /// Whether a node's gradient has been written yet in this reverse pass.
     private let reached: UnsafeMutablePointer<Bool>
+    /// Each node's number of elements.
     private let counts: [Int]
-    private let nodeCount: Int
     private let arena: UnsafeMutableRawPointer
     /// Where a second contribution to a gradient is formed before being added in (fan-out).
     private let scratch: UnsafeMutablePointer<Scalar>
 
     /// Builds the plan for `tape`, whose first `parameterCount` nodes are the parameters and next
-    /// `inputCount` nodes the data inputs, differentiating the scalar node `output`.
-    init(tape: Tape<Scalar>, parameterCount: Int, inputCount: Int, output: Int) throws(Refusal) {
+    /// two the data inputs, differentiating the scalar node `output`.
+    init(tape: Tape<Scalar>, parameterCount: Int, output: Int) throws(Refusal) {
         let nodes = tape.nodes
-        let leafCount = parameterCount + inputCount
+        let leafCount = parameterCount + 2
+        let describe = { (index: Int) in "op \(index - leafCount), \(nodes[index].recordedBy) → \(nodes[index].shape)," }
         guard output >= leafCount, output < nodes.count, nodes[output].shape.reduce(1, *) == 1 else {
             throw Refusal(reason: "the traced function's result is not a single number computed from its inputs")
         }
@@ -53,14 +54,14 @@ final class ReplayPlan<Scalar: TensorScalar> {
         for index in 0..<parameterCount { needsGradient[index] = true }
         for index in leafCount..<nodes.count {
             guard let primitive = nodes[index].primitive else {
-                throw Refusal(reason: "op \(index - leafCount), \(nodes[index].recordedBy) → \(nodes[index].shape), "
-                              + "records only a pullback closure, which cannot be replayed (it is not a Primitive)")
+                throw Refusal(reason: "\(describe(index)) records only a pullback closure, which cannot be replayed "
+                              + "(it is not a Primitive)")
             }
             var inputs: [Int] = []
-            for operand in primitive.operands {
-                guard case .node(let input) = operand else {
-                    throw Refusal(reason: "op \(index - leafCount), \(nodes[index].recordedBy) → \(nodes[index].shape), "
-                                  + "reads a constant or detached tensor, which replaying would freeze at its traced value")
+            for input in primitive.inputs {
+                guard let input else {
+                    throw Refusal(reason: "\(describe(index)) reads a constant or detached tensor, which replaying "
+                                  + "would freeze at its traced value")
                 }
                 inputs.append(input)
                 needsGradient[index] = needsGradient[index] || needsGradient[input]
@@ -104,9 +105,8 @@ final class ReplayPlan<Scalar: TensorScalar> {
         self.instructions = instructions
         self.output = output
         self.counts = counts
-        self.nodeCount = nodes.count
         self.parameterShapes = nodes[0..<parameterCount].map(\.shape)
-        self.inputShapes = nodes[parameterCount..<leafCount].map(\.shape)
+        self.inputShapes = [nodes[parameterCount].shape, nodes[parameterCount + 1].shape]
     }
 
     deinit {
@@ -118,7 +118,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
 
     /// Whether the plan was traced at these shapes.
     func fits(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Bool {
-        inputShapes.count == 2 && input.shape == inputShapes[0] && target.shape == inputShapes[1]
+        input.shape == inputShapes[0] && target.shape == inputShapes[1]
     }
 
     /// Runs the step: the value of the output, with each parameter's gradient written into
@@ -182,7 +182,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
     /// from the output passes its gradient to the inputs that need one, adding where a value
     /// was used more than once.
     private func backward() {
-        reached.update(repeating: false, count: nodeCount)
+        reached.update(repeating: false, count: counts.count)
         if let seed = gradients[output] {  // nil when the output depends on no parameter
             seed[0] = 1
             reached[output] = true

@@ -17,12 +17,6 @@ final class Tape<Scalar: TensorScalar> {
         let pullback: (Tensor<Scalar>) -> Tensor<Scalar>
     }
 
-    /// Where a ``Primitive``'s input came from: a node of this tape, or a constant.
-    enum Operand {
-        case node(Int)
-        case constant
-    }
-
     /// A recorded value: a leaf (a variable, no edges) or the result of an op. Ops have one to
     /// three inputs, stored inline; only wider ones (concatenation) allocate a list.
     struct Node {
@@ -33,9 +27,9 @@ final class Tape<Scalar: TensorScalar> {
         var second: Edge? = nil
         var third: Edge? = nil
         var more: [Edge] = []
-        /// The op in replayable form, with its inputs in order, when it is a ``Primitive``:
-        /// what ``ReplayPlan`` is built from.
-        var primitive: (op: any Primitive<Scalar>, operands: [Operand])? = nil
+        /// The op in replayable form, when it is a ``Primitive``, with the node of each of its
+        /// inputs in order (nil for a constant): what ``ReplayPlan`` is built from.
+        var primitive: (op: any Primitive<Scalar>, inputs: [Int?])? = nil
 
         mutating func add(_ edge: Edge) {
             if first == nil { first = edge }
@@ -188,16 +182,13 @@ extension Tensor {
     ) -> Tensor where Op.Scalar == Scalar {
         var recording = Recording<Scalar>()
         var node = Tape<Scalar>.Node(shape: shape, recordedBy: name)
-        var operands: [Tape<Scalar>.Operand] = []
+        var nodes: [Int?] = []
         for (input, pullback) in inputs {
-            if let edge = recording.edge(input, pullback) {
-                node.add(edge)
-                operands.append(.node(edge.input))
-            } else {
-                operands.append(.constant)
-            }
+            let edge = recording.edge(input, pullback)
+            if let edge { node.add(edge) }
+            nodes.append(edge?.input)
         }
-        node.primitive = (op, operands)
+        node.primitive = (op, nodes)
         return recording.append(self, node)
     }
 }

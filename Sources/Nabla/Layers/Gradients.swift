@@ -56,17 +56,23 @@ public func valueWithGradient<Model: Layer>(
 func valueWithGradient<Scalar>(
     of parameters: [NamedParameter<Scalar>], in body: () -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-    var originals: [Tensor<Scalar>] = []
-    originals.reserveCapacity(parameters.count)
-    for p in parameters { originals.append(p.parameter.wrappedValue) }
-    let (value, grads) = valueWithGradient(at: originals) { tracked in
-        // Let the model see tracked copies of its parameters for the forward pass only.
-        for i in parameters.indices { parameters[i].parameter.wrappedValue = tracked[i] }
-        defer { for i in parameters.indices { parameters[i].parameter.wrappedValue = originals[i] } }
-        return body()
+    let (value, grads) = valueWithGradient(at: parameters.map(\.parameter.wrappedValue)) { tracked in
+        parameters.substituting(tracked, during: body)
     }
     var names: [String] = []
     names.reserveCapacity(parameters.count)
     for p in parameters { names.append(p.name) }
     return (value, Gradients(names: names, tensors: grads))
+}
+
+extension Array {
+    /// Runs `body` with each parameter's value replaced by the matching one of `values` (tracked
+    /// copies, so that the model's forward pass records onto a tape), and puts the originals back
+    /// afterwards.
+    func substituting<Scalar, R>(_ values: [Tensor<Scalar>], during body: () -> R) -> R where Element == NamedParameter<Scalar> {
+        let originals = map(\.parameter.wrappedValue)
+        for (parameter, value) in zip(self, values) { parameter.parameter.wrappedValue = value }
+        defer { for (parameter, original) in zip(self, originals) { parameter.parameter.wrappedValue = original } }
+        return body()
+    }
 }

@@ -90,16 +90,14 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// record into a plan.
     private func trace(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) throws(ReplayPlan<Scalar>.Refusal) -> ReplayPlan<Scalar> {
         let tape = Tape<Scalar>()
-        let originals = parameters.map(\.parameter.wrappedValue)
-        for (parameter, original) in zip(parameters, originals) {
-            parameter.parameter.wrappedValue = tape.variable(original.detached)
+        let tracked = parameters.map { tape.variable($0.parameter.wrappedValue.detached) }
+        let output = parameters.substituting(tracked) {
+            function(tape.variable(input.detached), tape.variable(target.detached))
         }
-        defer { for (parameter, original) in zip(parameters, originals) { parameter.parameter.wrappedValue = original } }
-        let output = function(tape.variable(input.detached), tape.variable(target.detached))
         tape.isRecording = false
         guard let tracking = output.tracking, tracking.tape === tape else {
             throw .init(reason: "the traced function's result does not depend on the parameters or inputs")
         }
-        return try ReplayPlan(tape: tape, parameterCount: parameters.count, inputCount: 2, output: tracking.index)
+        return try ReplayPlan(tape: tape, parameterCount: parameters.count, output: tracking.index)
     }
 }
