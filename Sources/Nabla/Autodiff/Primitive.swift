@@ -6,7 +6,7 @@
 /// ``Tensor/affine(_:weight:bias:)``, ``sigmoid(_:)``, ``tanh(_:)``, ``relu(_:)`` and the fused
 /// costs) are primitives instead, and
 /// the two drivers of a primitive run the same code:
-/// - eagerly, ``callAsFunction(_:shape:)`` allocates the output (and, in the pullback, each
+/// - eagerly, ``callAsFunction(_:shape:name:)`` allocates the output (and, in the pullback, each
 ///   gradient) and records the op on the tape like any other;
 /// - replayed, a ``TracedGradient`` runs the recorded primitives again over buffers it allocated
 ///   once, so a training step allocates nothing.
