@@ -88,6 +88,27 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(y.argmax(alongAxis: 1) == set.labels(at: [0, 3]))
     }
 
+    @Test func shuffledBatchesMatchTheirBytesRowByRow() {
+        // Sizes around the gather's prefetch window (16 rows) and one large enough to be split
+        // over the cores, at indices from all over the set, in both precisions.
+        let set = realMNIST.training, pixels = set.pixels
+        var rng = SeededGenerator(seed: 4)
+        let order = rng.permutation(of: set.count)
+        for size in [1, 16, 17, 40, 3000] {
+            let indices = order[100..<(100 + size)]
+            let f: Tensor<Float> = set.images(at: indices), d: Tensor<Double> = set.images(at: indices)
+            #expect(f.shape == [size, 784] && d.shape == [size, 784])
+            for (row, index) in indices.enumerated() {
+                let bytes = pixels[(index * 784)..<(index * 784 + 784)]
+                guard f.scalars[(row * 784)..<(row * 784 + 784)].elementsEqual(bytes.map { Float($0) / 256 }),
+                      d.scalars[(row * 784)..<(row * 784 + 784)].elementsEqual(bytes.map { Double($0) / 256 }) else {
+                    Issue.record("batch of \(size): row \(row) is not image \(index)")
+                    break
+                }
+            }
+        }
+    }
+
     @Test func batchesWrittenIntoATensorReuseItsStorage() {
         let set = realMNIST.test
         var x = Tensor<Double>(zeros: [2, 784]), y = Tensor<Double>(zeros: [2, 10])

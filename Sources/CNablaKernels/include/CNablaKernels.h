@@ -20,11 +20,14 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
                  const double *A, const double *B, double *C, int accumulate);
 
-/// dst[i] = src[i] · scale for `count` bytes: image pixels to floating point.
-void nabla_bytes_to_float(const unsigned char *src, float *dst, long count, float scale);
+/// Row r of dst (`rowLength` values) = row rows[r] of the byte matrix at `base` · scale, for
+/// `rowCount` rows: a batch of images gathered to floating point.
+void nabla_gather_bytes_to_float(const unsigned char *base, const long *rows, long rowCount, long rowLength,
+                                 float scale, float *dst);
 
-/// Double-precision twin of `nabla_bytes_to_float`.
-void nabla_bytes_to_double(const unsigned char *src, double *dst, long count, double scale);
+/// Double-precision twin of `nabla_gather_bytes_to_float`.
+void nabla_gather_bytes_to_double(const unsigned char *base, const long *rows, long rowCount, long rowLength,
+                                  double scale, double *dst);
 
 /// w[i] -= rate · (g[i] + decay · w[i]) for `count` elements: plain SGD's step.
 void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float decay);

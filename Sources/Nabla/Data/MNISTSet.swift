@@ -117,10 +117,8 @@ public struct MNISTSet: Sendable {
         pixelStorage.withUnsafeBufferPointer { p in
             // A large batch (an evaluation set) is converted on all cores, a few images each.
             forEachChunk(indices.count, unitSize: Self.pixelCount) { rows in
-                for row in rows {
-                    Scalar.convert(bytes: p.baseAddress! + indices[row] * Self.pixelCount, count: Self.pixelCount,
-                                   scale: 1 / 256, into: out + row * Self.pixelCount)
-                }
+                Scalar.gather(rows: UnsafeBufferPointer(rebasing: indices[rows]), of: p.baseAddress!,
+                              rowLength: Self.pixelCount, scale: 1 / 256, into: out + rows.lowerBound * Self.pixelCount)
             }
         }
     }

@@ -13,8 +13,10 @@ public protocol TensorScalar: BinaryFloatingPoint, Real, Sendable, CustomStringC
         a: UnsafePointer<Self>, b: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>,
         accumulate: Bool)
 
-    /// dst[i] = src[i] · scale: bytes (such as pixels) to this type, in bulk.
-    static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Self, into dst: UnsafeMutablePointer<Self>)
+    /// Row r of `dst` = row `rows[r]` of the byte matrix at `base` (rows of `rowLength`) · scale:
+    /// a batch of images (say) gathered from their bytes to this type, in bulk.
+    static func gather(rows: UnsafeBufferPointer<Int>, of base: UnsafePointer<UInt8>, rowLength: Int, scale: Self,
+                       into dst: UnsafeMutablePointer<Self>)
 
     /// w[i] −= rate·(g[i] + decay·w[i]) over `count` elements: plain SGD's step, in bulk.
     static func sgdStep(_ w: UnsafeMutablePointer<Self>, gradient g: UnsafePointer<Self>, count: Int, rate: Self, decay: Self)
@@ -39,8 +41,9 @@ extension Float: TensorScalar {
 
     /// Bytes to Float through the C kernel.
     @inlinable
-    public static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Float, into dst: UnsafeMutablePointer<Float>) {
-        nabla_bytes_to_float(src, dst, count, scale)
+    public static func gather(rows: UnsafeBufferPointer<Int>, of base: UnsafePointer<UInt8>, rowLength: Int, scale: Float,
+                              into dst: UnsafeMutablePointer<Float>) {
+        nabla_gather_bytes_to_float(base, rows.baseAddress, rows.count, rowLength, scale, dst)
     }
 
     /// SGD's step through the C kernel.
@@ -72,8 +75,9 @@ extension Double: TensorScalar {
 
     /// Bytes to Double through the C kernel.
     @inlinable
-    public static func convert(bytes src: UnsafePointer<UInt8>, count: Int, scale: Double, into dst: UnsafeMutablePointer<Double>) {
-        nabla_bytes_to_double(src, dst, count, scale)
+    public static func gather(rows: UnsafeBufferPointer<Int>, of base: UnsafePointer<UInt8>, rowLength: Int, scale: Double,
+                              into dst: UnsafeMutablePointer<Double>) {
+        nabla_gather_bytes_to_double(base, rows.baseAddress, rows.count, rowLength, scale, dst)
     }
 
     /// SGD's step through the C kernel.
