@@ -13,11 +13,14 @@
 #define NR (2 * VL)
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
-#define UNROLL _Pragma("clang loop unroll(full)")
 #define MR 6
 /* A·Bᵀ runs as dot products, with nothing packed, while B fits in L2 (256 KB): every row block
- * of A then re-reads B from cache. Beyond that, packing B once pays for itself. */
+ * of A then re-reads B from cache. Beyond that, packing B once pays for itself. Each dot product
+ * ends in a horizontal sum, so short ones (a 30-wide layer's outputs) run faster packed, unless
+ * A has so few rows that packing B would be most of the work. */
 #define NT_MAX_B_BYTES (256 * 1024)
+#define NT_MIN_K 256
+#define NT_MAX_ROWS_ANY_K 32
 
 /* Scratch for the packed B panels: one buffer per thread, grown but never shrunk, so steady-state
  * training performs no allocation here. */
@@ -146,7 +149,8 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
         if (!accumulate) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
-    if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES) {
+    if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES
+        && (K >= NT_MIN_K || M <= NT_MAX_ROWS_ANY_K)) {
         NAME(gemmNT)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
@@ -195,3 +199,5 @@ static void NAME(runJob)(void *context, long share) {
 #undef UNROLL
 #undef MR
 #undef NT_MAX_B_BYTES
+#undef NT_MIN_K
+#undef NT_MAX_ROWS_ANY_K

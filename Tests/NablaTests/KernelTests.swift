@@ -4,8 +4,11 @@ import Testing
 
 /// The matrix-product kernels against a naive triple loop, on every path and awkward shapes.
 @Suite(.serialized) struct KernelTests {
+    /// (m, n, k). A·Bᵀ takes dot products at (10, 30, 784) and (40, 9, 300) (long rows, or few
+    /// of them) and packs B at (33, 10, 30) and (300, 7, 13).
     static let shapes: [(Int, Int, Int)] = [
-        (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (33, 10, 30), (300, 7, 13), (257, 33, 17),
+        (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (40, 9, 300),
+        (33, 10, 30), (300, 7, 13), (257, 33, 17),
     ]
 
     func naive(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Double] {
