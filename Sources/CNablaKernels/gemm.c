@@ -6,6 +6,7 @@
 struct GemmJob {
     int transposeA, transposeB, accumulate;
     long M, N, K, lda, ldb, ldc;
+    double alpha;  /* exact for either scalar type */
     const void *A, *B;
     void *C;
 };
@@ -77,7 +78,6 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
     parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
 }
 
-typedef void (*GemmFunction)(int, int, long, long, long, const void *, long, const void *, long, void *, long, int);
 
 /* Shares per thread. The pool hands shares out one at a time, so with several each, a thread that
  * starts late (a worker waking up, a core the machine lends elsewhere for a while) simply takes
@@ -89,13 +89,14 @@ typedef void (*GemmFunction)(int, int, long, long, long, const void *, long, con
 /* Splits C into shares — by rows, or by column panels when the columns are the larger
  * dimension — and runs them on the worker pool. Each share is an ordinary product on a
  * sub-matrix. */
-static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, long panelWidth,
-                    int transposeA, int transposeB, long M, long N, long K,
+static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
+                    int transposeA, int transposeB, long M, long N, long K, double alpha,
                     const char *A, const char *B, char *C, int accumulate) {
     long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
+    struct GemmJob whole = { transposeA, transposeB, accumulate, M, N, K, lda, ldb, ldc, alpha, A, B, C };
     long threads = nabla_thread_count();
     if (threads < 2 || M * N * K < parallelMinMACs) {
-        gemm(transposeA, transposeB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+        runJob(&whole, 0);
         return;
     }
     struct GemmJob jobs[NABLA_MAX_THREADS * SHARES_PER_THREAD];
@@ -112,7 +113,7 @@ static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, lon
         long count = units / shares + (t < units % shares ? 1 : 0);
         long begin = start, end = start + count;
         start = end;
-        struct GemmJob job = { transposeA, transposeB, accumulate, M, N, K, lda, ldb, ldc, A, B, C };
+        struct GemmJob job = whole;
         if (byRows) {
             long r0 = begin * 6, r1 = end * 6 < M ? end * 6 : M;
             job.M = r1 - r0;
@@ -130,10 +131,10 @@ static void runGemm(GemmFunction gemm, nabla_task runJob, size_t scalarSize, lon
 }
 
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
-    runGemm((GemmFunction)gemm_##SUFFIX, runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES,           \
-            transposeA, transposeB, M, N, K, (const char *)A, (const char *)B, (char *)C, accumulate)
+    runGemm(runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
+            (const char *)A, (const char *)B, (char *)C, accumulate)
 
-void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
+void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate) {
 #if HAVE_AVX2_PATH
     if (nabla_kernel_isa() == 1) { DISPATCH(f32_avx2, float, 8); return; }
@@ -141,7 +142,7 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
     DISPATCH(f32_portable, float, 8);
 }
 
-void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
+void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate) {
 #if HAVE_AVX2_PATH
     if (nabla_kernel_isa() == 1) { DISPATCH(f64_avx2, double, 4); return; }

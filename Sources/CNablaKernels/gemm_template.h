@@ -56,10 +56,10 @@ ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *pack
 }
 
 /* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining),
- * written at C (row length N) straight from registers, or through a buffer for the `width`
- * valid columns of a ragged last panel. */
+ * scaled by alpha and written at C (row length N) straight from registers, or through a buffer
+ * for the `width` valid columns of a ragged last panel. */
 ATTR static inline __attribute__((always_inline)) void NAME(tile)(
-    const int mr, int transposeA, long lda, long K, long i0,
+    const int mr, int transposeA, long lda, long K, long i0, T alpha,
     const T *A, const T *panel, long panelStride, T *C, long ldc, long width, int accumulate) {
     /* Every loop over r is unrolled in full, so that the accumulators live in registers. */
     V acc[MR][2];
@@ -80,8 +80,8 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     if (width == NR) {
         UNROLL for (int r = 0; r < mr; r++) {
             VU *c0 = (VU *)(C + r * ldc), *c1 = (VU *)(C + r * ldc + VL);
-            if (accumulate) { *c0 += acc[r][0]; *c1 += acc[r][1]; }
-            else { *c0 = acc[r][0]; *c1 = acc[r][1]; }
+            if (accumulate) { *c0 += alpha * acc[r][0]; *c1 += alpha * acc[r][1]; }
+            else { *c0 = alpha * acc[r][0]; *c1 = alpha * acc[r][1]; }
         }
         return;
     }
@@ -90,15 +90,15 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
         *(VU *)(out[r]) = acc[r][0];
         *(VU *)(out[r] + VL) = acc[r][1];
         T *c = C + r * ldc;
-        if (accumulate) for (long jj = 0; jj < width; jj++) c[jj] += out[r][jj];
-        else for (long jj = 0; jj < width; jj++) c[jj] = out[r][jj];
+        if (accumulate) for (long jj = 0; jj < width; jj++) c[jj] += alpha * out[r][jj];
+        else for (long jj = 0; jj < width; jj++) c[jj] = alpha * out[r][jj];
     }
 }
 
 /* C = A·Bᵀ for few rows of A: each C element is a dot product of two rows that are both
  * contiguous along K, so nothing is packed. A 3×4 block of C keeps 12 vector accumulators. */
 ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
-    const int mr, const int nr, long K, const T *A, long lda, const T *B, long ldb,
+    const int mr, const int nr, long K, T alpha, const T *A, long lda, const T *B, long ldb,
     T *C, long ldc, int accumulate) {
     V acc[3][4];
     UNROLL for (int r = 0; r < 3; r++) UNROLL for (int c = 0; c < 4; c++) acc[r][c] = (V){0};
@@ -116,12 +116,12 @@ ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
             T sum = 0;
             for (int l = 0; l < VL; l++) sum += acc[r][c][l];
             for (long kk = k; kk < K; kk++) sum += A[r * lda + kk] * B[c * ldb + kk];
-            if (accumulate) C[r * ldc + c] += sum; else C[r * ldc + c] = sum;
+            if (accumulate) C[r * ldc + c] += alpha * sum; else C[r * ldc + c] = alpha * sum;
         }
     }
 }
 
-ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, long lda, const T *B, long ldb,
+ATTR static void NAME(gemmNT)(long M, long N, long K, T alpha, const T *A, long lda, const T *B, long ldb,
                               T *C, long ldc, int accumulate) {
     for (long i0 = 0; i0 < M; i0 += 3) {
         int mr = M - i0 < 3 ? (int)(M - i0) : 3;
@@ -130,7 +130,7 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, long lda, cons
             const T *a = A + i0 * lda, *b = B + j0 * ldb;
             T *c = C + i0 * ldc + j0;
             /* Every (mr, nr) a constant, so edge tiles are unrolled and kept in registers too. */
-#define DOT(R, C_) case R * 8 + C_: NAME(dotTile)(R, C_, K, a, lda, b, ldb, c, ldc, accumulate); break;
+#define DOT(R, C_) case R * 8 + C_: NAME(dotTile)(R, C_, K, alpha, a, lda, b, ldb, c, ldc, accumulate); break;
             switch (mr * 8 + nr) {
             DOT(3, 4) DOT(3, 3) DOT(3, 2) DOT(3, 1)
             DOT(2, 4) DOT(2, 3) DOT(2, 2) DOT(2, 1)
@@ -141,8 +141,9 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, const T *A, long lda, cons
     }
 }
 
-/* C (M×N, row length ldc) = op(A)·op(B); A and B have row lengths lda and ldb as stored. */
-ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long K,
+/* C (M×N, row length ldc) = alpha·op(A)·op(B), or C += that when accumulating; A and B have row
+ * lengths lda and ldb as stored. */
+ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long K, T alpha,
                             const T *A, long lda, const T *B, long ldb, T *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
@@ -151,7 +152,7 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
     }
     if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES
         && (K >= NT_MIN_K || M <= NT_MAX_ROWS_ANY_K)) {
-        NAME(gemmNT)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+        NAME(gemmNT)(M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
     long panels = (N + NR - 1) / NR;
@@ -176,12 +177,12 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
             int mr = M - i0 < MR ? (int)(M - i0) : MR;
             T *c = C + i0 * ldc + j0;
             switch (mr) {  /* constant mr, so each case is fully unrolled */
-            case 6: NAME(tile)(6, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
-            case 5: NAME(tile)(5, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
-            case 4: NAME(tile)(4, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
-            case 3: NAME(tile)(3, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
-            case 2: NAME(tile)(2, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
-            default: NAME(tile)(1, transposeA, lda, K, i0, A, panel, stride, c, ldc, width, accumulate); break;
+            case 6: NAME(tile)(6, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
+            case 5: NAME(tile)(5, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
+            case 4: NAME(tile)(4, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
+            case 3: NAME(tile)(3, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
+            case 2: NAME(tile)(2, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
+            default: NAME(tile)(1, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
             }
         }
     }
@@ -191,7 +192,7 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
  * its own packing scratch for next time. */
 static void NAME(runJob)(void *context, long share) {
     struct GemmJob *job = (struct GemmJob *)context + share;
-    NAME(gemm)(job->transposeA, job->transposeB, job->M, job->N, job->K, (const T *)job->A, job->lda,
+    NAME(gemm)(job->transposeA, job->transposeB, job->M, job->N, job->K, (T)job->alpha, (const T *)job->A, job->lda,
                (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
 }
 

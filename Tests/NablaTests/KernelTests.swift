@@ -28,12 +28,19 @@ import Testing
                 expectClose(d.scalars, expected, tolerance: 1e-12)
                 let f = matmul(Tensor<Float>(converting: a), Tensor<Float>(converting: b), transposingA: ta, transposingB: tb)
                 expectClose(f.scalars, expected.map(Float.init), tolerance: 1e-3)
-                // The accumulating form adds onto what C held.
+                // The accumulating form adds onto what C held, scaled by alpha.
                 var c = [Double](repeating: 1, count: m * n)
                 a.scalars.withUnsafeBufferPointer { pa in b.scalars.withUnsafeBufferPointer { pb in
-                    nabla_dgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa.baseAddress, pb.baseAddress, &c, 1)
+                    nabla_dgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, -0.5, pa.baseAddress, pb.baseAddress, &c, 1)
                 } }
-                expectClose(c, expected.map { $0 + 1 }, tolerance: 1e-12)
+                expectClose(c, expected.map { 1 - 0.5 * $0 }, tolerance: 1e-12)
+                var fc = [Float](repeating: 0, count: m * n)
+                Tensor<Float>(converting: a).scalars.withUnsafeBufferPointer { pa in
+                    Tensor<Float>(converting: b).scalars.withUnsafeBufferPointer { pb in
+                        nabla_sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, 3, pa.baseAddress, pb.baseAddress, &fc, 0)
+                    }
+                }
+                expectClose(fc, expected.map { Float(3 * $0) }, tolerance: 3e-3)
             }
         }
     }

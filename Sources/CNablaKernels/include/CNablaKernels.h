@@ -8,16 +8,17 @@
 extern "C" {
 #endif
 
-/// Row-major matrix product C = op(A)·op(B), or C += op(A)·op(B) when `accumulate` is non-zero.
+/// Row-major matrix product C = alpha·op(A)·op(B), or C += alpha·op(A)·op(B) when `accumulate`
+/// is non-zero.
 ///
 /// op(A) is M×K: A is stored M×K, or K×M when `transposeA` is non-zero (read transposed in
 /// place, never materialised). op(B) is K×N: B is stored K×N, or N×K when `transposeB` is set.
-/// C is M×N and must not alias A or B.
-void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K,
+/// C is M×N and must not alias A or B. With alpha = 1 no rounding is added: the scaling is exact.
+void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate);
 
 /// Double-precision twin of `nabla_sgemm`.
-void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K,
+void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate);
 
 /// Row r of dst (`rowLength` values) = row rows[r] of the byte matrix at `base` · scale, for

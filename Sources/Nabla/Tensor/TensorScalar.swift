@@ -7,11 +7,12 @@ import RealModule
 /// `Real` are the few bulk operations that must run as specialised machine code for each type
 /// (the matrix product), plus what checkpoints need to name the type.
 public protocol TensorScalar: BinaryFloatingPoint, Real, Sendable, CustomStringConvertible {
-    /// Row-major C = op(A)·op(B) (or C += … when `accumulate`); see ``Tensor/matmul(_:_:transposingA:transposingB:)``.
+    /// Row-major C = scale·op(A)·op(B) (or C += … when `accumulate`); see
+    /// ``Tensor/matmul(_:_:transposingA:transposingB:)``.
     static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Self>, b: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>,
-        accumulate: Bool)
+        scale: Self, accumulate: Bool)
 
     /// Row r of `dst` = row `rows[r]` of the byte matrix at `base` (rows of `rowLength`) · scale:
     /// a batch of images (say) gathered from their bytes to this type, in bulk.
@@ -28,15 +29,27 @@ public protocol TensorScalar: BinaryFloatingPoint, Real, Sendable, CustomStringC
     static var typeName: String { get }
 }
 
+extension TensorScalar {
+    /// Row-major C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`.
+    @inlinable
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Self>, b: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>, accumulate: Bool
+    ) {
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, b: b, c: c,
+             scale: 1, accumulate: accumulate)
+    }
+}
+
 extension Float: TensorScalar {
     /// Single-precision matrix product through the run-time-dispatched C kernel.
     @inlinable
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-        accumulate: Bool
+        scale: Float, accumulate: Bool
     ) {
-        nabla_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, b, c, accumulate ? 1 : 0)
+        nabla_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, scale, a, b, c, accumulate ? 1 : 0)
     }
 
     /// Bytes to Float through the C kernel.
@@ -68,9 +81,9 @@ extension Double: TensorScalar {
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Double>, b: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>,
-        accumulate: Bool
+        scale: Double, accumulate: Bool
     ) {
-        nabla_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, b, c, accumulate ? 1 : 0)
+        nabla_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, scale, a, b, c, accumulate ? 1 : 0)
     }
 
     /// Bytes to Double through the C kernel.
