@@ -91,7 +91,7 @@ struct Train: AsyncParsableCommand {
     func train(on mnist: MNIST) throws {
         var rng = SeededGenerator(seed: seed)
         let crossEntropy = network.loss == .crossEntropy
-        var model: Sequential<Float> = makeNetwork(
+        let model: Sequential<Float> = makeNetwork(
             sizes: network.sizes, crossEntropy: crossEntropy,
             initializer: initialization == .book ? .standardNormal : .scaledNormal, using: &rng)
         if let load { try model.load(from: load) }
@@ -118,9 +118,10 @@ struct Train: AsyncParsableCommand {
             return
         }
 
-        // The step's value and gradients, recorded on the first batch and replayed after that:
-        // no graph is built and nothing is allocated per step (`valueWithGradient(at:in:)` is the
-        // same computation, eagerly).
+        // The step — the cost, its gradients and the optimizer's update — recorded on the first
+        // batch and replayed after that: no graph is built and nothing is allocated per step, and
+        // plain SGD's update is applied as the gradients are formed. `valueWithGradient(at:in:)`
+        // followed by `optimizer.update(&model, along:)` is the same computation, eagerly.
         let lossAndGradient = TracedGradient(of: model) { model, x, y in cost(model(x), y) }
         var x = Tensor<Float>(zeros: [batchSize, MNISTSet.pixelCount])
         var y = Tensor<Float>(zeros: [batchSize, MNISTSet.classCount])
@@ -138,14 +139,13 @@ struct Train: AsyncParsableCommand {
                 let batch = order[first ..< min(first + batchSize, training.count)]
                 training.images(at: batch, into: &x)
                 training.oneHotLabels(at: batch, into: &y)
-                let (value, gradients) = lossAndGradient(x, y)
+                let value = lossAndGradient.step(x, y, optimizer: &optimizer)
                 guard value.scalar.isFinite else {
                     progress.clear()
                     throw failure("training diverged at epoch \(epoch), step \(step): the cost is \(value.scalar). "
                                   + "Try a smaller --learning-rate (now \(learningRate)).")
                 }
                 totalCost += value.scalar * Float(batch.count)
-                optimizer.update(&model, along: gradients)
                 progress.advance(to: step + 1)
             }
             progress.clear()

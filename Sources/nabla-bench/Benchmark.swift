@@ -44,9 +44,16 @@ struct Benchmark {
         let stepsPerEpoch = mnist.training.count / 10
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var x = Tensor<Float>(zeros: [10, 784]), y = Tensor<Float>(zeros: [10, 10])
-        // The example's training step: a batch written into reused tensors, the traced gradient,
-        // the update.
+        // The example's training step: a batch written into reused tensors, then one traced step
+        // (the gradient, with SGD's update applied in the reverse pass).
         func step(_ s: Int) {
+            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
+            mnist.training.images(at: batch, into: &x)
+            mnist.training.oneHotLabels(at: batch, into: &y)
+            lossAndGradient.step(x, y, optimizer: &sgd)
+        }
+        // The same, with the gradients returned and the update made as a separate pass.
+        func gradientThenUpdateStep(_ s: Int) {
             let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
             mnist.training.images(at: batch, into: &x)
             mnist.training.oneHotLabels(at: batch, into: &y)
@@ -78,14 +85,19 @@ struct Benchmark {
             for s in 0..<steps { step(s) }
             return Double(nabla_allocation_count() - before) / Double(steps)
         }
-        for s in 0..<500 { step(s); eagerStep(s) }
+        for s in 0..<500 { step(s); gradientThenUpdateStep(s); eagerStep(s) }
         let allocationsPerStep = allocations(1000, step)
+        let separateAllocationsPerStep = allocations(1000, gradientThenUpdateStep)
         let eagerAllocationsPerStep = allocations(1000, eagerStep)
         let best = epochSeconds(step)
+        let separateBest = epochSeconds(gradientThenUpdateStep)
         let eagerBest = epochSeconds(eagerStep)
         report("step_us", best / Double(stepsPerEpoch) * 1e6, "µs", "training step (784-30-10, batch 10, Float)")
         report("epoch_s", best, "s", "training epoch (50,000 images), best of 3")
         report("allocations_per_step", allocationsPerStep, "", "heap allocations per training step")
+        report("separate_update_step_us", separateBest / Double(stepsPerEpoch) * 1e6, "µs",
+               "  gradient, then update as its own pass")
+        report("separate_update_allocations_per_step", separateAllocationsPerStep, "", "  its heap allocations")
         report("eager_step_us", eagerBest / Double(stepsPerEpoch) * 1e6, "µs", "  eager step (valueWithGradient, reference)")
         report("eager_allocations_per_step", eagerAllocationsPerStep, "", "  eager step's heap allocations")
         x = mnist.training.images(at: order[0..<10])

@@ -25,6 +25,38 @@ protocol Primitive<Scalar> {
     func backward(
         input index: Int, _ inputs: PrimitiveInputs<Scalar>, output: UnsafePointer<Scalar>,
         upstream: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>)
+
+    /// Takes plain SGD's step on input `index`, a parameter of `count` elements whose storage
+    /// `inputs[index]` reads: w ← w − rate·(∂ + decay·w), where ∂ is the gradient
+    /// ``backward(input:_:output:upstream:into:)`` would write. The default
+    /// (``stepAlongGradient(input:_:output:upstream:parameter:count:rate:decay:scratch:)``) forms
+    /// ∂ in `scratch` first; an op whose gradient is a product can add −rate·∂ onto w directly.
+    func step(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output: UnsafePointer<Scalar>,
+        upstream: UnsafePointer<Scalar>, parameter: UnsafeMutablePointer<Scalar>, count: Int,
+        rate: Scalar, decay: Scalar, scratch: UnsafeMutablePointer<Scalar>)
+}
+
+extension Primitive {
+    func step(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output: UnsafePointer<Scalar>,
+        upstream: UnsafePointer<Scalar>, parameter: UnsafeMutablePointer<Scalar>, count: Int,
+        rate: Scalar, decay: Scalar, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        stepAlongGradient(input: index, inputs, output: output, upstream: upstream, parameter: parameter,
+                          count: count, rate: rate, decay: decay, scratch: scratch)
+    }
+
+    /// The gradient into `scratch`, then SGD's step along it: exactly what computing the gradient
+    /// and then updating does.
+    func stepAlongGradient(
+        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output: UnsafePointer<Scalar>,
+        upstream: UnsafePointer<Scalar>, parameter: UnsafeMutablePointer<Scalar>, count: Int,
+        rate: Scalar, decay: Scalar, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        backward(input: index, inputs, output: output, upstream: upstream, into: scratch)
+        Scalar.sgdStep(parameter, gradient: scratch, count: count, rate: rate, decay: decay)
+    }
 }
 
 /// The storage of a primitive's inputs, by position (at most three).

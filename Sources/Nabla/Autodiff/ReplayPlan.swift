@@ -9,6 +9,10 @@
 /// Only what the tape recorded is replayed, so a plan is built only when every op's inputs are
 /// parameters, data inputs or results of recorded ops. A constant (or a `detached` value) would be
 /// frozen at its traced value, so it makes the plan refuse instead.
+///
+/// A run can also take plain SGD's step on every parameter. One read by a single op, once, is
+/// stepped by that op inside the reverse pass, after the op's other gradients (which may read
+/// it) are formed; the others are stepped along their gradients at the end.
 final class ReplayPlan<Scalar: TensorScalar> {
     /// One recorded op: which nodes it reads, which node it writes.
     private struct Instruction {
@@ -36,6 +40,8 @@ final class ReplayPlan<Scalar: TensorScalar> {
     private let reached: UnsafeMutablePointer<Bool>
     /// Each node's number of elements.
     private let counts: [Int]
+    /// For each parameter, whether a single op reads it, once: that op can then take its step.
+    private let readOnce: [Bool]
     private let arena: UnsafeMutableRawPointer
     /// Where a second contribution to a gradient is formed before being added in (fan-out).
     private let scratch: UnsafeMutablePointer<Scalar>
@@ -50,6 +56,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
             throw Refusal(reason: "the traced function's result is not a single number computed from its inputs")
         }
         var instructions: [Instruction] = []
+        var reads = [Int](repeating: 0, count: parameterCount)
         var needsGradient = [Bool](repeating: false, count: nodes.count)
         for index in 0..<parameterCount { needsGradient[index] = true }
         for index in leafCount..<nodes.count {
@@ -64,6 +71,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
                                   + "would freeze at its traced value")
                 }
                 inputs.append(input)
+                if input < parameterCount { reads[input] += 1 }
                 needsGradient[index] = needsGradient[index] || needsGradient[input]
             }
             instructions.append(Instruction(op: primitive.op, inputs: inputs, output: index))
@@ -105,6 +113,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
         self.instructions = instructions
         self.output = output
         self.counts = counts
+        self.readOnce = reads.map { $0 == 1 }
         self.parameterShapes = nodes[0..<parameterCount].map(\.shape)
         self.inputShapes = [nodes[parameterCount].shape, nodes[parameterCount + 1].shape]
     }
@@ -122,23 +131,25 @@ final class ReplayPlan<Scalar: TensorScalar> {
     }
 
     /// Runs the step: the value of the output, with each parameter's gradient written into
-    /// `parameterGradients` (in parameter order, shaped like the parameters).
+    /// `parameterGradients` (in parameter order, shaped like the parameters). With `sgd`, each
+    /// parameter then takes plain SGD's step w ← w − rate·(∂ + decay·w), and the gradients of
+    /// those its op stepped are not written.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func run(
         input: Tensor<Scalar>, target: Tensor<Scalar>, parameters: [NamedParameter<Scalar>],
-        gradients parameterGradients: inout [Tensor<Scalar>]
+        gradients parameterGradients: inout [Tensor<Scalar>], sgd: (rate: Scalar, decay: Scalar)? = nil
     ) -> Scalar {
         let first = parameterShapes.count
         return input.withUnsafeBufferPointer { input in
             target.withUnsafeBufferPointer { target in
                 values[first] = UnsafeMutablePointer(mutating: input.baseAddress!)
                 values[first + 1] = UnsafeMutablePointer(mutating: target.baseAddress!)
-                return pin(parameters, from: 0) {
+                return pin(parameters, from: 0, writable: sgd != nil) {
                     parameterGradients.withUnsafeMutableBufferPointer { tensors in
                         pin(gradientsOf: tensors, from: 0) {
                             forward()
-                            backward()
+                            backward(sgd: sgd)
                             return values[output][0]
                         }
                     }
@@ -147,12 +158,20 @@ final class ReplayPlan<Scalar: TensorScalar> {
         }
     }
 
-    /// Points the parameters' leaves at their storage, then runs `body`.
-    private func pin<R>(_ parameters: [NamedParameter<Scalar>], from index: Int, _ body: () -> R) -> R {
+    /// Points the parameters' leaves at their storage (unshared first if it is to be written),
+    /// then runs `body`.
+    private func pin<R>(_ parameters: [NamedParameter<Scalar>], from index: Int, writable: Bool, _ body: () -> R) -> R {
         guard index < parameters.count else { return body() }
-        return parameters[index].parameter.wrappedValue.withUnsafeBufferPointer { storage in
+        let parameter = parameters[index].parameter
+        if writable {
+            return parameter.wrappedValue.withUnsafeMutableBufferPointer { storage in
+                values[index] = storage.baseAddress!
+                return pin(parameters, from: index + 1, writable: writable, body)
+            }
+        }
+        return parameter.wrappedValue.withUnsafeBufferPointer { storage in
             values[index] = UnsafeMutablePointer(mutating: storage.baseAddress!)
-            return pin(parameters, from: index + 1, body)
+            return pin(parameters, from: index + 1, writable: writable, body)
         }
     }
 
@@ -163,6 +182,11 @@ final class ReplayPlan<Scalar: TensorScalar> {
             gradients[index] = storage.baseAddress!
             return pin(gradientsOf: tensors, from: index + 1, body)
         }
+    }
+
+    /// Whether `node` is a parameter that, with SGD on, the one op reading it steps.
+    private func isSteppedByItsOp(_ node: Int) -> Bool {
+        node < readOnce.count && readOnce[node]
     }
 
     private func inputs(of instruction: Instruction) -> PrimitiveInputs<Scalar> {
@@ -180,8 +204,8 @@ final class ReplayPlan<Scalar: TensorScalar> {
 
     /// The reverse pass, in the same order as ``Tape/gradients(of:seed:at:)``: each op reached
     /// from the output passes its gradient to the inputs that need one, adding where a value
-    /// was used more than once.
-    private func backward() {
+    /// was used more than once; then, with `sgd`, the parameters' steps.
+    private func backward(sgd: (rate: Scalar, decay: Scalar)?) {
         reached.update(repeating: false, count: counts.count)
         if let seed = gradients[output] {  // nil when the output depends on no parameter
             seed[0] = 1
@@ -193,6 +217,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
             let inputs = inputs(of: instruction)
             for (position, input) in instruction.inputs.enumerated() {
                 guard let destination = gradients[input] else { continue }
+                if sgd != nil && isSteppedByItsOp(input) { continue }
                 let isFirst = !reached[input]
                 instruction.op.backward(input: position, inputs, output: values[node], upstream: upstream,
                                         into: isFirst ? destination : scratch)
@@ -202,10 +227,23 @@ final class ReplayPlan<Scalar: TensorScalar> {
                     for i in 0..<counts[input] { destination[i] += scratch[i] }
                 }
             }
+            // Its parameters' steps come last: the gradients above may read their old values.
+            guard let sgd else { continue }
+            for (position, input) in instruction.inputs.enumerated() where isSteppedByItsOp(input) {
+                instruction.op.step(input: position, inputs, output: values[node], upstream: upstream,
+                                    parameter: values[input], count: counts[input], rate: sgd.rate,
+                                    decay: sgd.decay, scratch: scratch)
+                reached[input] = true
+            }
         }
-        // A parameter the output does not depend on gets zeros, as in the eager pass.
-        for parameter in 0..<parameterShapes.count where !reached[parameter] {
-            gradients[parameter]!.update(repeating: 0, count: counts[parameter])
+        for parameter in 0..<parameterShapes.count {
+            let stepped = sgd != nil && isSteppedByItsOp(parameter) && reached[parameter]
+            // A parameter the output does not depend on gets zeros, as in the eager pass.
+            if !reached[parameter] { gradients[parameter]!.update(repeating: 0, count: counts[parameter]) }
+            if let sgd, !stepped {
+                Scalar.sgdStep(values[parameter], gradient: gradients[parameter]!, count: counts[parameter],
+                               rate: sgd.rate, decay: sgd.decay)
+            }
         }
     }
 }

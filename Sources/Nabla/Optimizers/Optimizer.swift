@@ -13,6 +13,16 @@ public protocol Optimizer<Scalar> {
 
     /// Updates one parameter in place.
     mutating func update(_ parameter: inout Tensor<Scalar>, along gradient: Tensor<Scalar>, name: String)
+
+    /// The update as plain SGD's w ← w − rate·(g + decay·w), when that is the whole rule and the
+    /// optimizer keeps no state; nil (the default) otherwise. A traced training step
+    /// (``TracedGradient/step(_:_:optimizer:)``) then applies it inside the reverse pass.
+    var plainStep: (rate: Scalar, decay: Scalar)? { get }
+}
+
+extension Optimizer {
+    /// Nil: the update is applied through ``update(_:along:name:)``.
+    public var plainStep: (rate: Scalar, decay: Scalar)? { nil }
 }
 
 extension Optimizer {

@@ -34,6 +34,11 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The learning rate and weight decay without momentum, when the update keeps no velocity.
+    public var plainStep: (rate: Scalar, decay: Scalar)? {
+        momentum == 0 ? (learningRate, weightDecay) : nil
+    }
+
     /// Applies one step to one parameter.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
