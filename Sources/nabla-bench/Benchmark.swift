@@ -114,8 +114,7 @@ struct Benchmark {
             let batch = order[(s % 50) * 1000 ..< (s % 50) * 1000 + 1000]
             mnist.training.images(at: batch, into: &largeX)
             mnist.training.oneHotLabels(at: batch, into: &largeY)
-            let (_, gradients) = largeBatchGradient(largeX, largeY)
-            sgd.update(&model, along: gradients)
+            largeBatchGradient.step(largeX, largeY, optimizer: &sgd)
         }
         // Interleaved, best of each: on a shared machine, timing one setting after the other
         // mostly measures the machine's drift. Each timing takes the next batches of the epoch.
