@@ -31,8 +31,7 @@ import Testing
             let batch = order[start ..< start + 10]           // order: a shuffled permutation
             mnist.training.images(at: batch, into: &images)   // refills the same storage
             mnist.training.oneHotLabels(at: batch, into: &labels)
-            let (cost, gradients) = lossAndGradient(images, labels)
-            sgd.update(&model, along: gradients)
+            let cost = lossAndGradient.step(images, labels, optimizer: &sgd)
             try #require(cost.scalar.isFinite)
         }
 
