@@ -41,6 +41,21 @@ func bookNetwork<S: TensorScalar>(_: S.Type, seed: UInt64, hidden: Int = 30) -> 
     }
 }
 
+/// A 4-6-6-6 network that applies one 6-6 Dense layer twice (its parameters read by two ops),
+/// with tanh, ReLU and sigmoid between: every activation primitive, and gradients that add up.
+func sharedLayerNetwork(seed: UInt64) -> Sequential<Double> {
+    var rng = SeededGenerator(seed: seed)
+    let shared = Dense<Double>(inputSize: 6, outputSize: 6, using: &rng)
+    return Sequential<Double> {
+        Dense(inputSize: 4, outputSize: 6, using: &rng)
+        Tanh()
+        shared
+        ReLU()
+        shared
+        Sigmoid()
+    }
+}
+
 /// Runs a Python 3 script (an independent implementation that writes a fixture) with
 /// `arguments`, and returns what it printed. The test stops if Python fails.
 @discardableResult

@@ -58,16 +58,7 @@ import Testing
     @Test func everyPrimitiveReplaysAndFanOutAddsUp() {
         // One Dense layer applied twice (its parameters used twice), tanh and ReLU, and the
         // hidden value read by two ops: gradients from several paths must add up.
-        var rng = SeededGenerator(seed: 3)
-        let shared = Dense<Double>(inputSize: 6, outputSize: 6, using: &rng)
-        let model = Sequential<Double> {
-            Dense(inputSize: 4, outputSize: 6, using: &rng)
-            Tanh()
-            shared
-            ReLU()
-            shared
-            Sigmoid()
-        }
+        let model = sharedLayerNetwork(seed: 3)
         let lossAndGradient = TracedGradient(of: model) { model, x, y in
             let hidden = model(x)
             return QuadraticLoss()(sigmoid(hidden), tanh(hidden))  // `hidden` feeds two ops

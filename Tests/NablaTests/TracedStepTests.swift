@@ -59,20 +59,9 @@ import Testing
 
     @Test func aParameterReadTwiceIsSteppedAfterItsGradientIsWhole() {
         // The shared layer's parameters are read by two ops, so neither may update them early.
-        let makeModel = {
-            var rng = SeededGenerator(seed: 3)
-            let shared = Dense<Double>(inputSize: 6, outputSize: 6, using: &rng)
-            return Sequential<Double> {
-                Dense(inputSize: 4, outputSize: 6, using: &rng)
-                Tanh()
-                shared
-                ReLU()
-                shared
-                Sigmoid()
-            }
-        }
         let data = (10..<13 as Range<UInt64>).map { (random([5, 4], seed: $0), random([5, 6], seed: $0 + 100)) }
-        let stepper = expectStepIsGradientThenUpdate(makeModel, optimizer: { SGD<Double>(learningRate: 0.7) },
+        let stepper = expectStepIsGradientThenUpdate({ sharedLayerNetwork(seed: 3) },
+                                                     optimizer: { SGD<Double>(learningRate: 0.7) },
                                                      batches: data) { model, x, y in QuadraticLoss()(model(x), y) }
         #expect(stepper.eagerReason == nil)
     }
