@@ -78,7 +78,6 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
     parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
 }
 
-
 /* Shares per thread. The pool hands shares out one at a time, so with several each, a thread that
  * starts late (a worker waking up, a core the machine lends elsewhere for a while) simply takes
  * fewer, instead of the whole product waiting for its one half. */

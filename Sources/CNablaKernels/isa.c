@@ -10,7 +10,9 @@
 
 /* -1: not yet decided; 0: portable; 1: AVX2+FMA. Racing first calls all compute the same value. */
 static int selectedISA = -1;
-static int forcedPortable = 0;
+/* Per thread, so that a test forcing the portable path does not change the arithmetic of other
+ * tests running at the same time (the two paths round differently: one fuses multiply-adds). */
+static _Thread_local int forcedPortable = 0;
 
 static int detectISA(void) {
     const char *env = getenv("NABLA_KERNELS");

@@ -1,3 +1,4 @@
+import CNablaKernels
 import Nabla
 import Testing
 
@@ -46,6 +47,16 @@ import Testing
                 QuadraticLoss()(model(x), y)
             }
         #expect(stepper.eagerReason == nil)
+    }
+
+    @Test func theStepIsTheSameOnThePortablePath() {
+        // Without fused multiply-adds, −rate·∂ is rounded before it meets W: in both forms alike.
+        nabla_force_portable_kernels(1)  // on this thread only
+        defer { nabla_force_portable_kernels(0) }
+        #expect(nabla_kernel_isa() == 0)
+        expectStepIsGradientThenUpdate(
+            { bookNetwork(Float.self, seed: 11) }, optimizer: { SGD<Float>(learningRate: 3) },
+            batches: batches(Float.self, sizes: [10, 10, 7])) { model, x, y in QuadraticLoss()(model(x), y) }
     }
 
     @Test func weightDecayTakesTheStepThroughTheGradient() {

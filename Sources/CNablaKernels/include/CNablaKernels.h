@@ -50,8 +50,10 @@ void nabla_set_threads(long count);
 /// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
 int nabla_kernel_isa(void);
 
-/// Forces the portable path (non-zero) or restores run-time detection (zero). The portable path
-/// is also forced by the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
+/// Forces the portable path (non-zero) or restores run-time detection (zero) for the calling
+/// thread's calls; work a call hands to the worker pool follows the caller's choice only where
+/// the caller picks the kernel (products do). The portable path is forced for every thread by
+/// the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
 void nabla_force_portable_kernels(int force);
 
 #ifdef __cplusplus

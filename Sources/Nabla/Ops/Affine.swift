@@ -52,8 +52,9 @@ struct Affine<Scalar: TensorScalar>: Primitive {
     }
 
     /// The weight's step without weight decay is one product, W += (−rate)·gᵀ·x: no gradient is
-    /// written and read back, which saves a pass over both. The result is the same to the bit,
-    /// since −rate·∂ is rounded once onto W either way.
+    /// written and read back, which saves a pass over both. The result is the same to the bit:
+    /// each element of gᵀ·x is summed in the same order, then meets W in the same multiply-add
+    /// (fused or not, as the path compiles it) as in SGD's kernel.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func step(
