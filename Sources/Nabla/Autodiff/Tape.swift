@@ -167,12 +167,7 @@ extension Tensor {
 
     /// Any-number-of-inputs form of ``recorded(from:_:op:)``: one pullback per input.
     public func recorded(from inputs: [(Tensor, (Tensor) -> Tensor)], op: StaticString = #function) -> Tensor {
-        var recording = Recording<Scalar>()
-        var node = Tape<Scalar>.Node(shape: shape, recordedBy: op)
-        for (input, pullback) in inputs {
-            if let edge = recording.edge(input, pullback) { node.add(edge) }  // no edge: a constant
-        }
-        return recording.append(self, node)
+        recorded(from: inputs, name: op, primitive: nil)
     }
 
     /// Records `self` as the value `op` computed from `inputs`, keeping the op itself so that a
@@ -180,6 +175,14 @@ extension Tensor {
     func recorded<Op: Primitive>(
         by op: Op, from inputs: [(Tensor, (Tensor) -> Tensor)], name: StaticString
     ) -> Tensor where Op.Scalar == Scalar {
+        recorded(from: inputs, name: name, primitive: op)
+    }
+
+    /// One edge per tracked input (a constant has none), and the primitive, if any, with the node
+    /// of each of its inputs.
+    private func recorded(
+        from inputs: [(Tensor, (Tensor) -> Tensor)], name: StaticString, primitive: (any Primitive<Scalar>)?
+    ) -> Tensor {
         var recording = Recording<Scalar>()
         var node = Tape<Scalar>.Node(shape: shape, recordedBy: name)
         var nodes: [Int?] = []
@@ -188,7 +191,7 @@ extension Tensor {
             if let edge { node.add(edge) }
             nodes.append(edge?.input)
         }
-        node.primitive = (op, nodes)
+        if let primitive { node.primitive = (primitive, nodes) }
         return recording.append(self, node)
     }
 }

@@ -59,10 +59,7 @@ func valueWithGradient<Scalar>(
     let (value, grads) = valueWithGradient(at: parameters.map(\.parameter.wrappedValue)) { tracked in
         parameters.substituting(tracked, during: body)
     }
-    var names: [String] = []
-    names.reserveCapacity(parameters.count)
-    for p in parameters { names.append(p.name) }
-    return (value, Gradients(names: names, tensors: grads))
+    return (value, Gradients(names: parameters.map(\.name), tensors: grads))
 }
 
 extension Array {
