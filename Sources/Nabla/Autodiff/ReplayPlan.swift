@@ -138,7 +138,7 @@ final class ReplayPlan<Scalar: TensorScalar> {
     @_specialize(where Scalar == Double)
     func run(
         input: Tensor<Scalar>, target: Tensor<Scalar>, parameters: [NamedParameter<Scalar>],
-        gradients parameterGradients: inout [Tensor<Scalar>], sgd: (rate: Scalar, decay: Scalar)? = nil
+        gradients parameterGradients: inout [Tensor<Scalar>], sgd: (rate: Scalar, decay: Scalar)?
     ) -> Scalar {
         let first = parameterShapes.count
         return input.withUnsafeBufferPointer { input in

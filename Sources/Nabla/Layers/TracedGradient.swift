@@ -60,11 +60,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-        guard eagerReason == nil, let plan = plan(for: input, target) else {
+        guard let value = replayed(input, target, sgd: nil) else {
             return valueWithGradient(of: parameters) { function(input, target) }
         }
-        let result = plan.run(input: input, target: target, parameters: parameters, gradients: &gradientTensors)
-        value.withUnsafeMutableBufferPointer { $0[0] = result }
         return (value, Gradients(names: names, tensors: gradientTensors))
     }
 
@@ -82,18 +80,17 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// weight gradient is written and read back.
     @discardableResult
     public func step(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout some Optimizer<Scalar>) -> Tensor<Scalar> {
-        if let sgd = optimizer.plainStep, let value = replayedStep(input, target, sgd: sgd) { return value }
+        if let sgd = optimizer.plainStep, let value = replayed(input, target, sgd: sgd) { return value }
         let (value, gradients) = self(input, target)
-        for (position, parameter) in parameters.enumerated() {
-            optimizer.update(&parameter.parameter.wrappedValue, along: gradients.tensors[position], name: parameter.name)
-        }
+        optimizer.update(parameters, along: gradients)
         return value
     }
 
-    /// A replayed step with plain SGD's update inside, or nil if the function runs eagerly.
+    /// The replayed value, the gradients left in `gradientTensors` (or, with `sgd`, the update
+    /// made), or nil if the function runs eagerly.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func replayedStep(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, sgd: (rate: Scalar, decay: Scalar)) -> Tensor<Scalar>? {
+    private func replayed(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, sgd: (rate: Scalar, decay: Scalar)?) -> Tensor<Scalar>? {
         guard eagerReason == nil, let plan = plan(for: input, target) else { return nil }
         let result = plan.run(input: input, target: target, parameters: parameters, gradients: &gradientTensors, sgd: sgd)
         value.withUnsafeMutableBufferPointer { $0[0] = result }

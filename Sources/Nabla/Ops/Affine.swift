@@ -39,9 +39,8 @@ struct Affine<Scalar: TensorScalar>: Primitive {
         case 0:  // ∂x = g·W: [rows, outputs]·[outputs, inputs]
             Scalar.gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: outputs,
                         a: g, b: operands[1], c: gradient, accumulate: false)
-        case 1:  // ∂W = gᵀ·x: [rows, outputs]ᵀ·[rows, inputs]
-            Scalar.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-                        a: g, b: operands[0], c: gradient, accumulate: false)
+        case 1:
+            weightGradient(g, operands[0], scale: 1, accumulate: false, into: gradient)
         default:  // ∂b = Σ over rows of g
             gradient.initialize(repeating: 0, count: outputs)
             for row in 0..<rows {
@@ -66,7 +65,15 @@ struct Affine<Scalar: TensorScalar>: Primitive {
             return stepAlongGradient(input: index, operands, output: output, upstream: g, parameter: parameter,
                                      count: count, rate: rate, decay: decay, scratch: scratch)
         }
+        weightGradient(g, operands[0], scale: -rate, accumulate: true, into: parameter)
+    }
+
+    /// ∂W = gᵀ·x, [rows, outputs]ᵀ·[rows, inputs], times `scale`, written or added into `c`.
+    private func weightGradient(
+        _ g: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, scale: Scalar, accumulate: Bool,
+        into c: UnsafeMutablePointer<Scalar>
+    ) {
         Scalar.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-                    a: g, b: operands[0], c: parameter, scale: -rate, accumulate: true)
+                    a: g, b: x, c: c, scale: scale, accumulate: accumulate)
     }
 }

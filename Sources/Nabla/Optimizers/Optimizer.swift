@@ -33,7 +33,11 @@ extension Optimizer {
     public mutating func update<Model: Layer>(
         _ model: inout Model, along gradients: Gradients<Scalar>
     ) where Model.Scalar == Scalar {
-        let parameters = model.parameters
+        update(model.parameters, along: gradients)
+    }
+
+    /// Updates each of `parameters` along its gradient, found by position and name.
+    mutating func update(_ parameters: [NamedParameter<Scalar>], along gradients: Gradients<Scalar>) {
         for position in parameters.indices {
             let p = parameters[position]
             guard let gradient = gradients.gradient(at: position, named: p.name) else {
