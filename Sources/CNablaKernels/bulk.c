@@ -7,78 +7,59 @@
 #define HAVE_AVX2_PATH 1
 #endif
 
-/* Byte-to-float conversion of whole rows picked by index (a mini-batch of images): a plain
- * loop that the compiler vectorises, compiled once more for AVX2 (8 bytes widened and converted
- * per instruction) and picked like the products.
+/* A kernel written once as a plain loop that the compiler vectorises, compiled twice — for the
+ * baseline instruction set and, with a target attribute, for AVX2+FMA — behind a public function
+ * that picks one at run time, like the products. PARAMS and ARGS are the parenthesised parameter
+ * and argument lists; the rest is the body. */
+#if HAVE_AVX2_PATH
+#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...)                                                    \
+    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
+    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
+    void PUBLIC PARAMS {                                                                        \
+        if (nabla_kernel_isa() == 1) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS;           \
+    }
+#else
+#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
+#endif
+
+/* Byte-to-float conversion of whole rows picked by index (a mini-batch of images); AVX2 widens
+ * and converts 8 bytes per instruction.
  *
  * Shuffled rows come from all over a large array, so converting them one after another would
- * wait for memory once per row. Each row's cache lines are requested PREFETCH_ROWS rows before
- * it is converted, so that those waits overlap: a mini-batch of 10 is requested whole up front,
- * and 1,000 rows convert in half the time. */
+ * wait for memory once per row. Each row's cache lines (every 64 bytes, and its last byte, which
+ * may start one more) are requested PREFETCH_ROWS rows before it is converted, so that those
+ * waits overlap: a mini-batch of 10 is requested whole up front, and 1,000 rows convert in half
+ * the time. */
 #define PREFETCH_ROWS 16
 #define PREFETCH_ROW(r)                                                                        \
-    for (long o = 0; o < rowLength; o += 64) __builtin_prefetch(base + rows[r] * rowLength + o)
-#define GATHER(NAME, T, ATTRIBUTES)                                                            \
-    ATTRIBUTES static void NAME(const unsigned char *base, const long *rows, long rowCount,    \
-                                long rowLength, T scale, T *dst) {                             \
-        for (long r = 0; r < rowCount && r < PREFETCH_ROWS; r++) PREFETCH_ROW(r);              \
-        for (long r = 0; r < rowCount; r++) {                                                  \
-            if (r + PREFETCH_ROWS < rowCount) PREFETCH_ROW(r + PREFETCH_ROWS);                 \
-            const unsigned char *src = base + rows[r] * rowLength;                             \
-            T *out = dst + r * rowLength;                                                      \
-            for (long i = 0; i < rowLength; i++) out[i] = (T)src[i] * scale;                  \
-        }                                                                                      \
+    do {                                                                                       \
+        const unsigned char *row = base + rows[r] * rowLength;                                 \
+        for (long o = 0; o < rowLength; o += 64) __builtin_prefetch(row + o);                  \
+        __builtin_prefetch(row + rowLength - 1);                                               \
+    } while (0)
+#define GATHER(T)                                                                              \
+    for (long r = 0; r < rowCount && r < PREFETCH_ROWS; r++) PREFETCH_ROW(r);                  \
+    for (long r = 0; r < rowCount; r++) {                                                      \
+        if (r + PREFETCH_ROWS < rowCount) PREFETCH_ROW(r + PREFETCH_ROWS);                     \
+        const unsigned char *src = base + rows[r] * rowLength;                                 \
+        T *out = dst + r * rowLength;                                                          \
+        for (long i = 0; i < rowLength; i++) out[i] = (T)src[i] * scale;                      \
     }
-GATHER(gatherFloatPortable, float, )
-GATHER(gatherDoublePortable, double, )
-#if HAVE_AVX2_PATH
-GATHER(gatherFloatAVX2, float, __attribute__((target("avx2,fma"))))
-GATHER(gatherDoubleAVX2, double, __attribute__((target("avx2,fma"))))
-#endif
-
-void nabla_gather_bytes_to_float(const unsigned char *base, const long *rows, long rowCount, long rowLength,
-                                 float scale, float *dst) {
-#if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { gatherFloatAVX2(base, rows, rowCount, rowLength, scale, dst); return; }
-#endif
-    gatherFloatPortable(base, rows, rowCount, rowLength, scale, dst);
-}
-
-void nabla_gather_bytes_to_double(const unsigned char *base, const long *rows, long rowCount, long rowLength,
-                                  double scale, double *dst) {
-#if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { gatherDoubleAVX2(base, rows, rowCount, rowLength, scale, dst); return; }
-#endif
-    gatherDoublePortable(base, rows, rowCount, rowLength, scale, dst);
-}
+TWO_PATHS(nabla_gather_bytes_to_float,
+          (const unsigned char *base, const long *rows, long rowCount, long rowLength, float scale, float *dst),
+          (base, rows, rowCount, rowLength, scale, dst), GATHER(float))
+TWO_PATHS(nabla_gather_bytes_to_double,
+          (const unsigned char *base, const long *rows, long rowCount, long rowLength, double scale, double *dst),
+          (base, rows, rowCount, rowLength, scale, dst), GATHER(double))
 
 /* Plain SGD's update, in C so that it is vectorised and stays fast in debug builds, where a
  * Swift element loop over every weight would dominate a training step. Eight floats per AVX2
  * instruction against four for the baseline build: it reads and writes every weight each step. */
-#define SGD_STEP(NAME, T, ATTRIBUTES)                                                          \
-    ATTRIBUTES static void NAME(T *w, const T *g, long count, T rate, T decay) {              \
-        for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);               \
-    }
-SGD_STEP(sgdStepFloatPortable, float, )
-SGD_STEP(sgdStepDoublePortable, double, )
-#if HAVE_AVX2_PATH
-SGD_STEP(sgdStepFloatAVX2, float, __attribute__((target("avx2,fma"))))
-SGD_STEP(sgdStepDoubleAVX2, double, __attribute__((target("avx2,fma"))))
-#endif
-
-void nabla_sgd_step_f32(float *w, const float *g, long count, float rate, float decay) {
-#if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { sgdStepFloatAVX2(w, g, count, rate, decay); return; }
-#endif
-    sgdStepFloatPortable(w, g, count, rate, decay);
-}
-
-void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, double decay) {
-#if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { sgdStepDoubleAVX2(w, g, count, rate, decay); return; }
-#endif
-    sgdStepDoublePortable(w, g, count, rate, decay);
-}
+#define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+TWO_PATHS(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
+          (w, g, count, rate, decay), SGD_STEP)
+TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double rate, double decay),
+          (w, g, count, rate, decay), SGD_STEP)
 
 /* The logistic function σ(x) = 1 / (1 + e^−x) for floats. The AVX2 path computes e^t for eight
  * lanes at once the way Cephes' expf does — t = n·ln2 + r with |r| ≤ ln2/2, a degree-6
