@@ -44,25 +44,28 @@ struct Benchmark {
         let stepsPerEpoch = mnist.training.count / 10
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var x = Tensor<Float>(zeros: [10, 784]), y = Tensor<Float>(zeros: [10, 10])
+        /// Step `s`'s mini-batch of `size`, going round the shuffled epoch.
+        func batch(_ s: Int, size: Int = 10) -> ArraySlice<Int> {
+            let start = s % (mnist.training.count / size) * size
+            return order[start ..< start + size]
+        }
         // The example's training step: a batch written into reused tensors, then one traced step
         // (the gradient, with SGD's update applied in the reverse pass).
         func step(_ s: Int) {
-            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
-            mnist.training.images(at: batch, into: &x)
-            mnist.training.oneHotLabels(at: batch, into: &y)
+            mnist.training.images(at: batch(s), into: &x)
+            mnist.training.oneHotLabels(at: batch(s), into: &y)
             lossAndGradient.step(x, y, optimizer: &sgd)
         }
         // The same, with the gradients returned and the update made as a separate pass.
         func gradientThenUpdateStep(_ s: Int) {
-            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
-            mnist.training.images(at: batch, into: &x)
-            mnist.training.oneHotLabels(at: batch, into: &y)
+            mnist.training.images(at: batch(s), into: &x)
+            mnist.training.oneHotLabels(at: batch(s), into: &y)
             let (_, gradients) = lossAndGradient(x, y)
             sgd.update(&model, along: gradients)
         }
         // The same step through the eager API: the reference the traced step is tested against.
         func eagerStep(_ s: Int) {
-            let batch = order[(s % stepsPerEpoch) * 10 ..< (s % stepsPerEpoch) * 10 + 10]
+            let batch = batch(s)
             let x: Tensor<Float> = mnist.training.images(at: batch)
             let y: Tensor<Float> = mnist.training.oneHotLabels(at: batch)
             let (_, gradients) = valueWithGradient(at: model) { QuadraticLoss()($0(x), y) }
@@ -100,7 +103,7 @@ struct Benchmark {
         report("separate_update_allocations_per_step", separateAllocationsPerStep, "", "  its heap allocations")
         report("eager_step_us", eagerBest / Double(stepsPerEpoch) * 1e6, "µs", "  eager step (valueWithGradient, reference)")
         report("eager_allocations_per_step", eagerAllocationsPerStep, "", "  eager step's heap allocations")
-        x = mnist.training.images(at: order[0..<10])
+        x = mnist.training.images(at: batch(0))
         _ = model(x)
         let forwardBefore = nabla_allocation_count()
         for _ in 0..<100 { _ = model(x) }
@@ -111,9 +114,8 @@ struct Benchmark {
         let largeBatchGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var largeX = Tensor<Float>(zeros: [1000, 784]), largeY = Tensor<Float>(zeros: [1000, 10])
         func largeBatchStep(_ s: Int) {
-            let batch = order[(s % 50) * 1000 ..< (s % 50) * 1000 + 1000]
-            mnist.training.images(at: batch, into: &largeX)
-            mnist.training.oneHotLabels(at: batch, into: &largeY)
+            mnist.training.images(at: batch(s, size: 1000), into: &largeX)
+            mnist.training.oneHotLabels(at: batch(s, size: 1000), into: &largeY)
             largeBatchGradient.step(largeX, largeY, optimizer: &sgd)
         }
         // Interleaved, best of each: on a shared machine, timing one setting after the other
