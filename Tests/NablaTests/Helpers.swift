@@ -30,6 +30,12 @@ func expectGradientsCorrect(
     #expect(report.passed, "\(report)", sourceLocation: sourceLocation)
 }
 
+/// A copy of `tensor` in storage of its own. A plain copy shares the storage until one side is
+/// written (copy-on-write), so it cannot show that code wrote through a tensor it was lent.
+func independentCopy<S: TensorScalar>(_ tensor: Tensor<S>) -> Tensor<S> {
+    Tensor(tensor.scalars.map { $0 }, shape: tensor.shape)
+}
+
 /// The book's 784-hidden-10 sigmoid network, N(0, 1) initialised from `seed`.
 func bookNetwork<S: TensorScalar>(_: S.Type, seed: UInt64, hidden: Int = 30) -> Sequential<S> {
     var rng = SeededGenerator(seed: seed)

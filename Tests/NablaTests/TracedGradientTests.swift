@@ -137,7 +137,7 @@ import Testing
         let (x0, y0) = batch(Float.self, step: 0), (x1, y1) = batch(Float.self, step: 1)
         _ = lossAndGradient(x0, y0)  // trace
         let first = lossAndGradient(x0, y0)
-        let firstCopy = first.gradients.tensors.map { Tensor($0.scalars, shape: $0.shape) }
+        let firstCopy = first.gradients.tensors.map(independentCopy)
         let second = lossAndGradient(x1, y1)
         #expect(first.gradients.tensors == firstCopy)
         #expect(second.gradients.tensors != firstCopy)

@@ -127,7 +127,7 @@ import Testing
         let (x, y) = batches(Float.self, sizes: [10])[0]
         stepper.step(x, y, optimizer: &sgd)  // traces
         let kept = model.parameterValues
-        let keptCopy = kept.mapValues { Tensor($0.scalars, shape: $0.shape) }
+        let keptCopy = kept.mapValues(independentCopy)
         stepper.step(x, y, optimizer: &sgd)  // replays, updating in place
         #expect(kept == keptCopy)
         #expect(model.parameterValues != kept)
