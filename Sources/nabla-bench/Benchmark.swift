@@ -118,15 +118,16 @@ struct Benchmark {
             mnist.training.oneHotLabels(at: batch(s, size: 1000), into: &largeY)
             largeBatchGradient.step(largeX, largeY, optimizer: &sgd)
         }
-        // Interleaved, best of each: on a shared machine, timing one setting after the other
-        // mostly measures the machine's drift. Each timing takes the next batches of the epoch.
+        // Interleaved, best of each over many short rounds: on a shared machine, timing one
+        // setting after the other mostly measures the machine's drift, and the second core is
+        // now and then lent elsewhere for a while. Each timing takes the next batches of the epoch.
         var largeBatch = [Double.infinity, Double.infinity], products = [Double.infinity, Double.infinity]
         var batchInMemory = [Double.infinity, Double.infinity]
         var nextLargeBatch = 0
         var r = SeededGenerator(seed: 2)
         let a = Tensor<Float>(randomNormal: [1000, 784], using: &r), w = Tensor<Float>(randomNormal: [30, 784], using: &r)
         let g = Tensor<Float>(randomNormal: [1000, 30], using: &r)
-        for _ in 0..<7 {
+        for _ in 0..<25 {
             for (slot, threads) in [1, 0].enumerated() {
                 nabla_set_threads(threads)
                 largeBatch[slot] = min(largeBatch[slot], time(4) { largeBatchStep(nextLargeBatch); nextLargeBatch += 1 })
