@@ -79,7 +79,12 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// weights take theirs in the very product that forms their gradient, W −= η·gᵀx, so no
     /// weight gradient is written and read back.
     @discardableResult
-    public func step(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout some Optimizer<Scalar>) -> Tensor<Scalar> {
+    @_specialize(where Scalar == Float, Opt == SGD<Float>)
+    @_specialize(where Scalar == Double, Opt == SGD<Double>)
+    public func step<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+        // Specialised above for SGD, the common case: run generically (called from another
+        // module), a step looks up the metadata of the `(rate, decay)` tuple at run time, every
+        // time: about 1,900 of the book's step's 204,000 instructions, counted by callgrind.
         if let sgd = optimizer.plainStep, let value = replayed(input, target, sgd: sgd) { return value }
         let (value, gradients) = self(input, target)
         optimizer.update(parameters, along: gradients)
