@@ -78,14 +78,14 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
     parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
 }
 
-/* Shares per thread. The pool hands shares out one at a time, so with several each, a thread that
- * starts late or runs slow (a core the machine lends elsewhere for a while) simply takes fewer,
- * instead of the whole product waiting for its one half. With the pool's workers polling, a share
- * costs about a microsecond to hand out; 8 rather than 4 per thread made the batch-1000 step's two
- * large products about 6% faster on two cores (median of 400 runs, 6 alternating runs each). */
-#define SHARES_PER_THREAD 8
-/* No share smaller than this many multiply-adds (about 10 µs): below it, handing out costs more. */
+/* Shares shrink as they are handed out (guided self-scheduling): each takes 1/(2·threads) of the
+ * work left, but no less than MIN_SHARE_MACS multiply-adds (about 10 µs; below it, handing out
+ * costs more). Large shares first keep the hand-outs few; small ones last let the threads finish
+ * together, whichever ran slow (on a shared machine, a core is now and then lent elsewhere).
+ * Against equal shares, 8 per thread, this made the batch-1000 step's two large products about
+ * 6% faster on two cores (median of 400, six alternating runs each). */
 #define MIN_SHARE_MACS (1000L * 1000)
+#define MAX_SHARES 64
 
 /* Splits C into shares — by rows, or by column panels when the columns are the larger
  * dimension — and runs them on the worker pool. Each share is an ordinary product on a
@@ -100,20 +100,19 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
         runJob(&whole, 0);
         return;
     }
-    struct GemmJob jobs[NABLA_MAX_THREADS * SHARES_PER_THREAD];
+    struct GemmJob jobs[MAX_SHARES];
     /* Split the larger dimension: each share then reads only its part of the larger operand. */
     long panelCount = (N + panelWidth - 1) / panelWidth;
     int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
     long units = byRows ? (M + 5) / 6 : panelCount;  /* tiles of 6 rows, or column panels */
-    long shares = threads * SHARES_PER_THREAD;
-    if (shares > M * N * K / MIN_SHARE_MACS) shares = M * N * K / MIN_SHARE_MACS;
-    if (shares < threads) shares = threads;
-    if (shares > units) shares = units;
-    long start = 0;
-    for (long t = 0; t < shares; t++) {
-        long count = units / shares + (t < units % shares ? 1 : 0);
-        long begin = start, end = start + count;
-        start = end;
+    long minUnits = MIN_SHARE_MACS / (M * N * K / units);
+    if (minUnits < 1) minUnits = 1;
+    long shares = 0;
+    for (long begin = 0; begin < units; shares++) {
+        long left = units - begin, count = left / (2 * threads);
+        if (count < minUnits) count = minUnits;
+        if (count > left || shares == MAX_SHARES - 1) count = left;
+        long end = begin + count;
         struct GemmJob job = whole;
         if (byRows) {
             long r0 = begin * 6, r1 = end * 6 < M ? end * 6 : M;
@@ -126,7 +125,8 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
             job.B = B + (size_t)(transposeB ? c0 * ldb : c0) * scalarSize;
             job.C = C + (size_t)c0 * scalarSize;
         }
-        jobs[t] = job;
+        jobs[shares] = job;
+        begin = end;
     }
     nabla_parallel_for(shares, runJob, jobs);
 }
