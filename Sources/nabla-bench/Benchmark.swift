@@ -130,6 +130,9 @@ struct Benchmark {
         for _ in 0..<25 {
             for (slot, threads) in [1, 0].enumerated() {
                 nabla_set_threads(threads)
+                // Long enough for the pool's workers to stop polling and sleep: one thread is
+                // then timed alone, with no core spinning beside it.
+                if threads == 1 { usleep(2000) }
                 largeBatch[slot] = min(largeBatch[slot], time(4) { largeBatchStep(nextLargeBatch); nextLargeBatch += 1 })
                 // The same step on the last batch again: what remains without reading the images.
                 batchInMemory[slot] = min(batchInMemory[slot], time(4) {
