@@ -82,8 +82,8 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
  * work left, but no less than MIN_SHARE_MACS multiply-adds (about 10 µs; below it, handing out
  * costs more). Large shares first keep the hand-outs few; small ones last let the threads finish
  * together, whichever ran slow (on a shared machine, a core is now and then lent elsewhere).
- * Against equal shares, 8 per thread, this made the batch-1000 step's two large products about
- * 6% faster on two cores (median of 400, six alternating runs each). */
+ * Against equal shares, 8 per thread, this made the batch-1000 step's two large products 4–8%
+ * faster on two cores (medians of 400, in two sets of six alternating runs each). */
 #define MIN_SHARE_MACS (1000L * 1000)
 #define MAX_SHARES 64
 
@@ -105,7 +105,9 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     long panelCount = (N + panelWidth - 1) / panelWidth;
     int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
     long units = byRows ? (M + 5) / 6 : panelCount;  /* tiles of 6 rows, or column panels */
+    /* Past the threshold every thread gets a share, however small the product. */
     long minUnits = MIN_SHARE_MACS / (M * N * K / units);
+    if (minUnits > units / threads) minUnits = units / threads;
     if (minUnits < 1) minUnits = 1;
     long shares = 0;
     for (long begin = 0; begin < units; shares++) {
