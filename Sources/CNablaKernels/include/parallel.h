@@ -8,7 +8,8 @@
 typedef void (*nabla_task)(void *context, long share);
 
 /// Runs `task` for every share, on the calling thread and the pool's persistent workers, and
-/// returns when all are done. Shares may run in any order and at the same time.
+/// returns when all are done. Shares may run in any order and at the same time. Afterwards the
+/// workers poll for the next call for up to a millisecond before they sleep.
 void nabla_parallel_for(long shares, nabla_task task, void *context);
 
 /// How many threads a parallel-for may use: NABLA_THREADS, or the online cores (at most 8),
