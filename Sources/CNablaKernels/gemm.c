@@ -1,5 +1,6 @@
 #include "CNablaKernels.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 /* One share of a product, for a worker thread. */
@@ -72,10 +73,15 @@ typedef double v4du __attribute__((vector_size(32), aligned(8)));
 #undef ATTR
 #endif
 
-static long parallelMinMACs = 4L * 1000 * 1000;
+/* Below this many multiply-adds (about 80 µs on one core) a product runs on the calling thread,
+ * so that no product of the book's mini-batch of 10 involves the pool. Atomic: a test may change
+ * it while other threads multiply. */
+#define DEFAULT_PARALLEL_MIN_MACS (4L * 1000 * 1000)
+static atomic_long parallelMinMACs = DEFAULT_PARALLEL_MIN_MACS;
 
 void nabla_set_parallel_threshold(long multiplyAdds) {
-    parallelMinMACs = multiplyAdds > 0 ? multiplyAdds : 4L * 1000 * 1000;
+    atomic_store_explicit(&parallelMinMACs, multiplyAdds > 0 ? multiplyAdds : DEFAULT_PARALLEL_MIN_MACS,
+                          memory_order_relaxed);
 }
 
 /* Shares shrink as they are handed out (guided self-scheduling): each takes 1/(2·threads) of the
@@ -96,7 +102,7 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
     struct GemmJob whole = { transposeA, transposeB, accumulate, M, N, K, lda, ldb, ldc, alpha, A, B, C };
     long threads = nabla_thread_count();
-    if (threads < 2 || M * N * K < parallelMinMACs) {
+    if (threads < 2 || M * N * K < atomic_load_explicit(&parallelMinMACs, memory_order_relaxed)) {
         runJob(&whole, 0);
         return;
     }

@@ -1,6 +1,7 @@
 /* Which instruction set the kernels run on, decided once from the CPU (and NABLA_KERNELS). */
 #include "CNablaKernels.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,9 @@
 #define HAVE_AVX2_PATH 1
 #endif
 
-/* -1: not yet decided; 0: portable; 1: AVX2+FMA. Racing first calls all compute the same value. */
-static int selectedISA = -1;
+/* -1: not yet decided; 0: portable; 1: AVX2+FMA. Racing first calls all compute the same value;
+ * the atomic (relaxed: a plain load on x86-64 and arm64) makes that race well-defined. */
+static atomic_int selectedISA = -1;
 /* Per thread, so that a test forcing the portable path does not change the arithmetic of other
  * tests running at the same time (the two paths round differently: one fuses multiply-adds). */
 static _Thread_local int forcedPortable = 0;
@@ -26,11 +28,12 @@ static int detectISA(void) {
 
 int nabla_kernel_isa(void) {
     if (forcedPortable) return 0;
-    if (selectedISA < 0) selectedISA = detectISA();
-    return selectedISA;
+    int isa = atomic_load_explicit(&selectedISA, memory_order_relaxed);
+    if (isa < 0) {
+        isa = detectISA();
+        atomic_store_explicit(&selectedISA, isa, memory_order_relaxed);
+    }
+    return isa;
 }
 
 void nabla_force_portable_kernels(int force) { forcedPortable = force; }
-
-/* Below this many multiply-adds (about 50 µs on one core) a product runs on the calling thread:
- * starting a thread costs tens of microseconds, and the book's mini-batch of 10 must not pay it. */

@@ -31,7 +31,7 @@ static pthread_mutex_t stateLock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, finished = PTHREAD_COND_INITIALIZER;
 static long workers = 0;          /* threads in the pool, besides callers */
 static int spinning = 0;          /* whether waits poll first: no more threads than cores */
-static long requestedThreads = 0; /* 0: the default */
+static atomic_long requestedThreads = 0; /* 0: the default */
 
 /* The current call. Written under stateLock; the two atomics are also read without it, by
  * threads that poll before taking the lock to sleep. */
@@ -41,25 +41,30 @@ static long currentShares, nextShare;
 static atomic_long pendingShares;
 static atomic_ulong callsPosted;  /* changes whenever a call is posted */
 
-/* Read once: sysconf reads a file under /sys, far too slow to ask on every product. */
-static long detectedThreads = 0;
+/* Read once: sysconf reads a file under /sys, far too slow to ask on every product. Racing first
+ * calls all compute the same value; the atomic makes that race well-defined. */
+static atomic_long detectedThreads = 0;
 
 static long defaultThreads(void) {
-    if (detectedThreads == 0) {
+    long threads = atomic_load_explicit(&detectedThreads, memory_order_relaxed);
+    if (threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         const char *env = getenv("NABLA_THREADS");
         if (env && atol(env) > 0) cores = atol(env);
-        detectedThreads = cores < 1 ? 1 : (cores > NABLA_MAX_THREADS ? NABLA_MAX_THREADS : cores);
+        threads = cores < 1 ? 1 : (cores > NABLA_MAX_THREADS ? NABLA_MAX_THREADS : cores);
+        atomic_store_explicit(&detectedThreads, threads, memory_order_relaxed);
     }
-    return detectedThreads;
+    return threads;
 }
 
 long nabla_thread_count(void) {
-    return requestedThreads > 0 ? requestedThreads : defaultThreads();
+    long requested = atomic_load_explicit(&requestedThreads, memory_order_relaxed);
+    return requested > 0 ? requested : defaultThreads();
 }
 
 void nabla_set_threads(long count) {
-    requestedThreads = count < 0 ? 0 : (count > NABLA_MAX_THREADS ? NABLA_MAX_THREADS : count);
+    atomic_store_explicit(&requestedThreads, count < 0 ? 0 : (count > NABLA_MAX_THREADS ? NABLA_MAX_THREADS : count),
+                          memory_order_relaxed);
 }
 
 static long nanoseconds(void) {
