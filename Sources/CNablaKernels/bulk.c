@@ -33,8 +33,8 @@
  * The requests bring lines into L2 (locality 2: prefetcht1), not L1. A batch asks for far more
  * lines (13 an image, 16 images ahead) than L1 can have in flight, and on this machine's AMD
  * cores, prefetches into L1 that find its miss buffers full hold up the loads behind them. Into
- * L2, a shuffled batch of 10 converts in about 1 µs instead of 2.5, and 1,000 images in about
- * 80 µs instead of 140 (medians of 2,000 and 200 batches); the loads then find their lines in
+ * L2, a shuffled batch of 10 converts in about 1 µs instead of 2.5, and 1,000 images in 80–100
+ * µs instead of 140–180 (medians over 2,000 and 200 batches); the loads then find their lines in
  * L2, a few nanoseconds away. */
 #define PREFETCH_ROWS 16
 #define PREFETCH_ROW(r)                                                                        \
