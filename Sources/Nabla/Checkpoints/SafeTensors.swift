@@ -90,10 +90,7 @@ public struct SafeTensors {
 
     /// Reads a safetensors file.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
-        try self.init(parsing: [UInt8](data), file: path)
+        try self.init(parsing: try readBytes(path), file: path)
     }
 
     /// Parses a safetensors file's bytes; `file` names it in errors.

@@ -1,5 +1,3 @@
-import Foundation
-
 /// An 8-bit grayscale image, read from a PGM file (binary `P5` or text `P2`) or an 8-bit PNG, for
 /// classifying a digit of your own.
 public struct GrayscaleImage: Sendable {
@@ -10,10 +8,7 @@ public struct GrayscaleImage: Sendable {
 
     /// Reads a PGM or PNG file (told apart by their first bytes).
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
-        let bytes = [UInt8](data)
+        let bytes = try readBytes(path)
         if bytes.starts(with: Self.pngSignature) {
             try self.init(parsingPNG: bytes, file: path)
         } else {

@@ -177,12 +177,3 @@ public struct MNIST: Sendable {
         return try MNISTSet(name: name, pixels: pixels, labels: labels)
     }
 }
-
-/// A file's bytes, gunzipped if they are gzip data.
-func readFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-    }
-    let bytes = [UInt8](data)
-    return isGzip(bytes) ? try gunzip(bytes, file: path) : bytes
-}
