@@ -11,5 +11,5 @@ func readBytes(_ path: String) throws -> [UInt8] {
 /// A file's bytes, gunzipped if they are gzip data.
 func readFile(_ path: String) throws -> [UInt8] {
     let bytes = try readBytes(path)
-    return isGzip(bytes) ? try gunzip(bytes, file: path) : bytes
+    return isGzip(bytes) ? try gunzipData(bytes, file: path) : bytes
 }

@@ -5,12 +5,13 @@ func isGzip(_ bytes: [UInt8]) -> Bool {
     bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
 }
 
-/// Inflates a gzip stream in memory with zlib.
+/// Inflates gzip data in memory with zlib (the readers of ``IDXFile`` and ``MNIST`` files call
+/// it); `file` names the source in errors.
 ///
 /// The output grows as zlib produces it, up to deflate's largest possible expansion of the
 /// input (about 1032:1), so a corrupt or hostile file cannot make it allocate more than its size
 /// justifies.
-func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
+public func gunzipData(_ compressed: [UInt8], file: String) throws -> [UInt8] {
     // The trailer's last four bytes hold the size modulo 2³²: a good first guess.
     let sizeHint = compressed.count >= 4
         ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
@@ -82,10 +83,4 @@ public func crc32Checksum(_ bytes: [UInt8]) -> UInt32 {
         }
         return UInt32(crc)
     }
-}
-
-/// Inflates gzip data in memory (see ``IDXFile`` and ``MNIST`` for readers that call it);
-/// `file` names the source in errors.
-public func gunzipData(_ compressed: [UInt8], file: String) throws -> [UInt8] {
-    try gunzip(compressed, file: file)
 }
