@@ -11,6 +11,13 @@ public protocol Loss<Scalar> {
     func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar>
 }
 
+/// Checks a cost's operands, which must both be [batch, classes], and returns the batch size.
+func batchSize<Scalar>(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Int {
+    check(output.shape == target.shape && output.rank == 2,
+          "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
+    return output.shape[0]
+}
+
 /// The book's quadratic cost, exactly: C = (1/m)·Σₓ ½‖a − y‖² over a mini-batch of m examples.
 ///
 /// Half the squared error is summed over the outputs of each example, then averaged over
@@ -65,9 +72,7 @@ struct BatchCost<Scalar: TensorScalar>: Primitive {
 
     /// The scalar cost of `output` against `target`, which must both be [batch, classes].
     static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {
-        check(output.shape == target.shape && output.rank == 2,
-              "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
-        let op = BatchCost(term: term, rows: output.shape[0], count: output.count)
+        let op = BatchCost(term: term, rows: batchSize(output, target, loss: loss), count: output.count)
         return op([output, target], shape: [], name: loss)
     }
 
@@ -112,8 +117,7 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        check(logits.shape == target.shape && logits.rank == 2,
-              "SoftmaxCrossEntropyLoss: output \(logits.shape) and target \(target.shape) must both be [batch, classes]")
-        return -(target * logSoftmax(logits)).sum() / Scalar(logits.shape[0])
+        let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
+        return -(target * logSoftmax(logits)).sum() / Scalar(m)
     }
 }
