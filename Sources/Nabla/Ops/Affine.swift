@@ -43,10 +43,7 @@ struct Affine<Scalar: TensorScalar>: Primitive {
             weightGradient(g, operands[0], scale: 1, accumulate: false, into: gradient)
         default:  // ∂b = Σ over rows of g
             gradient.initialize(repeating: 0, count: outputs)
-            for row in 0..<rows {
-                let gRow = g + row * outputs
-                for j in 0..<outputs { gradient[j] += gRow[j] }
-            }
+            addRows(of: g, rows: rows, columns: outputs, into: gradient)
         }
     }
 

@@ -26,11 +26,7 @@ extension Tensor {
             out.withUnsafeMutableBufferPointer { y in
                 if targetShape.isSuffix(of: shape) {
                     // A bias's gradient: the rows summed, no index walk.
-                    var base = 0
-                    while base < x.count {
-                        for j in 0..<y.count { y[j] += x[base + j] }
-                        base += y.count
-                    }
+                    addRows(of: x.baseAddress!, rows: x.count / y.count, columns: y.count, into: y.baseAddress!)
                     return
                 }
                 var w = BroadcastWalk(from: targetShape, to: shape)

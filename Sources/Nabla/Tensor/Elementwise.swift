@@ -29,6 +29,18 @@ func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void)
     }
 }
 
+/// Adds the `rows` rows of the [rows, columns] matrix at `x` into `y`, one row after another: a
+/// bias's gradient, from the gradient of every row it was added to.
+@inline(__always)
+func addRows<Scalar: TensorScalar>(
+    of x: UnsafePointer<Scalar>, rows: Int, columns: Int, into y: UnsafeMutablePointer<Scalar>
+) {
+    for row in 0..<rows {
+        let xRow = x + row * columns
+        for j in 0..<columns { y[j] += xRow[j] }
+    }
+}
+
 extension Tensor {
     /// A tensor of the same shape with `transform` applied to every element.
     @inline(__always)
