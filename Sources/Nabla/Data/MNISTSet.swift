@@ -128,8 +128,8 @@ public struct MNISTSet: Sendable {
     @_specialize(where Scalar == Double)
     private func writeOneHotLabels<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         out.initialize(repeating: 0, count: indices.count * Self.classCount)
-        for row in indices.indices {
-            out[row * Self.classCount + label(indices[row])] = 1
+        labelStorage.withUnsafeBufferPointer { labels in  // indices already checked by `write`
+            for row in indices.indices { out[row * Self.classCount + Int(labels[indices[row]])] = 1 }
         }
     }
 
