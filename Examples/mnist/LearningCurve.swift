@@ -9,6 +9,7 @@ struct LearningCurve {
 
     mutating func append(correct: Int, cost: Double) { points.append((correct, cost)) }
 
+    /// The first epoch with the most correct answers (`max(by:)` keeps the earliest of equals).
     var bestEpoch: Int? { points.indices.max { points[$0].correct < points[$1].correct } }
 
     /// Accuracy (left axis, %) and cost (right axis) against epoch.

@@ -126,7 +126,6 @@ struct Train: AsyncParsableCommand {
         var x = Tensor<Float>(zeros: [batchSize, MNISTSet.pixelCount])
         var y = Tensor<Float>(zeros: [batchSize, MNISTSet.classCount])
         var curve = LearningCurve(total: evaluation.count)
-        var best = -1
         let start = Date()
         let steps = (training.count + batchSize - 1) / batchSize
         for epoch in 0..<epochs {
@@ -155,9 +154,8 @@ struct Train: AsyncParsableCommand {
             curve.append(correct: correct, cost: Double(meanCost))
             print("Epoch \(epoch): \(correct) / \(evaluation.count)"
                   + String(format: "  [%.2f s training, cost %.4f]", trainSeconds, meanCost))
-            if correct > best {
-                best = correct
-                if let saveBest { try model.save(to: saveBest, metadata: metadata(epoch, correct)) }
+            if let saveBest, curve.bestEpoch == epoch {  // better than every earlier epoch
+                try model.save(to: saveBest, metadata: metadata(epoch, correct))
             }
         }
         if let bestEpoch = curve.bestEpoch, let last = curve.points.last {
