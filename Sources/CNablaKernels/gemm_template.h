@@ -14,8 +14,8 @@
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define MR 6
-/* A·Bᵀ runs as dot products, with nothing packed, while B fits in L2 (256 KB): every row block
- * of A then re-reads B from cache. Beyond that, packing B once pays for itself. Each dot product
+/* A·Bᵀ runs as dot products, with nothing packed, while B is at most 256 KB, so that it stays in
+ * L2 (1 MB a core on this project's machine): every row block of A then re-reads B from cache. Beyond that, packing B once pays for itself. Each dot product
  * ends in a horizontal sum, so short ones (a 30-wide layer's outputs) run faster packed, unless
  * A has so few rows that packing B would be most of the work. */
 #define NT_MAX_B_BYTES (256 * 1024)
@@ -56,7 +56,7 @@ ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *pack
 }
 
 /* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining),
- * scaled by alpha and written at C (row length N) straight from registers, or through a buffer
+ * scaled by alpha and written at C (row length ldc) straight from registers, or through a buffer
  * for the `width` valid columns of a ragged last panel. */
 ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     const int mr, int transposeA, long lda, long K, long i0, T alpha,
