@@ -127,6 +127,27 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(kept == set.images(at: [7, 8, 9]) && x == set.images(at: [0, 1, 2]))
     }
 
+    @Test func correctCountAgreesWithEachImagesAnswer() {
+        // A lightly trained network (about a third right), so that the count is neither 0 nor
+        // everything; batch sizes that leave a ragged last batch, one that is the whole set,
+        // and one larger than it.
+        let set = realMNIST.test.subset(0..<1_000)
+        let model = bookNetwork(Float.self, seed: 3)
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        var sgd = SGD<Float>(learningRate: 3)
+        for start in stride(from: 0, to: 2_000, by: 10) {
+            let batch = start ..< start + 10
+            lossAndGradient.step(realMNIST.training.images(at: batch), realMNIST.training.oneHotLabels(at: batch),
+                                 optimizer: &sgd)  // steps `model`'s parameters in place
+        }
+        let answers = model(set.images(at: 0..<set.count, as: Float.self)).argmax(alongAxis: 1)
+        let expected = answers.countEqual(set.labels(at: 0..<set.count))
+        #expect(expected > 200 && expected < 1_000, "\(expected) of 1000 correct")
+        for batchSize in [1, 7, 300, 1_000, 4_096] {
+            #expect(set.correctCount(of: model, batchSize: batchSize) == expected, "batch size \(batchSize)")
+        }
+    }
+
     @Test func searchPrefersAnExplicitPathAndReportsWhereItLooked() {
         #expect(MNIST.searchPaths(explicit: "/here").first == "/here")
         #expect(throws: DataError.self) { try MNIST(searching: "/nonexistent/mnist") }
