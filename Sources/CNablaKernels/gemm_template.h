@@ -14,14 +14,6 @@
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define MR 6
-/* A·Bᵀ runs as dot products, with nothing packed, while B is at most 256 KB, so that it stays in
- * L2 (1 MB a core on this project's machine): every row block of A then re-reads B from cache. Beyond that, packing B once pays for itself. Each dot product
- * ends in a horizontal sum, so short ones (a 30-wide layer's outputs) run faster packed, unless
- * A has so few rows that packing B would be most of the work. */
-#define NT_MAX_B_BYTES (256 * 1024)
-#define NT_MIN_K 256
-#define NT_MAX_ROWS_ANY_K 32
-
 /* Scratch for the packed B panels: one buffer per thread, grown but never shrunk, so steady-state
  * training performs no allocation here. */
 static _Thread_local T *NAME(scratch) = NULL;
@@ -95,7 +87,7 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     }
 }
 
-/* C = A·Bᵀ for few rows of A: each C element is a dot product of two rows that are both
+/* C = A·Bᵀ as dot products (gemm.c says when): each C element is a dot product of two rows, both
  * contiguous along K, so nothing is packed. A 3×4 block of C keeps 12 vector accumulators. */
 ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
     const int mr, const int nr, long K, T alpha, const T *A, long lda, const T *B, long ldb,
@@ -142,16 +134,16 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, T alpha, const T *A, long 
 }
 
 /* C (M×N, row length ldc) = alpha·op(A)·op(B), or C += that when accumulating; A and B have row
- * lengths lda and ldb as stored. */
-ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long K, T alpha,
+ * lengths lda and ldb as stored. `dotProducts` (only for A·Bᵀ) takes each element as a dot
+ * product of two contiguous rows instead of packing B; gemm.c decides it once per product. */
+ATTR static void NAME(gemm)(int transposeA, int transposeB, int dotProducts, long M, long N, long K, T alpha,
                             const T *A, long lda, const T *B, long ldb, T *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
-    if (transposeB && !transposeA && (size_t)N * (size_t)K * sizeof(T) <= NT_MAX_B_BYTES
-        && (K >= NT_MIN_K || M <= NT_MAX_ROWS_ANY_K)) {
+    if (dotProducts) {
         NAME(gemmNT)(M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
@@ -192,13 +184,10 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, long M, long N, long
  * its own packing scratch for next time. */
 static void NAME(runJob)(void *context, long share) {
     struct GemmJob *job = (struct GemmJob *)context + share;
-    NAME(gemm)(job->transposeA, job->transposeB, job->M, job->N, job->K, (T)job->alpha, (const T *)job->A, job->lda,
-               (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
+    NAME(gemm)(job->transposeA, job->transposeB, job->dotProducts, job->M, job->N, job->K, (T)job->alpha,
+               (const T *)job->A, job->lda, (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
 }
 
 #undef NR
 #undef UNROLL
 #undef MR
-#undef NT_MAX_B_BYTES
-#undef NT_MIN_K
-#undef NT_MAX_ROWS_ANY_K

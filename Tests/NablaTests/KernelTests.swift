@@ -4,11 +4,12 @@ import Testing
 
 /// The matrix-product kernels against a naive triple loop, on every path and awkward shapes.
 @Suite(.serialized) struct KernelTests {
-    /// (m, n, k). A·Bᵀ takes dot products at (10, 30, 784) and (40, 9, 300) (long rows, or few
-    /// of them) and packs B at (33, 10, 30) and (300, 7, 13).
+    /// (m, n, k). A·Bᵀ takes dot products where two of "B fits in L2, long rows, few rows" hold:
+    /// at (10, 30, 784), (40, 9, 300) and (9, 100, 700), whose B is larger than L2's share; it
+    /// packs B at (33, 10, 30), (300, 7, 13) and (5, 700, 100).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (40, 9, 300),
-        (33, 10, 30), (300, 7, 13), (257, 33, 17),
+        (9, 100, 700), (33, 10, 30), (300, 7, 13), (5, 700, 100), (257, 33, 17),
     ]
 
     func naive(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Double] {
@@ -73,6 +74,30 @@ import Testing
         nabla_set_parallel_threshold(1)
         defer { nabla_set_parallel_threshold(0) }
         checkAllShapes()
+    }
+
+    @Test func resultsDoNotDependOnTheNumberOfThreads() {
+        // Shares start on whole tiles and all take the route chosen for the whole product, so
+        // every element is computed by the same operations however the product is split. At
+        // (40, 100, 700) the whole product packs B, while a share's few columns of B alone would
+        // fit in L2 and, on their own, run as dot products.
+        defer { nabla_set_threads(0); nabla_set_parallel_threshold(0) }
+        for (m, n, k) in Self.shapes + [(40, 100, 700)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = Tensor<Float>(converting: random(ta ? [k, m] : [m, k], seed: 1))
+                let b = Tensor<Float>(converting: random(tb ? [n, k] : [k, n], seed: 2))
+                nabla_set_threads(1)
+                let whole = matmul(a, b, transposingA: ta, transposingB: tb)
+                nabla_set_threads(4)  // four shares or more, whatever the machine's cores
+                nabla_set_parallel_threshold(1)
+                let split = matmul(a, b, transposingA: ta, transposingB: tb)
+                nabla_set_parallel_threshold(0)
+                let (x, y) = (whole.scalars, split.scalars)
+                if let i = x.indices.first(where: { x[$0] != y[$0] }) {
+                    Issue.record("(\(m), \(n), \(k)), Aᵀ \(ta), Bᵀ \(tb): element \(i) is \(x[i]) on one thread, \(y[i]) split")
+                }
+            }
+        }
     }
 
     @Test func portablePath() {
