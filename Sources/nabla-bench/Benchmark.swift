@@ -163,9 +163,11 @@ struct Benchmark {
         }
         report("evaluate_ms", evalBest * 1e3, "ms", "evaluate 10,000 test images (\(correct) correct)")
 
-        // Matrix products at the book's shapes: kernel against a naive triple loop.
+        // Matrix products at the book's shapes, and at the forward product of chapter 1's second
+        // network (100 hidden neurons): kernel against a naive triple loop.
         let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
             ("forward x·W1ᵀ [10×784]·[30×784]ᵀ", 10, 30, 784, false, true),
+            ("100-wide x·W1ᵀ [10×784]·[100×784]ᵀ", 10, 100, 784, false, true),
             ("gradient dZ1ᵀ·x [10×30]ᵀ·[10×784]", 30, 784, 10, true, false),
             ("forward a1·W2ᵀ [10×30]·[10×30]ᵀ", 10, 10, 30, false, true),
             ("gradient dZ2·W2 [10×10]·[10×30]", 10, 30, 10, false, false),
