@@ -4,9 +4,9 @@ import Testing
 
 /// The matrix-product kernels against a naive triple loop, on every path and awkward shapes.
 @Suite(.serialized) struct KernelTests {
-    /// (m, n, k). A·Bᵀ takes dot products where two of "B fits in L2, long rows, few rows" hold:
-    /// at (10, 30, 784), (40, 9, 300) and (9, 100, 700), whose B is larger than L2's share; it
-    /// packs B at (33, 10, 30), (300, 7, 13) and (5, 700, 100).
+    /// (m, n, k). A·Bᵀ takes dot products where two of "B fits in 256 KB, long rows, few rows"
+    /// hold — at (10, 30, 784), (40, 9, 300) and (9, 100, 700), the last with a B over 256 KB —
+    /// and packs B at (33, 10, 30), (300, 7, 13) and (5, 700, 100), the last with few rows only.
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (40, 9, 300),
         (9, 100, 700), (33, 10, 30), (300, 7, 13), (5, 700, 100), (257, 33, 17),
