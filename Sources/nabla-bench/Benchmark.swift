@@ -133,6 +133,10 @@ struct Benchmark {
                 // Long enough for the pool's workers to stop polling and sleep: one thread is
                 // then timed alone, with no core spinning beside it.
                 if threads == 1 { usleep(2000) }
+                // One step untimed, so that what is timed is training's steady state: on all
+                // cores, the first step after a pause also pays for waking the sleeping workers.
+                largeBatchStep(nextLargeBatch)
+                nextLargeBatch += 1
                 largeBatch[slot] = min(largeBatch[slot], time(4) { largeBatchStep(nextLargeBatch); nextLargeBatch += 1 })
                 // The same step on the last batch again: what remains without reading the images.
                 batchInMemory[slot] = min(batchInMemory[slot], time(4) {
