@@ -14,6 +14,8 @@ extern "C" {
 /// op(A) is M×K: A is stored M×K, or K×M when `transposeA` is non-zero (read transposed in
 /// place, never materialised). op(B) is K×N: B is stored K×N, or N×K when `transposeB` is set.
 /// C is M×N and must not alias A or B. With alpha = 1 no rounding is added: the scaling is exact.
+/// Split over threads or not, every element is computed by the same operations, so the result
+/// does not depend on the number of threads.
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate);
 
