@@ -104,7 +104,7 @@ extension Primitive {
                 }
             }
         }
-        return value.recorded(by: self, from: Array(zip(inputs, pullbacks)), name: name)
+        return value.recorded(from: Array(zip(inputs, pullbacks)), name: name, primitive: self)
     }
 }
 

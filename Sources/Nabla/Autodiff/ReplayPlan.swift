@@ -2,9 +2,10 @@
 /// the reverse pass of a tape whose ops are all ``Primitive``s, replayed without building a graph.
 ///
 /// The tape it is built from starts with the parameters as leaves, then the step's two data
-/// inputs (an input batch and its targets: leaves that need no gradient), then the ops. Replaying reads the parameters and inputs where
-/// they are, writes every intermediate value and gradient into one arena, and writes the
-/// parameters' gradients into tensors the caller owns. It allocates nothing.
+/// inputs (an input batch and its targets: leaves that need no gradient), then the ops.
+/// Replaying reads the parameters and inputs where they are, writes every intermediate value and
+/// gradient into one arena, and writes the parameters' gradients into tensors the caller owns.
+/// It allocates nothing.
 ///
 /// Only what the tape recorded is replayed, so a plan is built only when every op's inputs are
 /// parameters, data inputs or results of recorded ops. A constant (or a `detached` value) would be

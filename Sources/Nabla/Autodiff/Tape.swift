@@ -170,17 +170,10 @@ extension Tensor {
         recorded(from: inputs, name: op, primitive: nil)
     }
 
-    /// Records `self` as the value `op` computed from `inputs`, keeping the op itself so that a
-    /// trace can replay it; the pullbacks are the op's own, for the eager backward pass.
-    func recorded<Op: Primitive>(
-        by op: Op, from inputs: [(Tensor, (Tensor) -> Tensor)], name: StaticString
-    ) -> Tensor where Op.Scalar == Scalar {
-        recorded(from: inputs, name: name, primitive: op)
-    }
-
-    /// One edge per tracked input (a constant has none), and the primitive, if any, with the node
-    /// of each of its inputs.
-    private func recorded(
+    /// Records `self` as computed from `inputs`: one edge per tracked input (a constant has
+    /// none). A ``Primitive`` passes itself as `primitive`, which the node keeps with the node of
+    /// each of its inputs, so that a trace can replay it; the pullbacks serve the eager pass.
+    func recorded(
         from inputs: [(Tensor, (Tensor) -> Tensor)], name: StaticString, primitive: (any Primitive<Scalar>)?
     ) -> Tensor {
         var recording = Recording<Scalar>()
