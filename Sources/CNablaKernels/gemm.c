@@ -79,6 +79,14 @@ typedef double v4du __attribute__((vector_size(32), aligned(8)));
 #define DEFAULT_PARALLEL_MIN_MACS (4L * 1000 * 1000)
 static atomic_long parallelMinMACs = DEFAULT_PARALLEL_MIN_MACS;
 
+/* A product with this many rows or more splits from a sixteenth of the threshold: at a large
+ * mini-batch, a narrow layer's products (at 1,000 rows, [1000×30]·[10×30]ᵀ and [1000×10]·[10×30],
+ * 300K multiply-adds, about 10 µs each) would otherwise run alone while the other cores wait,
+ * and the pool is already awake for the wide layer's products. Few rows mean a small batch, whose
+ * products stay on one core however wide the layer: split, a core that is busy elsewhere can
+ * make them 2–3× slower. */
+#define ROW_RICH_MIN_ROWS 256
+
 void nabla_set_parallel_threshold(long multiplyAdds) {
     atomic_store_explicit(&parallelMinMACs, multiplyAdds > 0 ? multiplyAdds : DEFAULT_PARALLEL_MIN_MACS,
                           memory_order_relaxed);
@@ -121,7 +129,9 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     struct GemmJob whole = { transposeA, transposeB, dotProducts(transposeA, transposeB, M, N, K, scalarSize),
                              accumulate, M, N, K, lda, ldb, ldc, alpha, A, B, C };
     long threads = nabla_thread_count();
-    if (threads < 2 || M * N * K < atomic_load_explicit(&parallelMinMACs, memory_order_relaxed)) {
+    long minMACs = atomic_load_explicit(&parallelMinMACs, memory_order_relaxed);
+    if (M >= ROW_RICH_MIN_ROWS) minMACs /= 16;
+    if (threads < 2 || M * N * K < minMACs) {
         runJob(&whole, 0);
         return;
     }

@@ -42,8 +42,9 @@ void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, dou
 void nabla_sigmoid_f32(const float *x, float *y, long count);
 
 /// Products of at least this many multiply-adds are split across the cores (default 4,000,000,
-/// about 80 µs of work on one core; 0 restores it). The number of threads is the number of online
-/// cores, at most 8, or NABLA_THREADS. For tests and benchmarks.
+/// about 80 µs of work on one core; 0 restores it), and products of 256 rows or more from a
+/// sixteenth of it. The number of threads is the number of online cores, at most 8, or
+/// NABLA_THREADS. For tests and benchmarks.
 void nabla_set_parallel_threshold(long multiplyAdds);
 
 /// Sets how many threads large products may use (1 to 8; 0 restores the default). For benchmarks.
