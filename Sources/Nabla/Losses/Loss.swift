@@ -80,12 +80,14 @@ struct BatchCost<Scalar: TensorScalar>: Primitive {
     @_specialize(where Scalar == Double)
     func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
         let (a, y) = (inputs[0], inputs[1])
-        var sum: Scalar = 0
+        let sum: Scalar
         switch term {
         case .halfSquaredError:
-            for i in 0..<count { sum += (a[i] - y[i]) * (a[i] - y[i]) / 2 }
+            sum = interleavedSum(count: count) { i in (a[i] - y[i]) * (a[i] - y[i]) / 2 }
         case .sigmoidCrossEntropy:
-            for i in 0..<count { sum += Swift.max(a[i], 0) - a[i] * y[i] + .log(onePlus: .exp(-Swift.abs(a[i]))) }
+            sum = interleavedSum(count: count) { i in
+                Swift.max(a[i], 0) - a[i] * y[i] + .log(onePlus: .exp(-Swift.abs(a[i])))
+            }
         }
         cost.initialize(to: sum / Scalar(rows))
     }

@@ -29,7 +29,7 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func sum() -> Tensor {
-        let total = scalars.reduce(0, +)
+        let total = scalars.withUnsafeBufferPointer { x in interleavedSum(count: x.count) { x[$0] } }
         let inputShape = shape
         return Tensor(total).recorded(from: self) { g in Tensor(repeating: g.scalar, shape: inputShape) }
     }

@@ -29,6 +29,27 @@ func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void)
     }
 }
 
+/// Σ `term(i)` over `0..<count`, in four interleaved running sums. A single running sum waits for
+/// each addition to finish before starting the next: over a mini-batch of 1,000 rows of 10 that
+/// is about 8 µs, spent while every other core waits for the step to go on.
+@inline(__always)
+func interleavedSum<Scalar: TensorScalar>(count: Int, _ term: (Int) -> Scalar) -> Scalar {
+    var (s0, s1, s2, s3) = (Scalar(0), Scalar(0), Scalar(0), Scalar(0))
+    var i = 0
+    while i + 4 <= count {
+        s0 += term(i)
+        s1 += term(i + 1)
+        s2 += term(i + 2)
+        s3 += term(i + 3)
+        i += 4
+    }
+    while i < count {
+        s0 += term(i)
+        i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}
+
 /// Adds the `rows` rows of the [rows, columns] matrix at `x` into `y`, one row after another: a
 /// bias's gradient, from the gradient of every row it was added to.
 @inline(__always)
