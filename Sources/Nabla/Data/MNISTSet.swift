@@ -97,7 +97,11 @@ public struct MNISTSet: Sendable {
 
     /// Calls `body` with `indices` in contiguous storage, checked against the set's size; an
     /// array or array slice is passed as it is, without a copy.
-    private func withIndices(_ indices: some Collection<Int>, _ body: (UnsafeBufferPointer<Int>) -> Void) {
+    ///
+    /// Specialised for ranges, which are copied: the generic copy walks a range through protocol
+    /// witnesses, about 0.1 ms for 1,000 indices, and took a fifth of evaluating the test set.
+    @_specialize(where Indices == Range<Int>)
+    private func withIndices<Indices: Collection<Int>>(_ indices: Indices, _ body: (UnsafeBufferPointer<Int>) -> Void) {
         // Closure literals, not a stored closure: a stored one would be allocated on every call.
         if indices.withContiguousStorageIfAvailable({ checked($0, body) }) == nil {
             Array(indices).withUnsafeBufferPointer { checked($0, body) }
