@@ -40,6 +40,9 @@ import Testing
         let n = Tensor<Double>([3, 9, 1, 7, 2, 8], shape: [2, 3])
         #expect(n.max(alongAxis: 1).scalars == [9, 8] && n.max(alongAxis: 0).scalars == [7, 9, 8])
         #expect(n.argmax(alongAxis: 1) == [1, 2] && n.argmax(alongAxis: 0) == [1, 0, 1])
+        // Ties go to the first; a later, smaller value after a larger one does not win.
+        let ties = Tensor<Double>([5, 9, 9, 1, 4, 4, 2, 4], shape: [2, 4])
+        #expect(ties.argmax(alongAxis: 1) == [1, 0] && ties.argmax(alongAxis: 0) == [0, 0, 0, 1])
         let cube = Tensor<Double>((0..<24).map(Double.init), shape: [2, 3, 4])
         #expect(cube.sum(alongAxis: 1).scalars == [12, 15, 18, 21, 48, 51, 54, 57])
     }

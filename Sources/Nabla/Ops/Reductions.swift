@@ -109,9 +109,12 @@ extension Tensor {
             for o in 0..<split.outer {
                 for i in 0..<split.inner {
                     var best = o * split.length * split.inner + i
+                    // The best value kept at hand: reading it back through `best` would make
+                    // each comparison wait for the previous one's load.
+                    var largest = x[best]
                     for k in 1..<Swift.max(split.length, 1) {
                         let offset = (o * split.length + k) * split.inner + i
-                        if x[offset] > x[best] { best = offset }
+                        if x[offset] > largest { (best, largest) = (offset, x[offset]) }
                     }
                     winners[o * split.inner + i] = best
                 }
