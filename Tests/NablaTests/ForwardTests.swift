@@ -33,6 +33,10 @@ import Testing
 
     @Test func reductions() {
         #expect(m.sum().scalar == 21 && m.mean().scalar == 3.5)
+        // Every count of leftover elements past the sum's four interleaved lanes.
+        for n in 1...9 {
+            #expect(Tensor<Double>((1...n).map(Double.init)).sum().scalar == Double(n * (n + 1) / 2), "n = \(n)")
+        }
         #expect(m.sum(alongAxis: 0).scalars == [5, 7, 9])
         #expect(m.sum(alongAxis: 1).scalars == [6, 15])
         #expect(m.sum(alongAxis: -1, keepingDimension: true).shape == [2, 1])
