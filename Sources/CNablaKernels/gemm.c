@@ -12,6 +12,10 @@ struct GemmJob {
     void *C;
 };
 
+/* Rows in the micro-kernel's tile of C. A product split by rows is split on whole tiles, so that
+ * each row is computed with the same neighbours, and so the same operations, on any thread. */
+#define MR 6
+
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v8fu __attribute__((vector_size(32), aligned(4)));
 typedef double v4d __attribute__((vector_size(32)));
@@ -86,6 +90,7 @@ static atomic_long parallelMinMACs = DEFAULT_PARALLEL_MIN_MACS;
  * products stay on one core however wide the layer: split, a core that is busy elsewhere can
  * make them 2–3× slower. */
 #define ROW_RICH_MIN_ROWS 256
+#define ROW_RICH_THRESHOLD_DIVISOR 16
 
 void nabla_set_parallel_threshold(long multiplyAdds) {
     atomic_store_explicit(&parallelMinMACs, multiplyAdds > 0 ? multiplyAdds : DEFAULT_PARALLEL_MIN_MACS,
@@ -130,7 +135,7 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
                              accumulate, M, N, K, lda, ldb, ldc, alpha, A, B, C };
     long threads = nabla_thread_count();
     long minMACs = atomic_load_explicit(&parallelMinMACs, memory_order_relaxed);
-    if (M >= ROW_RICH_MIN_ROWS) minMACs /= 16;
+    if (M >= ROW_RICH_MIN_ROWS) minMACs /= ROW_RICH_THRESHOLD_DIVISOR;
     if (threads < 2 || M * N * K < minMACs) {
         runJob(&whole, 0);
         return;
@@ -138,8 +143,9 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     struct GemmJob jobs[MAX_SHARES];
     /* Split the larger dimension: each share then reads only its part of the larger operand. */
     long panelCount = (N + panelWidth - 1) / panelWidth;
-    int byRows = M >= N ? (M + 5) / 6 >= threads : panelCount < threads;
-    long units = byRows ? (M + 5) / 6 : panelCount;  /* tiles of 6 rows, or column panels */
+    long tiles = (M + MR - 1) / MR;
+    int byRows = M >= N ? tiles >= threads : panelCount < threads;
+    long units = byRows ? tiles : panelCount;  /* tiles of rows, or column panels */
     /* Past the threshold every thread gets a share, however small the product. */
     long minUnits = MIN_SHARE_MACS / (M * N * K / units);
     if (minUnits > units / threads) minUnits = units / threads;
@@ -152,7 +158,7 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
         long end = begin + count;
         struct GemmJob job = whole;
         if (byRows) {
-            long r0 = begin * 6, r1 = end * 6 < M ? end * 6 : M;
+            long r0 = begin * MR, r1 = end * MR < M ? end * MR : M;
             job.M = r1 - r0;
             job.A = A + (size_t)(transposeA ? r0 : r0 * lda) * scalarSize;
             job.C = C + (size_t)(r0 * ldc) * scalarSize;

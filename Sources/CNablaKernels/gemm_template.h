@@ -2,7 +2,8 @@
  * One register-blocked GEMM, instantiated per scalar type and instruction set by gemm.c.
  *
  * Expects: T (scalar), V (vector of VL scalars, 32 bytes), VU (same, unaligned), VL,
- * NAME(x) (suffixes symbols), ATTR (function attributes for the instruction set).
+ * NAME(x) (suffixes symbols), ATTR (function attributes for the instruction set), and MR, the
+ * tile's rows (6: `gemm` has a case for each row count up to it).
  *
  * B is packed into zero-padded panels of NR = 2·VL columns, so that every column block (the
  * ragged last one too) runs the same fully vectorised micro-kernel; the M×NR tile of C stays in
@@ -13,7 +14,6 @@
 #define NR (2 * VL)
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
-#define MR 6
 /* Scratch for the packed B panels: one buffer per thread, grown but never shrunk, so steady-state
  * training performs no allocation here. */
 static _Thread_local T *NAME(scratch) = NULL;
@@ -190,4 +190,3 @@ static void NAME(runJob)(void *context, long share) {
 
 #undef NR
 #undef UNROLL
-#undef MR
