@@ -44,22 +44,26 @@ struct Benchmark {
         let stepsPerEpoch = mnist.training.count / 10
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var x = Tensor<Float>(zeros: [10, 784]), y = Tensor<Float>(zeros: [10, 10])
-        /// Step `s`'s mini-batch of `size`, going round the shuffled epoch.
+        // Step `s`'s mini-batch of `size`, going round the shuffled epoch.
         func batch(_ s: Int, size: Int = 10) -> ArraySlice<Int> {
             let start = s % (mnist.training.count / size) * size
             return order[start ..< start + size]
         }
-        // The example's training step: a batch written into reused tensors, then one traced step
-        // (the gradient, with SGD's update applied in the reverse pass).
+        // Writes step `s`'s images and one-hot labels into reused tensors, as the example does.
+        func load(_ s: Int, into x: inout Tensor<Float>, _ y: inout Tensor<Float>) {
+            let batch = batch(s, size: x.shape[0])
+            mnist.training.images(at: batch, into: &x)
+            mnist.training.oneHotLabels(at: batch, into: &y)
+        }
+        // The example's training step: a batch loaded, then one traced step (the gradient, with
+        // SGD's update applied in the reverse pass).
         func step(_ s: Int) {
-            mnist.training.images(at: batch(s), into: &x)
-            mnist.training.oneHotLabels(at: batch(s), into: &y)
+            load(s, into: &x, &y)
             lossAndGradient.step(x, y, optimizer: &sgd)
         }
         // The same, with the gradients returned and the update made as a separate pass.
         func gradientThenUpdateStep(_ s: Int) {
-            mnist.training.images(at: batch(s), into: &x)
-            mnist.training.oneHotLabels(at: batch(s), into: &y)
+            load(s, into: &x, &y)
             let (_, gradients) = lossAndGradient(x, y)
             sgd.update(&model, along: gradients)
         }
@@ -114,8 +118,7 @@ struct Benchmark {
         let largeBatchGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var largeX = Tensor<Float>(zeros: [1000, 784]), largeY = Tensor<Float>(zeros: [1000, 10])
         func largeBatchStep(_ s: Int) {
-            mnist.training.images(at: batch(s, size: 1000), into: &largeX)
-            mnist.training.oneHotLabels(at: batch(s, size: 1000), into: &largeY)
+            load(s, into: &largeX, &largeY)
             largeBatchGradient.step(largeX, largeY, optimizer: &sgd)
         }
         // Interleaved, best of each over many short rounds: on a shared machine, timing one

@@ -135,7 +135,7 @@ public struct MNISTSet: Sendable {
     @_specialize(where Scalar == Double)
     private func writeOneHotLabels<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         out.initialize(repeating: 0, count: indices.count * Self.classCount)
-        labelStorage.withUnsafeBufferPointer { labels in  // indices already checked by `write`
+        labelStorage.withUnsafeBufferPointer { labels in  // indices already checked by `withIndices`
             for row in indices.indices { out[row * Self.classCount + Int(labels[indices[row]])] = 1 }
         }
     }
