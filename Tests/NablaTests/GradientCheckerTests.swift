@@ -3,10 +3,25 @@ import Testing
 
 /// The checker must catch wrong gradients, or every other gradient test means nothing.
 @Suite struct GradientCheckerTests {
-    /// sin(x) with a deliberately wrong pullback: it claims the derivative is sin(x), not cos(x).
+    /// y = factor·sin(x), element-wise, as a user's op: its gradient claims the derivative is
+    /// `derivative(x)`, right or wrong.
+    struct Sine: Operation {
+        let count: Int
+        var factor = 1.0
+        let derivative: @Sendable (Double) -> Double
+
+        func forward(_ buffers: OperationBuffers<Double>) {
+            for i in 0..<count { buffers.output[i] = factor * .sin(buffers.input(0)[i]) }
+        }
+
+        func gradients(_ g: Tensor<Double>, of call: OperationCall<Double>) -> [Tensor<Double>?] {
+            [g * call.inputs[0].map(derivative)]
+        }
+    }
+
+    /// sin(x) with a deliberately wrong gradient: it claims the derivative is sin(x), not cos(x).
     func wrongSine(_ x: Tensor<Double>) -> Tensor<Double> {
-        let y = x.map { Double.sin($0) }
-        return y.recorded(from: x) { g in g * y }
+        Sine(count: x.count) { .sin($0) }([x], shape: x.shape)
     }
 
     @Test func aWrongPullbackFailsAndIsNamed() {
@@ -29,20 +44,17 @@ import Testing
 
     @Test func aCorrectPullbackPasses() {
         let x = Tensor<Double>([0.3, 1.2, -0.7])
-        let right = checkGradients(at: [x]) { t in
-            let y = t[0].map { Double.sin($0) }
-            let input = t[0].detached
-            return y.recorded(from: t[0]) { g in g * input.map { Double.cos($0) } }
-        }
+        let right = checkGradients(at: [x]) { t in Sine(count: 3) { .cos($0) }([t[0]], shape: [3]) }
         #expect(right.passed, "\(right)")
         #expect(right.comparisons == 9)
     }
 
     @Test func tolerancesAreHonoured() {
         // A gradient off by 1e-4 relative passes at rtol 1e-3 and fails at rtol 1e-6.
-        let x = Tensor<Double>([2])
+        let x = Tensor<Double>([0.2])
+        // 3·sin(x) near x = 0 with the derivative 3.0003·cos(x).
         let slightlyOff: ([Tensor<Double>]) -> Tensor<Double> = { t in
-            (t[0] * 3).map { $0 }.recorded(from: t[0]) { g in g * 3.0003 }
+            Sine(count: 1, factor: 3) { 3.0003 * .cos($0) }([t[0]], shape: [1])
         }
         #expect(checkGradients(at: [x], of: slightlyOff).passed)
         #expect(!checkGradients(at: [x], absoluteTolerance: 0, relativeTolerance: 1e-6, of: slightlyOff).passed)

@@ -94,15 +94,24 @@ import Testing
                                        batches: data, loss)
         expectStepIsGradientThenUpdate({ bookNetwork(Double.self, seed: 5) },
                                        optimizer: { Adam<Double>(learningRate: 0.01) }, batches: data, loss)
-        let eager = expectStepIsGradientThenUpdate(
+        let composite = expectStepIsGradientThenUpdate(
             {
                 var rng = SeededGenerator(seed: 6)
                 return Sequential<Double> {
                     Dense(inputSize: 784, outputSize: 10, using: &rng)
-                    Softmax()  // composed of closure ops: the step runs eagerly
+                    Softmax()  // composed of exp, max, sum and division
                 }
             }, optimizer: { SGD<Double>(learningRate: 3) }, batches: data, loss)
-        #expect(eager.eagerReason != nil)
+        #expect(composite.eagerReason == nil)
+        let readsOnTheCPU = expectStepIsGradientThenUpdate(
+            { bookNetwork(Double.self, seed: 7) }, optimizer: { SGD<Double>(learningRate: 3, momentum: 0.5) },
+            batches: data) { model, x, y in
+                // A branch on a value computed in the step: only an eager step can take it afresh.
+                let output = model(x)
+                return output.sum().scalar > 0 ? QuadraticLoss()(output, y) : QuadraticLoss()(output, y) * 2
+            }
+        #expect(readsOnTheCPU.eagerReason?.contains("reads a tensor's values on the CPU (scalar)") == true,
+                "\(readsOnTheCPU.eagerReason ?? "nil")")
     }
 
     @Test func parametersTheLossDoesNotUseStillDecay() {

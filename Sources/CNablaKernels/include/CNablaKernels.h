@@ -59,6 +59,13 @@ int nabla_kernel_isa(void);
 /// the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
 void nabla_force_portable_kernels(int force);
 
+/// The calling thread's context pointer (initially NULL): Nabla keeps there the program the
+/// thread is recording, so that every op it launches, however deep, is recorded.
+void *nabla_thread_context(void);
+
+/// Sets the calling thread's context pointer.
+void nabla_set_thread_context(void *context);
+
 #ifdef __cplusplus
 }
 #endif

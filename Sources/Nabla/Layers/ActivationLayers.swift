@@ -3,8 +3,6 @@ public struct Sigmoid<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``sigmoid(_:)``.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { sigmoid(input) }
 }
 
@@ -13,8 +11,6 @@ public struct Tanh<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``tanh(_:)``.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { tanh(input) }
 }
 
@@ -23,8 +19,6 @@ public struct ReLU<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``relu(_:)``.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { relu(input) }
 }
 
@@ -33,7 +27,5 @@ public struct Softmax<Scalar: TensorScalar>: Layer {
     /// Creates the layer.
     public init() {}
     /// Applies ``softmax(_:alongAxis:)``.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { softmax(input) }
 }

@@ -29,8 +29,6 @@ public struct QuadraticLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// (1/m)·Σₓ ½‖output − target‖².
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         BatchCost.apply(.halfSquaredError, output, target, loss: "QuadraticLoss")
     }
@@ -47,19 +45,17 @@ public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// The mean over examples of the summed binary cross-entropy, from logits.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         BatchCost.apply(.sigmoidCrossEntropy, logits, target, loss: "SigmoidCrossEntropyLoss")
     }
 }
 
-/// A cost as one primitive: a term of each output a and its target y, summed over an
-/// [m, classes] batch and averaged over its m rows, C = (1/m)·Σ term(a, y).
+/// A cost as one op: a term of each output a and its target y, summed over an [m, classes]
+/// batch and averaged over its m rows, C = (1/m)·Σ term(a, y).
 ///
-/// One node instead of four to seven (subtract, square, sum, divide, …), and replayable. The
-/// same costs composed from tensor ops are the tests' reference.
-struct BatchCost<Scalar: TensorScalar>: Primitive {
+/// One launch instead of four to seven (subtract, square, sum, divide, …). The same costs
+/// composed from tensor ops are the tests' reference.
+struct BatchCost<Scalar: TensorScalar>: Operation {
     enum Term {
         /// ½(a − y)²; ∂/∂a = a − y, ∂/∂y = −(a − y).
         case halfSquaredError
@@ -69,17 +65,32 @@ struct BatchCost<Scalar: TensorScalar>: Primitive {
     }
     let term: Term
     let rows, count: Int
+    /// Which operand's gradient this launch forms, when it is the cost's gradient (upstream g
+    /// as a third input); nil for the cost itself.
+    var gradientOf: Int? = nil
+
+    var name: String { gradientOf == nil ? "\(term)" : "\(term) gradient" }
 
     /// The scalar cost of `output` against `target`, which must both be [batch, classes].
     static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {
         let op = BatchCost(term: term, rows: batchSize(output, target, loss: loss), count: output.count)
-        return op([output, target], shape: [], name: loss)
+        return op([output, target], shape: [])
     }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    func forward(_ inputs: PrimitiveInputs<Scalar>, into cost: UnsafeMutablePointer<Scalar>) {
-        let (a, y) = (inputs[0], inputs[1])
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (a, y, out) = (buffers.input(0), buffers.input(1), buffers.output)
+        if let index = gradientOf {
+            let scale = buffers.input(2)[0] / Scalar(rows)
+            switch (term, index) {
+            case (.halfSquaredError, 0): for i in 0..<count { out[i] = (a[i] - y[i]) * scale }
+            case (.halfSquaredError, _): for i in 0..<count { out[i] = (y[i] - a[i]) * scale }
+            case (.sigmoidCrossEntropy, 0): for i in 0..<count { out[i] = (1 / (1 + .exp(-a[i])) - y[i]) * scale }
+            case (.sigmoidCrossEntropy, _): for i in 0..<count { out[i] = -a[i] * scale }
+            }
+            return
+        }
         let sum: Scalar
         switch term {
         case .halfSquaredError:
@@ -89,22 +100,15 @@ struct BatchCost<Scalar: TensorScalar>: Primitive {
                 Swift.max(a[i], 0) - a[i] * y[i] + .log(onePlus: .exp(-Swift.abs(a[i])))
             }
         }
-        cost.initialize(to: sum / Scalar(rows))
+        out[0] = sum / Scalar(rows)
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func backward(
-        input index: Int, _ inputs: PrimitiveInputs<Scalar>, output _: UnsafePointer<Scalar>,
-        upstream g: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
-    ) {
-        let (a, y) = (inputs[0], inputs[1])
-        let scale = g[0] / Scalar(rows)
-        switch (term, index) {
-        case (.halfSquaredError, 0): for i in 0..<count { gradient[i] = (a[i] - y[i]) * scale }
-        case (.halfSquaredError, _): for i in 0..<count { gradient[i] = (y[i] - a[i]) * scale }
-        case (.sigmoidCrossEntropy, 0): for i in 0..<count { gradient[i] = (1 / (1 + .exp(-a[i])) - y[i]) * scale }
-        case (.sigmoidCrossEntropy, _): for i in 0..<count { gradient[i] = -a[i] * scale }
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        (0..<2).map { index in
+            guard call.needsGradient(index) else { return nil }
+            var op = self
+            op.gradientOf = index
+            return op([call.inputs[0], call.inputs[1], g], shape: call.inputs[index].shape)
         }
     }
 }
@@ -116,8 +120,6 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
     public init() {}
 
     /// The mean over examples of −Σ y·logSoftmax(z).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
         let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
         return -(target * logSoftmax(logits)).sum() / Scalar(m)

@@ -1,106 +1,116 @@
 // + − × ÷ with NumPy broadcasting. Each gradient is computed at the broadcast shape and summed
 // back to its input's shape, so [3, 4] + [4] gives the bias a gradient of shape [4].
 
+/// An element-wise arithmetic op on two tensors, broadcasting.
+struct Arithmetic<Scalar: TensorScalar>: Operation {
+    enum Function { case add, subtract, multiply, divide }
+    let function: Function
+    let shape: [Int]
+    let lhsShape, rhsShape: [Int]
+    /// How each operand is read across the result, when neither of the direct loops applies:
+    /// equal shapes, or a repeated trailing block (a bias row).
+    private let lhsStrides, rhsStrides: [Int]
+
+    init(_ function: Function, _ lhsShape: [Int], _ rhsShape: [Int], symbol: String) {
+        (self.function, self.lhsShape, self.rhsShape) = (function, lhsShape, rhsShape)
+        if lhsShape == rhsShape || rhsShape.isSuffix(of: lhsShape) {
+            (shape, lhsStrides, rhsStrides) = (lhsShape, [], [])
+        } else {
+            shape = broadcastShape(lhsShape, rhsShape, op: symbol)
+            lhsStrides = broadcastStrides(from: lhsShape, to: shape)
+            rhsStrides = broadcastStrides(from: rhsShape, to: shape)
+        }
+    }
+
+    var name: String { "\(function)" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (a, b, out) = (buffers.input(0), buffers.input(1), buffers.output)
+        switch function {
+        case .add: combine(a, b, out, +)
+        case .subtract: combine(a, b, out, -)
+        case .multiply: combine(a, b, out, *)
+        case .divide: combine(a, b, out, /)
+        }
+    }
+
+    @inline(__always)
+    private func combine(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>,
+                         _ f: (Scalar, Scalar) -> Scalar) {
+        let count = shape.reduce(1, *)
+        if lhsShape == rhsShape {
+            forEachChunk(count) { chunk in for i in chunk { out[i] = f(a[i], b[i]) } }
+        } else if lhsStrides.isEmpty {
+            // A bias row added to every row: b repeats, in chunks of whole rows.
+            let period = rhsShape.reduce(1, *)
+            forEachChunk(count / period, unitSize: period) { rows in
+                for row in rows {
+                    let base = row * period
+                    for j in 0..<period { out[base + j] = f(a[base + j], b[j]) }
+                }
+            }
+        } else {
+            forEachBroadcastElement(shape, lhsStrides, rhsStrides) { o, i, j in out[o] = f(a[i], b[j]) }
+        }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (a, b) = (call.inputs[0], call.inputs[1])
+        let lhs: () -> Tensor<Scalar>, rhs: () -> Tensor<Scalar>
+        switch function {
+        case .add: (lhs, rhs) = ({ g }, { g })
+        case .subtract: (lhs, rhs) = ({ g }, { -g })
+        case .multiply: (lhs, rhs) = ({ g * b }, { g * a })
+        case .divide: (lhs, rhs) = ({ g / b }, { -(g * call.output) / b })  // ∂(a/b)/∂b = −(a/b)/b
+        }
+        return [call.needsGradient(0) ? lhs().sum(toShape: lhsShape) : nil,
+                call.needsGradient(1) ? rhs().sum(toShape: rhsShape) : nil]
+    }
+}
+
 extension Tensor {
+    private static func apply(_ function: Arithmetic<Scalar>.Function, _ lhs: Tensor, _ rhs: Tensor, _ symbol: String) -> Tensor {
+        let op = Arithmetic<Scalar>(function, lhs.shape, rhs.shape, symbol: symbol)
+        return op([lhs, rhs], shape: op.shape)
+    }
+
     /// Element-wise sum, broadcasting.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let value = lhs.broadcastingZipMap(rhs, op: "+", +)
-        let (lhsShape, rhsShape) = (lhs.shape, rhs.shape)
-        return value.recorded(
-            from: lhs, { g in g.sum(toShape: lhsShape) },
-            and: rhs, { g in g.sum(toShape: rhsShape) })
-    }
-
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { apply(.add, lhs, rhs, "+") }
     /// Element-wise difference, broadcasting.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let value = lhs.broadcastingZipMap(rhs, op: "-", -)
-        let (lhsShape, rhsShape) = (lhs.shape, rhs.shape)
-        return value.recorded(
-            from: lhs, { g in g.sum(toShape: lhsShape) },
-            and: rhs, { g in (-g).sum(toShape: rhsShape) })
-    }
-
+    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { apply(.subtract, lhs, rhs, "-") }
     /// Element-wise product, broadcasting.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let value = lhs.broadcastingZipMap(rhs, op: "*", *)
-        let (a, b) = (lhs.detached, rhs.detached)
-        return value.recorded(
-            from: lhs, { g in g.broadcastingZipMap(b, op: "*", *).sum(toShape: a.shape) },
-            and: rhs, { g in g.broadcastingZipMap(a, op: "*", *).sum(toShape: b.shape) })
-    }
-
+    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { apply(.multiply, lhs, rhs, "*") }
     /// Element-wise quotient, broadcasting.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let value = lhs.broadcastingZipMap(rhs, op: "/", /)
-        let (a, b) = (lhs.detached, rhs.detached)
-        return value.recorded(
-            from: lhs, { g in g.broadcastingZipMap(b, op: "/", /).sum(toShape: a.shape) },
-            and: rhs, { g in
-                // ∂(a/b)/∂b = −a/b² = −value/b
-                (g * value).broadcastingZipMap(b, op: "/") { gv, b in -gv / b }.sum(toShape: b.shape)
-            })
-    }
+    public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { apply(.divide, lhs, rhs, "/") }
 
     /// Element-wise negation.
-    public static prefix func - (x: Tensor) -> Tensor {
-        x.map { -$0 }.recorded(from: x) { g in -g }
-    }
+    public static prefix func - (x: Tensor) -> Tensor { ElementwiseFunction(.negate, count: x.count)([x], shape: x.shape) }
 
     /// Adds a scalar to every element.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func + (lhs: Tensor, rhs: Scalar) -> Tensor { lhs + Tensor(rhs) }
     /// Adds a scalar to every element.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func + (lhs: Scalar, rhs: Tensor) -> Tensor { Tensor(lhs) + rhs }
     /// Subtracts a scalar from every element.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func - (lhs: Tensor, rhs: Scalar) -> Tensor { lhs - Tensor(rhs) }
     /// Subtracts every element from a scalar.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func - (lhs: Scalar, rhs: Tensor) -> Tensor { Tensor(lhs) - rhs }
     /// Multiplies every element by a scalar.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func * (lhs: Tensor, rhs: Scalar) -> Tensor { lhs * Tensor(rhs) }
     /// Multiplies every element by a scalar.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func * (lhs: Scalar, rhs: Tensor) -> Tensor { Tensor(lhs) * rhs }
     /// Divides every element by a scalar.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func / (lhs: Tensor, rhs: Scalar) -> Tensor { lhs / Tensor(rhs) }
     /// Divides a scalar by every element.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func / (lhs: Scalar, rhs: Tensor) -> Tensor { Tensor(lhs) / rhs }
 
     /// `lhs = lhs + rhs`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func += (lhs: inout Tensor, rhs: Tensor) { lhs = lhs + rhs }
     /// `lhs = lhs - rhs`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func -= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs - rhs }
     /// `lhs = lhs * rhs`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func *= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs * rhs }
     /// `lhs = lhs / rhs`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func /= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs / rhs }
 }

@@ -1,8 +1,6 @@
 extension Tensor {
     /// How many elements equal those of `other` at the same position (same shape required).
     /// With predictions and labels as tensors, this is the count of correct answers.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func countEqual(_ other: Tensor) -> Int {
         check(shape == other.shape, "countEqual: shapes \(shape) and \(other.shape) differ")
         return zip(scalars, other.scalars).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }

@@ -1,57 +1,104 @@
 import RealModule
 
-// Each pullback is one fused loop over the upstream gradient and a saved value.
+/// A function applied to every element, y = f(x), with its derivative.
+struct ElementwiseFunction<Scalar: TensorScalar>: Operation {
+    enum Function {
+        case negate, exp, log, squareRoot, square, absoluteValue, sign
+        case power(Scalar)
+        case sigmoid, tanh, relu
+    }
+    let function: Function
+    let count: Int
 
-/// eˣ, element-wise.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let y = x.map { .exp($0) }
-    return y.recorded(from: x) { g in g.zipMap(y, *) }
+    init(_ function: Function, count: Int) {
+        (self.function, self.count) = (function, count)
+    }
+
+    var name: String { "\(function)" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, y) = (buffers.input(0), buffers.output)
+        // Large tensors (an evaluation batch) are split over the cores.
+        forEachChunk(count) { chunk in
+            switch function {
+            case .negate: for i in chunk { y[i] = -x[i] }
+            case .exp: for i in chunk { y[i] = .exp(x[i]) }
+            case .log: for i in chunk { y[i] = .log(x[i]) }
+            case .squareRoot: for i in chunk { y[i] = x[i].squareRoot() }
+            case .square: for i in chunk { y[i] = x[i] * x[i] }
+            case .absoluteValue: for i in chunk { y[i] = Swift.abs(x[i]) }
+            case .sign: for i in chunk { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : x[i] == 0 ? 0 : x[i]) }
+            case .power(let exponent): for i in chunk { y[i] = .pow(x[i], exponent) }
+            case .sigmoid: Scalar.sigmoid(x + chunk.lowerBound, into: y + chunk.lowerBound, count: chunk.count)
+            case .tanh: for i in chunk { y[i] = .tanh(x[i]) }
+            case .relu: for i in chunk { y[i] = x[i] > 0 || x[i].isNaN ? x[i] : 0 }
+            }
+        }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (x, y) = (call.inputs[0], call.output)
+        switch function {
+        case .negate: return [-g]
+        case .exp: return [g * y]
+        case .log: return [g / x]
+        case .squareRoot: return [g / (2 * y)]
+        case .square: return [2 * g * x]
+        case .absoluteValue: return [g * sign(x)]
+        case .sign: return [Tensor(zeros: x.shape)]
+        case .power(let exponent): return [g * exponent * pow(x, exponent - 1)]
+        case .sigmoid, .tanh, .relu:
+            return [ActivationDerivative(function: function, count: count)([y, g], shape: y.shape)]
+        }
+    }
 }
 
-/// The natural logarithm, element-wise.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let input = x.detached
-    return x.map { .log($0) }.recorded(from: x) { g in g.zipMap(input, /) }
-}
+/// The gradient of an activation from its output y and upstream gradient g, in one pass: each
+/// derivative is written in terms of y (or, for ReLU, its sign), so f is never evaluated again.
+struct ActivationDerivative<Scalar: TensorScalar>: Operation {
+    let function: ElementwiseFunction<Scalar>.Function
+    let count: Int
 
-/// The square root, element-wise.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let y = x.map { $0.squareRoot() }
-    return y.recorded(from: x) { g in g.zipMap(y) { g, y in g / (2 * y) } }
-}
-
-/// Each element raised to the power `exponent`.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-public func pow<Scalar>(_ x: Tensor<Scalar>, _ exponent: Scalar) -> Tensor<Scalar> {
-    let input = x.detached
-    return x.map { .pow($0, exponent) }.recorded(from: x) { g in
-        g.zipMap(input) { g, x in g * exponent * .pow(x, exponent - 1) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (y, g, dx) = (buffers.input(0), buffers.input(1), buffers.output)
+        forEachChunk(count) { chunk in
+            switch function {
+            case .sigmoid: for i in chunk { dx[i] = g[i] * y[i] * (1 - y[i]) }
+            case .tanh: for i in chunk { dx[i] = g[i] * (1 - y[i] * y[i]) }
+            default: for i in chunk { dx[i] = y[i] > 0 ? g[i] : (y[i].isNaN ? y[i] : 0) }
+            }
+        }
     }
 }
 
 extension Tensor {
-    /// Each element squared.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func squared() -> Tensor {
-        let input = detached
-        return map { $0 * $0 }.recorded(from: self) { g in g.zipMap(input) { g, x in 2 * g * x } }
+    /// Applies an element-wise function.
+    func applying(_ function: ElementwiseFunction<Scalar>.Function) -> Tensor {
+        ElementwiseFunction(function, count: count)([self], shape: shape)
     }
+
+    /// Each element squared.
+    public func squared() -> Tensor { applying(.square) }
 }
 
+/// eˣ, element-wise.
+public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.exp) }
+
+/// The natural logarithm, element-wise.
+public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.log) }
+
+/// The square root, element-wise.
+public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.squareRoot) }
+
+/// Each element raised to the power `exponent`.
+public func pow<Scalar>(_ x: Tensor<Scalar>, _ exponent: Scalar) -> Tensor<Scalar> { x.applying(.power(exponent)) }
+
 /// The absolute value, element-wise; the gradient at 0 is taken as 0.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let input = x.detached
-    return x.map { Swift.abs($0) }.recorded(from: x) { g in
-        g.zipMap(input) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }
-    }
-}
+public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.absoluteValue) }
+
+/// The sign of each element: −1, 0 or 1 (NaN stays NaN). Its gradient is zero.
+public func sign<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.sign) }

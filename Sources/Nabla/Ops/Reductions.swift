@@ -8,6 +8,103 @@ struct AxisSplit {
         length = shape[axis]
         inner = shape[(axis + 1)...].reduce(1, *)
     }
+
+    /// The flat offset of element `k` along the axis in slice (`o`, `i`).
+    @inline(__always)
+    func offset(_ o: Int, _ k: Int, _ i: Int) -> Int { (o * length + k) * inner + i }
+}
+
+/// The sum of all elements; its gradient is the upstream value everywhere.
+struct Sum<Scalar: TensorScalar>: Operation {
+    let inputShape: [Int]
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let x = buffers.input(0)
+        buffers.output[0] = interleavedSum(count: inputShape.reduce(1, *)) { x[$0] }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        [g.reshaped(to: []).broadcast(to: inputShape)]
+    }
+}
+
+/// Sums or takes the maximum along one axis.
+struct AxisReduction<Scalar: TensorScalar>: Operation {
+    enum Function { case sum, max }
+    let function: Function
+    let inputShape: [Int]
+    let axis: Int
+    let split: AxisSplit
+
+    init(_ function: Function, _ inputShape: [Int], axis: Int) {
+        (self.function, self.inputShape, self.axis) = (function, inputShape, axis)
+        split = AxisSplit(inputShape, axis: axis)
+    }
+
+    var name: String { "\(function)(alongAxis:)" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, y, s) = (buffers.input(0), buffers.output, split)
+        for o in 0..<s.outer {
+            for i in 0..<s.inner {
+                switch function {
+                case .sum:
+                    var total: Scalar = 0
+                    for k in 0..<s.length { total += x[s.offset(o, k, i)] }
+                    y[o * s.inner + i] = total
+                case .max:
+                    y[o * s.inner + i] = x[firstMaximum(x, o, i)]
+                }
+            }
+        }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        switch function {
+        case .sum:
+            var kept = inputShape
+            kept[axis] = 1
+            return [g.reshaped(to: kept).broadcast(to: inputShape)]
+        case .max:
+            return [MaximumGradient(reduction: self)([call.inputs[0], g], shape: inputShape)]
+        }
+    }
+
+    /// The offset of the first largest element of slice (`o`, `i`); NaN counts as largest, as in
+    /// NumPy and PyTorch, so that it propagates.
+    @inline(__always)
+    func firstMaximum(_ x: UnsafePointer<Scalar>, _ o: Int, _ i: Int) -> Int {
+        var best = split.offset(o, 0, i)
+        // The best value kept at hand: reading it back through `best` would make each comparison
+        // wait for the previous one's load.
+        var largest = x[best]
+        if largest.isNaN { return best }
+        for k in 1..<Swift.max(split.length, 1) {
+            let offset = split.offset(o, k, i)
+            if x[offset] > largest { (best, largest) = (offset, x[offset]) }
+            if x[offset].isNaN { return offset }
+        }
+        return best
+    }
+}
+
+/// The gradient of a maximum along an axis: each slice's upstream value at its first maximum.
+struct MaximumGradient<Scalar: TensorScalar>: Operation {
+    let reduction: AxisReduction<Scalar>
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, g, dx, s) = (buffers.input(0), buffers.input(1), buffers.output, reduction.split)
+        dx.initialize(repeating: 0, count: reduction.inputShape.reduce(1, *))
+        for o in 0..<s.outer {
+            for i in 0..<s.inner { dx[reduction.firstMaximum(x, o, i)] += g[o * s.inner + i] }
+        }
+    }
 }
 
 extension Tensor {
@@ -26,100 +123,54 @@ extension Tensor {
     }
 
     /// The sum of all elements, as a scalar tensor.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func sum() -> Tensor {
-        let total = scalars.withUnsafeBufferPointer { x in interleavedSum(count: x.count) { x[$0] } }
-        let inputShape = shape
-        return Tensor(total).recorded(from: self) { g in Tensor(repeating: g.scalar, shape: inputShape) }
+        Sum(inputShape: shape)([self], shape: [])
     }
 
     /// The mean of all elements, as a scalar tensor.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func mean() -> Tensor {
         sum() / Scalar(count)
     }
 
+    private func reduce(_ function: AxisReduction<Scalar>.Function, _ axis: Int, keeping: Bool, op: String) -> Tensor {
+        let axis = normalizedAxis(axis, op: op)
+        check(function == .sum || shape[axis] > 0, "\(op): axis \(axis) of shape \(shape) is empty")
+        let reduction = AxisReduction<Scalar>(function, shape, axis: axis)
+        return reduction([self], shape: reducedShape(axis, keeping: true)).reshaped(to: reducedShape(axis, keeping: keeping))
+    }
+
     /// Sums along `axis` (negative counts from the end), keeping it as size 1 if asked.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func sum(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
-        let axis = normalizedAxis(axis, op: "sum(alongAxis:)")
-        let split = AxisSplit(shape, axis: axis)
-        var out = [Scalar](repeating: 0, count: split.outer * split.inner)
-        scalars.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { y in
-                for o in 0..<split.outer {
-                    for k in 0..<split.length {
-                        let row = (o * split.length + k) * split.inner
-                        for i in 0..<split.inner { y[o * split.inner + i] += x[row + i] }
-                    }
-                }
-            }
-        }
-        let value = Tensor(shape: reducedShape(axis, keeping: keepingDimension), unchecked: out)
-        let (inputShape, keptShape) = (shape, reducedShape(axis, keeping: true))
-        return value.recorded(from: self) { g in g.reshaped(to: keptShape).broadcast(to: inputShape) }
+        reduce(.sum, axis, keeping: keepingDimension, op: "sum(alongAxis:)")
     }
 
     /// The mean along `axis`, keeping it as size 1 if asked.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func mean(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
         let length = shape[normalizedAxis(axis, op: "mean(alongAxis:)")]
         return sum(alongAxis: axis, keepingDimension: keepingDimension) / Scalar(length)
     }
 
-    /// The maximum along `axis`. The gradient flows to the first maximal element of each slice.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    /// The maximum along `axis`. The gradient flows to the first maximal element of each slice;
+    /// a slice holding NaN has NaN as its maximum.
     public func max(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {
-        let axis = normalizedAxis(axis, op: "max(alongAxis:)")
-        check(shape[axis] > 0, "max(alongAxis:): axis \(axis) of shape \(shape) is empty")
-        let winners = argmaxOffsets(axis: axis)
-        let out = winners.map { scalars[$0] }
-        let value = Tensor(shape: reducedShape(axis, keeping: keepingDimension), unchecked: out)
-        let inputShape = shape
-        return value.recorded(from: self) { g in
-            var grad = [Scalar](repeating: 0, count: inputShape.reduce(1, *))
-            for (slot, offset) in winners.enumerated() { grad[offset] += g.scalars[slot] }
-            return Tensor(shape: inputShape, unchecked: grad)
-        }
+        reduce(.max, axis, keeping: keepingDimension, op: "max(alongAxis:)")
     }
 
-    /// The index of the largest element along `axis`, for each slice (the first one on ties).
-    /// For a [batch, classes] tensor of outputs, `argmax(alongAxis: 1)` is the predicted classes.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    /// The index of the largest element along `axis`, for each slice (the first one on ties; the
+    /// first NaN, if the slice holds one, as NumPy and PyTorch do). For a [batch, classes] tensor
+    /// of outputs, `argmax(alongAxis: 1)` is the predicted classes.
     public func argmax(alongAxis axis: Int) -> [Int] {
         let axis = normalizedAxis(axis, op: "argmax(alongAxis:)")
         check(shape[axis] > 0, "argmax(alongAxis:): axis \(axis) of shape \(shape) is empty")
-        let split = AxisSplit(shape, axis: axis)
-        return argmaxOffsets(axis: axis).map { ($0 / split.inner) % split.length }
-    }
-
-    /// For each slice along `axis`, the flat offset of its (first) largest element.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    private func argmaxOffsets(axis: Int) -> [Int] {
-        let split = AxisSplit(shape, axis: axis)
-        var winners = [Int](repeating: 0, count: split.outer * split.inner)
-        scalars.withUnsafeBufferPointer { x in
-            for o in 0..<split.outer {
-                for i in 0..<split.inner {
-                    var best = o * split.length * split.inner + i
-                    // The best value kept at hand: reading it back through `best` would make
-                    // each comparison wait for the previous one's load.
-                    var largest = x[best]
-                    for k in 1..<Swift.max(split.length, 1) {
-                        let offset = (o * split.length + k) * split.inner + i
-                        if x[offset] > largest { (best, largest) = (offset, x[offset]) }
-                    }
-                    winners[o * split.inner + i] = best
-                }
+        let reduction = AxisReduction<Scalar>(.max, shape, axis: axis)
+        let s = reduction.split
+        return withUnsafeBufferPointer { x in
+            var answers: [Int] = []
+            answers.reserveCapacity(s.outer * s.inner)
+            for o in 0..<s.outer {
+                for i in 0..<s.inner { answers.append((reduction.firstMaximum(x.baseAddress!, o, i) / s.inner) % s.length) }
             }
+            return answers
         }
-        return winners
     }
 }

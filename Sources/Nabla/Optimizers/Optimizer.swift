@@ -1,28 +1,34 @@
 /// Updates a model's parameters from their gradients, keeping whatever per-parameter state it
 /// needs (velocities, moment estimates) keyed by parameter name.
 ///
-/// An optimizer is an update rule for one parameter; updating a whole model is shared:
+/// An optimizer is an update rule for one parameter, written as an op that updates the parameter
+/// and its state in place (``Operation/update(_:reading:)``); updating a whole model is shared:
 ///
 /// ```swift
 /// var optimizer = SGD<Float>(learningRate: 3)
 /// optimizer.update(&model, along: gradients)
 /// ```
+///
+/// Because the rule is an op, a ``TracedGradient`` records it with the rest of a training step
+/// and replays it. Whatever the rule reads that may change between steps (the learning rate, which
+/// a schedule lowers) is read from ``hyperparameters``, a tensor, never baked into the op.
 public protocol Optimizer<Scalar> {
     /// The scalar type.
     associatedtype Scalar: TensorScalar
 
-    /// Updates one parameter in place.
-    mutating func update(_ parameter: inout Tensor<Scalar>, along gradient: Tensor<Scalar>, name: String)
+    /// What the update reads at every step and may change between steps, as a tensor (for
+    /// ``SGD`` and ``Adam``: the learning rate).
+    var hyperparameters: Tensor<Scalar> { get set }
 
-    /// The update as plain SGD's w ← w − rate·(g + decay·w), when that is the whole rule and the
-    /// optimizer keeps no state; nil (the default) otherwise. A traced training step
-    /// (``TracedGradient/step(_:_:optimizer:)``) then applies it inside the reverse pass.
-    var plainStep: (rate: Scalar, decay: Scalar)? { get }
-}
+    /// Each parameter's state, by parameter name: made by ``makeState(for:)`` before its first
+    /// update, then updated in place.
+    var state: [String: [Tensor<Scalar>]] { get set }
 
-extension Optimizer {
-    /// Nil: the update is applied through ``update(_:along:name:)``.
-    public var plainStep: (rate: Scalar, decay: Scalar)? { nil }
+    /// The state a parameter starts with (zeros of its shape, say); empty if the rule keeps none.
+    func makeState(for parameter: Tensor<Scalar>) -> [Tensor<Scalar>]
+
+    /// Updates one parameter and its state in place along its gradient.
+    func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>)
 }
 
 extension Optimizer {
@@ -45,7 +51,25 @@ extension Optimizer {
             }
             check(gradient.shape == p.parameter.wrappedValue.shape,
                   "update: gradient \(gradient.shape) for parameter \(p.name) of shape \(p.parameter.wrappedValue.shape)")
-            update(&p.parameter.wrappedValue, along: gradient, name: p.name)
+            // The state is taken out while it is updated: passed in place, as part of `self`, it
+            // would be shared with the copy of `self` the call needs, and copied on write.
+            var parameterState = state.removeValue(forKey: p.name) ?? makeState(for: p.parameter.wrappedValue)
+            update(&p.parameter.wrappedValue, state: &parameterState, along: gradient)
+            state[p.name] = parameterState
         }
+    }
+
+    /// Makes `parameter`'s state if it has none yet.
+    mutating func prepareState(for parameter: NamedParameter<Scalar>) {
+        if state[parameter.name] == nil { state[parameter.name] = makeState(for: parameter.parameter.wrappedValue) }
+    }
+
+    /// The tensors a replayed step updates in place besides the parameters, in a fixed order:
+    /// each parameter's state, then the hyperparameters.
+    mutating func forEachStateTensor(of parameters: [NamedParameter<Scalar>], _ body: (inout Tensor<Scalar>) -> Void) {
+        for p in parameters {
+            for index in state[p.name]!.indices { body(&state[p.name]![index]) }
+        }
+        body(&hyperparameters)
     }
 }

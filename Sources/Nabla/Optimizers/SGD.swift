@@ -8,8 +8,6 @@
 ///
 /// Plain SGD (μ = λ = 0) with ``QuadraticLoss`` is the book's step w ← w − (η/m)·Σₓ∇Cₓ.
 public struct SGD<Scalar: TensorScalar>: Optimizer {
-    /// η.
-    public var learningRate: Scalar
     /// μ; 0 for plain SGD.
     public let momentum: Scalar
     /// How much of each new gradient the velocity forgoes.
@@ -18,7 +16,10 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
     public let nesterov: Bool
     /// λ, the L2 penalty's coefficient.
     public let weightDecay: Scalar
-    private var velocity: [String: Tensor<Scalar>] = [:]
+    /// `[η]`: the learning rate, read by every step, replayed ones included.
+    public var hyperparameters: Tensor<Scalar>
+    /// With momentum, each parameter's velocity and a one-element flag set after its first step.
+    public var state: [String: [Tensor<Scalar>]] = [:]
 
     /// Creates the optimizer. Nesterov momentum needs a positive momentum and no dampening.
     public init(learningRate: Scalar, momentum: Scalar = 0, dampening: Scalar = 0,
@@ -27,46 +28,55 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
               "SGD: learning rate \(learningRate), momentum \(momentum) and weight decay \(weightDecay) must not be negative")
         check(!nesterov || (momentum > 0 && dampening == 0),
               "SGD: Nesterov momentum needs momentum > 0 and dampening 0 (got \(momentum), \(dampening))")
-        self.learningRate = learningRate
+        self.hyperparameters = Tensor([learningRate])
         self.momentum = momentum
         self.dampening = dampening
         self.nesterov = nesterov
         self.weightDecay = weightDecay
     }
 
-    /// The learning rate and weight decay without momentum, when the update keeps no velocity.
-    public var plainStep: (rate: Scalar, decay: Scalar)? {
-        momentum == 0 ? (learningRate, weightDecay) : nil
+    /// η.
+    public var learningRate: Scalar {
+        get { hyperparameters.base[0] }
+        set { hyperparameters.withUnsafeMutableBufferPointer { $0[0] = newValue } }
+    }
+
+    /// No state for plain SGD; with momentum, a zero velocity and a cleared first-step flag.
+    public func makeState(for parameter: Tensor<Scalar>) -> [Tensor<Scalar>] {
+        momentum == 0 ? [] : [Tensor(zeros: parameter.shape), Tensor(zeros: [1])]
     }
 
     /// Applies one step to one parameter.
+    public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
+        let step = SGDStep<Scalar>(count: parameter.count, momentum: momentum, dampening: dampening,
+                                   nesterov: nesterov, weightDecay: weightDecay)
+        step.update(&parameter, with: &state, reading: [gradient, hyperparameters])
+    }
+}
+
+/// One parameter's SGD step in place. Operands: the parameter w, then (with momentum) its
+/// velocity b and first-step flag, then the gradient g and the hyperparameters [η].
+struct SGDStep<Scalar: TensorScalar>: Operation {
+    let count: Int
+    let momentum, dampening: Scalar
+    let nesterov: Bool
+    let weightDecay: Scalar
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public mutating func update(_ parameter: inout Tensor<Scalar>, along gradient: Tensor<Scalar>, name: String) {
-        let (lr, mu, wd, keep) = (learningRate, momentum, weightDecay, 1 - dampening)
-        if mu == 0 {
-            parameter.withUnsafeMutableBufferPointer { w in
-                gradient.withUnsafeBufferPointer { g in
-                    Scalar.sgdStep(w.baseAddress!, gradient: g.baseAddress!, count: w.count, rate: lr, decay: wd)
-                }
-            }
-            return
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let w = buffers.updating(0)
+        guard momentum != 0 else {
+            let (g, rate) = (buffers.input(1), buffers.input(2)[0])
+            return Scalar.sgdStep(w, gradient: g, count: count, rate: rate, decay: weightDecay)
         }
-        let previous = velocity.removeValue(forKey: name)  // taken out, so it is updated in place
-        let firstStep = previous == nil
-        var buffer = previous ?? Tensor(zeros: parameter.shape)
-        let nesterov = self.nesterov
-        parameter.withUnsafeMutableBufferPointer { w in
-            buffer.withUnsafeMutableBufferPointer { b in
-                gradient.withUnsafeBufferPointer { g in
-                    for i in 0..<w.count {
-                        let d = g[i] + wd * w[i]
-                        b[i] = firstStep ? d : mu * b[i] + keep * d
-                        w[i] -= lr * (nesterov ? d + mu * b[i] : b[i])
-                    }
-                }
-            }
+        let (b, started, g, rate) = (buffers.updating(1), buffers.updating(2), buffers.input(3), buffers.input(4)[0])
+        let (mu, wd, keep, firstStep) = (momentum, weightDecay, 1 - dampening, started[0] == 0)
+        for i in 0..<count {
+            let d = g[i] + wd * w[i]
+            b[i] = firstStep ? d : mu * b[i] + keep * d
+            w[i] -= rate * (nesterov ? d + mu * b[i] : b[i])
         }
-        velocity[name] = buffer
+        started[0] = 1
     }
 }

@@ -1,7 +1,6 @@
 import CNablaKernels
 
-// The loops every elementwise op is built on. None of these record anything: ops call them for
-// the forward value, and pullbacks call them for gradients.
+// The loops elementwise ops are built on, over raw storage.
 
 /// Below this many elements a loop runs on the calling thread: handing work to the pool costs
 /// microseconds, more than a small tensor's loop (every tensor of the book's mini-batch of 10).
@@ -62,82 +61,6 @@ func addRows<Scalar: TensorScalar>(
     }
 }
 
-extension Tensor {
-    /// A tensor of the same shape with `transform` applied to every element.
-    @inline(__always)
-    func map(_ transform: (Scalar) -> Scalar) -> Tensor {
-        Tensor(shape: shape) { out in
-            scalars.withUnsafeBufferPointer { x in
-                forEachChunk(x.count) { chunk in
-                    for i in chunk { out[i] = transform(x[i]) }
-                }
-            }
-        }
-    }
-
-    /// Combines two tensors of the same shape element by element.
-    @inline(__always)
-    func zipMap(_ other: Tensor, _ combine: (Scalar, Scalar) -> Scalar) -> Tensor {
-        Tensor(shape: shape) { out in
-            scalars.withUnsafeBufferPointer { a in
-                other.scalars.withUnsafeBufferPointer { b in
-                    forEachChunk(a.count) { chunk in
-                        for i in chunk { out[i] = combine(a[i], b[i]) }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Combines two tensors element by element under NumPy broadcasting: shapes are aligned at
-    /// their last dimension, and each pair of sizes must be equal or contain a 1.
-    @inline(__always)
-    func broadcastingZipMap(
-        _ other: Tensor, op: String, _ combine: (Scalar, Scalar) -> Scalar
-    ) -> Tensor {
-        if shape == other.shape { return zipMap(other, combine) }
-        if other.shape.isSuffix(of: shape) {
-            // The common case, a bias row added to every row: `other` repeats, no index walk.
-            let period = other.count
-            return Tensor(shape: shape) { out in
-                scalars.withUnsafeBufferPointer { x in
-                    other.scalars.withUnsafeBufferPointer { y in
-                        // Chunks of whole periods, so each chunk restarts `other` at 0.
-                        forEachChunk(x.count / period, unitSize: period) { rows in
-                            for row in rows {
-                                let base = row * period
-                                for j in 0..<period { out[base + j] = combine(x[base + j], y[j]) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let outShape = broadcastShape(shape, other.shape, op: op)
-        let a = BroadcastWalk(from: shape, to: outShape)
-        let b = BroadcastWalk(from: other.shape, to: outShape)
-        let count = outShape.reduce(1, *)
-        return Tensor(shape: outShape) { out in
-            scalars.withUnsafeBufferPointer { x in
-                other.scalars.withUnsafeBufferPointer { y in
-                    var walkA = a, walkB = b
-                    var o = 0
-                    while o < count {
-                        let (sa, sb) = (walkA.innerStride, walkB.innerStride)
-                        let (oa, ob) = (walkA.offset, walkB.offset)
-                        for j in 0..<walkA.innerCount {
-                            out[o + j] = combine(x[oa + j * sa], y[ob + j * sb])
-                        }
-                        o += walkA.innerCount
-                        walkA.advanceOuter()
-                        walkB.advanceOuter()
-                    }
-                }
-            }
-        }
-    }
-}
-
 extension Array where Element == Int {
     /// Whether this shape is a non-empty trailing part of `shape`, so that a tensor of this shape
     /// broadcasts against one of `shape` by simple repetition.
@@ -159,44 +82,46 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
     }
 }
 
-/// Walks the elements of a tensor of shape `from` as if broadcast to `to`, one innermost row at
-/// a time: a broadcast dimension gets stride 0, so the same element is read again.
-struct BroadcastWalk {
-    /// Stride of each dimension of `to`, in elements of the source (0 where broadcast).
-    private let strides: [Int]
-    private let outShape: [Int]
-    private var index: [Int]
-    /// Offset in the source of the current row's first element.
-    private(set) var offset = 0
-    /// Elements per innermost row, and the source stride along it.
-    let innerCount: Int
-    let innerStride: Int
-
-    init(from source: [Int], to target: [Int]) {
-        let padded = [Int](repeating: 1, count: target.count - source.count) + source
-        var strides = [Int](repeating: 0, count: target.count)
-        var step = 1
-        for axis in (0..<target.count).reversed() {
-            strides[axis] = padded[axis] == 1 && target[axis] != 1 ? 0 : step
-            step *= padded[axis]
-        }
-        self.strides = strides
-        self.outShape = target
-        self.index = [Int](repeating: 0, count: max(target.count - 1, 0))
-        innerCount = target.last ?? 1
-        innerStride = strides.last ?? 0
+/// How a tensor of shape `from` is read when broadcast to shape `to`: the stride of each of `to`'s
+/// dimensions in the source's elements, 0 where the source repeats.
+func broadcastStrides(from source: [Int], to target: [Int]) -> [Int] {
+    let padded = [Int](repeating: 1, count: target.count - source.count) + source
+    var strides = [Int](repeating: 0, count: target.count)
+    var step = 1
+    for axis in (0..<target.count).reversed() {
+        strides[axis] = padded[axis] == 1 && target[axis] != 1 ? 0 : step
+        step *= padded[axis]
     }
+    return strides
+}
 
-    /// Moves to the next innermost row.
-    mutating func advanceOuter() {
-        var axis = outShape.count - 2
-        while axis >= 0 {
-            index[axis] += 1
-            offset += strides[axis]
-            if index[axis] < outShape[axis] { return }
-            offset -= strides[axis] * outShape[axis]
-            index[axis] = 0
-            axis -= 1
+/// Calls `body(o, a, b)` for every element `o` of a tensor of `shape`, in order, with the offsets
+/// `a` and `b` that two sources with these strides (``broadcastStrides(from:to:)``) read there.
+/// Allocates nothing: the index lives on the stack.
+@inline(__always)
+func forEachBroadcastElement(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return }
+    guard let inner = shape.last else { return body(0, 0, 0) }
+    let (innerA, innerB) = (stridesA[shape.count - 1], stridesB[shape.count - 1])
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.count) { index in
+        index.initialize(repeating: 0)
+        var (o, a, b) = (0, 0, 0)
+        while o < count {
+            for j in 0..<inner { body(o + j, a + j * innerA, b + j * innerB) }
+            o += inner
+            // The next row: carry through the outer dimensions.
+            var axis = shape.count - 2
+            while axis >= 0 {
+                index[axis] += 1
+                a += stridesA[axis]
+                b += stridesB[axis]
+                if index[axis] < shape[axis] { break }
+                a -= stridesA[axis] * shape[axis]
+                b -= stridesB[axis] * shape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
         }
     }
 }

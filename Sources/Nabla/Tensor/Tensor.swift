@@ -1,8 +1,9 @@
 /// An n-dimensional array of `Float` or `Double`, row-major, with value semantics.
 ///
-/// A tensor is its ``shape`` and its ``scalars`` (copy-on-write, like any Swift array). Inside a
-/// differentiation scope such as ``valueWithGradient(at:in:)->(_,Tensor<Scalar>)`` a tensor also remembers where it
-/// sits in the recorded graph; outside one, ops run with no bookkeeping at all.
+/// A tensor is its ``shape`` and a view of shared storage (copy-on-write, like any Swift array).
+/// Inside a differentiation scope such as ``valueWithGradient(at:in:)->(_,Tensor<Scalar>)`` a
+/// tensor also remembers where it sits in the recorded graph; outside one, ops run with no
+/// bookkeeping at all.
 ///
 /// ```swift
 /// let x = Tensor<Double>([1, 2, 3, 4, 5, 6], shape: [2, 3])
@@ -15,10 +16,29 @@
 public struct Tensor<Scalar: TensorScalar> {
     /// The size of each dimension; `[]` for a scalar.
     public let shape: [Int]
-    /// The elements in row-major order (the last dimension varies fastest).
-    public internal(set) var scalars: [Scalar]
+    /// The number of elements.
+    public let count: Int
+    /// The buffer this tensor views, and where in it the tensor's first element is.
+    var storage: TensorStorage<Scalar>
+    var offset: Int
     /// Where this tensor sits in a recorded graph, if it is being differentiated.
     var tracking: Tracking<Scalar>?
+
+    /// A tensor of `shape` viewing `storage` from `offset`; the shape is trusted.
+    init(shape: [Int], count: Int, storage: TensorStorage<Scalar>, offset: Int = 0) {
+        self.shape = shape
+        self.count = count
+        self.storage = storage
+        self.offset = offset
+    }
+
+    /// Creates an untracked tensor of `shape` whose elements `fill` writes, every one of them,
+    /// into fresh uninitialised storage (no zeroing first).
+    init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, count: count, storage: .make(count: count))
+        if count > 0 { fill(storage.elements) }
+    }
 
     /// Creates a tensor of the given shape from its elements in row-major order.
     public init(_ scalars: [Scalar], shape: [Int]) {
@@ -26,8 +46,9 @@ public struct Tensor<Scalar: TensorScalar> {
         let count = shape.reduce(1, *)
         check(scalars.count == count,
               "Tensor: \(scalars.count) scalars do not fill shape \(shape) (\(count) needed)")
-        self.shape = shape
-        self.scalars = scalars
+        self.init(shape: shape) { out in
+            scalars.withUnsafeBufferPointer { out.initialize(from: $0.baseAddress!, count: count) }
+        }
     }
 
     /// Creates a one-dimensional tensor holding `scalars`.
@@ -37,12 +58,13 @@ public struct Tensor<Scalar: TensorScalar> {
 
     /// Creates a scalar (rank-0) tensor.
     public init(_ scalar: Scalar) {
-        self.init([scalar], shape: [])
+        self.init(shape: []) { $0.initialize(to: scalar) }
     }
 
     /// Creates a tensor of `shape` with every element equal to `value`.
     public init(repeating value: Scalar, shape: [Int]) {
-        self.init([Scalar](repeating: value, count: shape.reduce(1, *)), shape: shape)
+        check(shape.allSatisfy { $0 >= 0 }, "Tensor: shape \(shape) has a negative dimension")
+        self.init(shape: shape) { $0.initialize(repeating: value, count: shape.reduce(1, *)) }
     }
 
     /// Creates a tensor of zeros.
@@ -54,41 +76,44 @@ public struct Tensor<Scalar: TensorScalar> {
     /// The number of dimensions.
     public var rank: Int { shape.count }
 
-    /// The number of elements.
-    public var count: Int { scalars.count }
+    /// The elements in row-major order (the last dimension varies fastest), as a new array.
+    ///
+    /// Reading a tensor's values on the CPU is outside the recorded program: inside a
+    /// ``TracedGradient``'s trace it makes the step run eagerly (see ``Program``).
+    public var scalars: [Scalar] {
+        Program<Scalar>.noteHostRead(of: self, by: "scalars")
+        return Array(UnsafeBufferPointer(start: base, count: count))
+    }
 
     /// The single element of a one-element tensor (any shape, such as `[]` or `[1, 1]`).
     public var scalar: Scalar {
         check(count == 1, "scalar: tensor of shape \(shape) has \(count) elements, not 1")
-        return scalars[0]
+        Program<Scalar>.noteHostRead(of: self, by: "scalar")
+        return base[0]
     }
 
     /// The element at a full multi-dimensional index, such as `t[1, 2]`.
     public subscript(index: Int...) -> Scalar {
         check(index.count == rank, "subscript: \(index.count) indices for a rank-\(rank) tensor of shape \(shape)")
-        var offset = 0
+        var flat = 0
         for (axis, i) in index.enumerated() {
             check(i >= 0 && i < shape[axis], "subscript: index \(index) is out of bounds for shape \(shape)")
-            offset = offset * shape[axis] + i
+            flat = flat * shape[axis] + i
         }
-        return scalars[offset]
+        Program<Scalar>.noteHostRead(of: self, by: "subscript")
+        return base[flat]
     }
 
-    /// Creates an untracked tensor from a computed shape and buffer; the ops' common exit.
-    init(shape: [Int], unchecked scalars: [Scalar]) {
-        self.shape = shape
-        self.scalars = scalars
-    }
+    /// The first element, for kernels: valid while this tensor (or its storage) lives.
+    var base: UnsafeMutablePointer<Scalar> { storage.elements + offset }
 
-    /// Creates an untracked tensor of `shape` whose elements `fill` writes, every one of them,
-    /// into fresh uninitialised storage (no zeroing first).
-    init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
-        let count = shape.reduce(1, *)
-        let values = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { fill(buffer.baseAddress!) }
-            initialized = count
-        }
-        self.init(shape: shape, unchecked: values)
+    /// Gives this tensor storage of its own, copying its elements if any other tensor shares
+    /// them: what writing in place needs to keep value semantics.
+    mutating func makeUnique() {
+        if isKnownUniquelyReferenced(&storage) { return }
+        let copy = TensorStorage<Scalar>.make(count: count)
+        copy.elements.initialize(from: base, count: count)
+        (storage, offset) = (copy, 0)
     }
 }
 
@@ -98,12 +123,10 @@ extension Tensor {
         randomNormal shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1,
         using generator: inout SeededGenerator
     ) {
-        let count = shape.reduce(1, *)
-        var values = [Scalar]()
-        values.reserveCapacity(count)
         let (mu, sigma) = (Double(mean), Double(standardDeviation))
-        for _ in 0..<count { values.append(Scalar(mu + sigma * generator.nextNormal())) }
-        self.init(values, shape: shape)
+        self.init(shape: shape) { out in
+            for i in 0..<shape.reduce(1, *) { out[i] = Scalar(mu + sigma * generator.nextNormal()) }
+        }
     }
 
     /// Creates a tensor of samples drawn uniformly from `range`.
@@ -111,26 +134,29 @@ extension Tensor {
         randomUniform shape: [Int], in range: ClosedRange<Scalar> = 0...1,
         using generator: inout SeededGenerator
     ) {
-        let count = shape.reduce(1, *)
         let (low, width) = (Double(range.lowerBound), Double(range.upperBound - range.lowerBound))
-        var values = [Scalar]()
-        values.reserveCapacity(count)
-        for _ in 0..<count { values.append(Scalar(low + width * generator.nextUniform())) }
-        self.init(values, shape: shape)
+        self.init(shape: shape) { out in
+            for i in 0..<shape.reduce(1, *) { out[i] = Scalar(low + width * generator.nextUniform()) }
+        }
     }
 }
 
 extension Tensor {
     /// Converts every element to another scalar type (untracked).
     public init<Other>(converting other: Tensor<Other>) {
-        self.init(shape: other.shape, unchecked: other.scalars.map { Scalar($0) })
+        let source = other.base
+        self.init(shape: other.shape) { out in
+            for i in 0..<other.count { out[i] = Scalar(source[i]) }
+        }
     }
 }
 
 extension Tensor: Equatable {
     /// Tensors are equal when their shapes and elements are; tracking is ignored.
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
-        lhs.shape == rhs.shape && lhs.scalars == rhs.scalars
+        guard lhs.shape == rhs.shape else { return false }
+        let (a, b) = (lhs.base, rhs.base)
+        return (0..<lhs.count).allSatisfy { a[$0] == b[$0] }
     }
 }
 
@@ -146,14 +172,16 @@ func check(_ condition: Bool, _ message: @autoclosure () -> String) {
 extension Tensor {
     /// Calls `body` with the elements' storage, for reading in bulk.
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
-        try scalars.withUnsafeBufferPointer(body)
+        Program<Scalar>.noteHostRead(of: self, by: "withUnsafeBufferPointer")
+        return try body(UnsafeBufferPointer(start: base, count: count))
     }
 
-    /// Calls `body` with the elements' storage, for updating in place (optimizers do). The shape
-    /// cannot change.
+    /// Calls `body` with the elements' storage, for updating in place (after making it unique:
+    /// no other tensor sees the change). The shape cannot change.
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> R
     ) rethrows -> R {
-        try scalars.withUnsafeMutableBufferPointer { try body($0) }
+        makeUnique()
+        return try body(UnsafeMutableBufferPointer(start: base, count: count))
     }
 }

@@ -56,10 +56,10 @@ public func valueWithGradient<Model: Layer>(
 func valueWithGradient<Scalar>(
     of parameters: [NamedParameter<Scalar>], in body: () -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-    let (value, grads) = valueWithGradient(at: parameters.map(\.parameter.wrappedValue)) { tracked in
+    let (value, grads) = valueWithGradient(at: parameters.map { $0.parameter.wrappedValue }) { tracked in
         parameters.substituting(tracked, during: body)
     }
-    return (value, Gradients(names: parameters.map(\.name), tensors: grads))
+    return (value, Gradients(names: parameters.map { $0.name }, tensors: grads))
 }
 
 extension Array {
@@ -67,7 +67,7 @@ extension Array {
     /// copies, so that the model's forward pass records onto a tape), and puts the originals back
     /// afterwards.
     func substituting<Scalar, R>(_ values: [Tensor<Scalar>], during body: () -> R) -> R where Element == NamedParameter<Scalar> {
-        let originals = map(\.parameter.wrappedValue)
+        let originals = map { $0.parameter.wrappedValue }
         for (parameter, value) in zip(self, values) { parameter.parameter.wrappedValue = value }
         defer { for (parameter, original) in zip(self, originals) { parameter.parameter.wrappedValue = original } }
         return body()

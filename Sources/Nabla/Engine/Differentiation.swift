@@ -20,7 +20,7 @@ public func valueWithPullback<Scalar>(
 
     let leaves = variables.map { $0.tracking!.index }
     let outputIndex: Int? = output.tracking?.tape === tape ? output.tracking!.index : nil
-    let shapes = inputs.map(\.shape)
+    let shapes = inputs.map { $0.shape }
     let value = output.detached
     let pullback = { (upstream: Tensor<Scalar>) -> [Tensor<Scalar>] in
         check(upstream.shape == value.shape,
@@ -55,8 +55,6 @@ public func valueWithGradient<Scalar>(
 /// ```swift
 /// let (y, dy) = valueWithGradient(at: x) { x in (x * x).sum() }   // dy == 2x
 /// ```
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 public func valueWithGradient<Scalar>(
     at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradient: Tensor<Scalar>) {
@@ -65,8 +63,6 @@ public func valueWithGradient<Scalar>(
 }
 
 /// Evaluates a scalar-valued `body` at `x` and `y` and returns its value and both gradients.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 public func valueWithGradient<Scalar>(
     at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
     in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
@@ -76,8 +72,6 @@ public func valueWithGradient<Scalar>(
 }
 
 /// The gradient of a scalar-valued `body` at `x`.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 public func gradient<Scalar>(
     at x: Tensor<Scalar>, in body: (Tensor<Scalar>) -> Tensor<Scalar>
 ) -> Tensor<Scalar> {
@@ -85,8 +79,6 @@ public func gradient<Scalar>(
 }
 
 /// The gradients of a scalar-valued `body` at `x` and `y`.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 public func gradient<Scalar>(
     at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
     in body: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>

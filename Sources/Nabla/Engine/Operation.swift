@@ -1,0 +1,167 @@
+/// An op, written once: its forward pass over storage and its vector–Jacobian product, side by side.
+///
+/// Every op in Nabla is one of these, and so is any op a user adds. Running one is a *launch*:
+/// eagerly it allocates the output and, inside a differentiation scope, records the op on the
+/// tape; inside a trace (``TracedGradient``) the launch is also written into a ``Program`` that
+/// replays it later over the same buffers. The op knows nothing of either.
+///
+/// ```swift
+/// /// y = x³, element-wise.
+/// struct Cube<Scalar: TensorScalar>: Operation {
+///     let count: Int
+///     func forward(_ buffers: OperationBuffers<Scalar>) {
+///         let (x, y) = (buffers.input(0), buffers.output)
+///         for i in 0..<count { y[i] = x[i] * x[i] * x[i] }
+///     }
+///     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+///         let x = call.inputs[0]
+///         return [g * 3 * x * x]          // written with other ops: replayed like them
+///     }
+/// }
+/// let y = Cube(count: x.count)([x], shape: x.shape)
+/// ```
+///
+/// The gradient is written with tensor ops (often one helper op over buffers, when that is
+/// faster), so a backward pass is itself a sequence of launches and replays like the forward
+/// pass. Composite functions — softmax from `exp`, `sum` and `/` — need no op of their own at all.
+public protocol Operation<Scalar> {
+    /// The scalar type.
+    associatedtype Scalar: TensorScalar
+
+    /// The op's name in messages (such as why a step could not be replayed).
+    var name: String { get }
+
+    /// Elements of scratch memory ``forward(_:)`` may use, valid during that call only.
+    var workspaceCount: Int { get }
+
+    /// Elements ``forward(_:)`` keeps for ``gradients(_:of:)`` (a dropout mask, say), handed to
+    /// it as ``OperationCall/saved``.
+    var savedCount: Int { get }
+
+    /// Writes the op's value into `buffers.output` (and what it keeps into `buffers.saved`) from
+    /// its inputs. It must write every output element, and allocate nothing: a replayed step
+    /// runs exactly this.
+    func forward(_ buffers: OperationBuffers<Scalar>)
+
+    /// The vector–Jacobian product: the gradient of each input, given `upstream`, the gradient
+    /// of the op's output. Return nil for an input whose ``OperationCall/needsGradient(_:)`` is
+    /// false (or any input, for an op that is not differentiable in it).
+    func gradients(_ upstream: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?]
+}
+
+extension Operation {
+    /// The op's type name, without generic arguments.
+    public var name: String { String(String(describing: type(of: self)).prefix { $0 != "<" }) }
+    /// No scratch memory.
+    public var workspaceCount: Int { 0 }
+    /// Nothing saved.
+    public var savedCount: Int { 0 }
+
+    /// Not differentiable: a helper op that only appears inside another op's gradient.
+    public func gradients(_ upstream: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        fatalError("\(name) has no gradient: it is meant to run inside another op's gradient")
+    }
+}
+
+/// The storage an op's ``Operation/forward(_:)`` reads and writes.
+public struct OperationBuffers<Scalar> {
+    /// Input pointers, then the output, the saved buffer and the workspace.
+    let pointers: UnsafePointer<UnsafeMutablePointer<Scalar>>
+    /// The number of inputs.
+    public let inputCount: Int
+
+    /// Input `index`'s elements, row-major.
+    @inline(__always)
+    public func input(_ index: Int) -> UnsafePointer<Scalar> { UnsafePointer(pointers[index]) }
+
+    /// Input `index`'s elements, for an update in place (``Operation/update(_:reading:)``).
+    @inline(__always)
+    public func updating(_ index: Int) -> UnsafeMutablePointer<Scalar> { pointers[index] }
+
+    /// Where the value goes.
+    public var output: UnsafeMutablePointer<Scalar> { pointers[inputCount] }
+    /// Where what the gradient needs goes (``Operation/savedCount`` elements).
+    public var saved: UnsafeMutablePointer<Scalar> { pointers[inputCount + 1] }
+    /// Scratch memory (``Operation/workspaceCount`` elements).
+    public var workspace: UnsafeMutablePointer<Scalar> { pointers[inputCount + 2] }
+}
+
+/// What an op's gradient can use: the values it ran on.
+public struct OperationCall<Scalar: TensorScalar> {
+    /// The inputs, as they were.
+    public let inputs: [Tensor<Scalar>]
+    /// The op's value.
+    public let output: Tensor<Scalar>
+    /// What the forward pass kept (``Operation/savedCount`` elements, flat), if anything.
+    public let saved: Tensor<Scalar>
+    /// The tape node of each input, or nil for one that is not being differentiated.
+    let inputNodes: [Int?]
+
+    /// Whether input `index` needs a gradient (it depends on something being differentiated).
+    public func needsGradient(_ index: Int) -> Bool { inputNodes[index] != nil }
+}
+
+extension Operation {
+    /// Runs the op on `inputs`, returning its value of `shape`, which the caller has worked out
+    /// (and checked the inputs against). If any input is being differentiated, the op is
+    /// recorded on the tape so that gradients flow back through ``gradients(_:of:)``.
+    public func callAsFunction(_ inputs: [Tensor<Scalar>], shape: [Int]) -> Tensor<Scalar> {
+        Tensor.launch(self, inputs, shape: shape)
+    }
+
+    /// Runs the op in place: it may write `target` and each of `companions` (each made unique
+    /// first, so no other tensor sees the change), reading them and then `inputs`, in that order,
+    /// as its inputs. Not recorded for differentiation: this is how an optimizer updates a
+    /// parameter and its state, and how a trace captures that update.
+    public func update(_ target: inout Tensor<Scalar>, with companions: inout [Tensor<Scalar>],
+                       reading inputs: [Tensor<Scalar>]) {
+        Tensor.launch(self, updating: &target, with: &companions, reading: inputs)
+    }
+}
+
+// The engine's side of a launch, generic over the scalar type only and specialised for each,
+// so that whichever op is launched, the bookkeeping runs as Float or Double code.
+extension Tensor {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func launch(_ op: any Operation<Scalar>, _ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let count = shape.reduce(1, *)
+        var output = Tensor(shape: shape, count: count, storage: .make(count: count))
+        // An op that saves nothing gets an empty view, not an allocation.
+        let savedCount = op.savedCount
+        let saved = Tensor(shape: [savedCount], count: savedCount,
+                           storage: savedCount > 0 ? .make(count: savedCount) : output.storage)
+        run(op, inputs, output: output, saved: saved)
+        if let tape = Tape.recording(inputs) {
+            output.tracking = tape.record(op, inputs: inputs, output: output, saved: saved)
+        }
+        return output
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func launch(_ op: any Operation<Scalar>, updating target: inout Tensor, with companions: inout [Tensor],
+                       reading inputs: [Tensor]) {
+        target.makeUnique()
+        for index in companions.indices { companions[index].makeUnique() }
+        let none = Tensor(shape: [0], count: 0, storage: target.storage)
+        run(op, [target] + companions + inputs, output: none, saved: none, updating: companions.count + 1)
+    }
+
+    /// Runs `op`'s forward pass on the tensors' storage, and writes the launch into the thread's
+    /// program if it is recording one.
+    /// The first `updating` inputs are written in place.
+    private static func run(_ op: any Operation<Scalar>, _ inputs: [Tensor], output: Tensor, saved: Tensor,
+                            updating: Int = 0) {
+        let workspaceCount = op.workspaceCount
+        let workspace = workspaceCount > 0 ? TensorStorage<Scalar>.make(count: workspaceCount) : nil
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Scalar>.self, capacity: inputs.count + 3) { pointers in
+            for (index, input) in inputs.enumerated() { pointers[index] = input.base }
+            pointers[inputs.count] = output.base
+            pointers[inputs.count + 1] = saved.base
+            pointers[inputs.count + 2] = workspace?.elements ?? saved.base
+            op.forward(OperationBuffers(pointers: UnsafePointer(pointers.baseAddress!), inputCount: inputs.count))
+        }
+        Program<Scalar>.recording?.append(op, inputs + [output, saved], updating: updating)
+    }
+}

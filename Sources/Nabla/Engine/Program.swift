@@ -1,0 +1,195 @@
+import CNablaKernels
+
+/// A step recorded once and replayed: every op launched while it was recording, in order, over
+/// buffers that stay allocated from one replay to the next.
+///
+/// Recording is transparent. While a program records on a thread, each launch on that thread —
+/// forward pass, reverse pass, an optimizer's update, whatever ran — is written down as the op
+/// and the buffers it read and wrote. Replaying calls the same ops' ``Operation/forward(_:)``
+/// on the same buffers again, so it computes exactly what the recorded run computed, to the bit,
+/// allocating nothing. The program knows nothing about any op, layer or optimizer.
+///
+/// Its buffers are of two kinds:
+/// - **slots**, the storage of tensors that live outside the step — its inputs, the parameters,
+///   the optimizer's state — named when recording starts and pointed at their current storage
+///   before each replay;
+/// - every other buffer a launch touched (intermediate values, gradients, constants made during
+///   the step), which the program keeps.
+///
+/// What it cannot capture is work done outside launches on values computed inside the step: a
+/// loop that reads a tensor's elements (``Tensor/scalars``) and decides something from them. Such
+/// a read while recording makes the program refuse to replay, saying where (see ``refusal``).
+/// Control flow on tensor values is the limit of any trace: the program keeps the path of the
+/// run it recorded.
+final class Program<Scalar: TensorScalar> {
+    /// A launch's operand: a buffer and where in it the tensor starts.
+    private struct Operand {
+        let buffer: Int
+        let offset: Int
+    }
+
+    /// Why the program cannot be replayed, if it cannot.
+    private(set) var refusal: String?
+
+    private var ops: [any Operation<Scalar>] = []
+    /// Each launch's operands: its inputs, then its output and saved buffer.
+    private var operandStarts: [Int] = [0]
+    private var operands: [Operand] = []
+    private var workspaceCount = 0
+    /// How many slots the program reads, numbered from 0.
+    let slotCount: Int
+    /// Buffer numbers by the address of their storage's first element, while recording, with
+    /// (for a slot) where in the storage the slot's tensor starts.
+    private var buffers: [UnsafeMutablePointer<Scalar>: (number: Int, offset: Int)] = [:]
+    /// The buffers the program keeps, numbered from `slotCount` on.
+    private var kept: [TensorStorage<Scalar>] = []
+    /// Which of them outside code held when recording ended (other than the step's results):
+    /// tensors the step captured from outside, such as a model's constants.
+    private var captured: [Int] = []
+
+    /// Every buffer's first element, by buffer number: slots filled in before each replay.
+    private var addresses: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>?
+    /// One launch's operand addresses, then its workspace's.
+    private var launchAddresses: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>?
+    private var workspace: TensorStorage<Scalar>?
+
+    /// Where a slot's tensor lies: its storage's first element, and its offset there.
+    struct Origin {
+        let storage: UnsafeMutablePointer<Scalar>
+        let offset: Int
+    }
+
+    /// Prepares to record a step whose outside tensors lie at `slots`, in the order
+    /// ``run(slots:)`` will give their first elements.
+    init(slots: UnsafeBufferPointer<Origin>) {
+        slotCount = slots.count
+        for (index, slot) in slots.enumerated() where buffers.updateValue((index, slot.offset), forKey: slot.storage) != nil {
+            refusal = "two of the step's inputs, parameters or optimizer states share storage (slot \(index))"
+        }
+    }
+
+    deinit {
+        addresses?.deallocate()
+        launchAddresses?.deallocate()
+    }
+
+    /// The program the calling thread is recording, if any.
+    static var recording: Program? {
+        guard let context = nabla_thread_context() else { return nil }
+        return Unmanaged<AnyObject>.fromOpaque(context).takeUnretainedValue() as? Program
+    }
+
+    /// Runs `body`, recording every launch it makes on this thread.
+    func record<R>(_ body: () -> R) -> R {
+        let outer = nabla_thread_context()
+        nabla_set_thread_context(Unmanaged.passUnretained(self as AnyObject).toOpaque())
+        defer { nabla_set_thread_context(outer) }
+        return body()
+    }
+
+    /// Writes down one launch of `op` on `tensors` (its inputs, then output and saved buffer), of
+    /// which the first `updating` are written in place.
+    func append(_ op: any Operation<Scalar>, _ tensors: [Tensor<Scalar>], updating: Int) {
+        ops.append(op)
+        for tensor in tensors { operands.append(operand(tensor)) }
+        if refusal == nil, operands.suffix(tensors.count).prefix(updating).contains(where: { $0.buffer >= slotCount }) {
+            // Its update would land in a buffer of the program's own, seen by nobody.
+            refusal = "op \(ops.count - 1), \(op.name), updates in place a tensor that is not one of the step's "
+                + "inputs, parameters or optimizer states"
+        }
+        operandStarts.append(operands.count)
+        workspaceCount = max(workspaceCount, op.workspaceCount)
+    }
+
+    /// Where `tensor` is: its buffer, keeping its storage if it is new, and its offset there
+    /// (from the slot's tensor, for a slot, which may be a view).
+    private func operand(_ tensor: Tensor<Scalar>) -> Operand {
+        let key = tensor.storage.elements
+        if let (number, offset) = buffers[key] { return Operand(buffer: number, offset: tensor.offset - offset) }
+        kept.append(tensor.storage)  // kept alive, so no later storage can reuse its address
+        buffers[key] = (slotCount + kept.count - 1, 0)
+        return Operand(buffer: slotCount + kept.count - 1, offset: tensor.offset)
+    }
+
+    /// Notes that `tensor`'s elements are being read on the CPU through `accessor`. While a
+    /// program records, a read of anything the step computed or took in makes it unreplayable.
+    static func noteHostRead(of tensor: Tensor<Scalar>, by accessor: String) {
+        guard let program = recording, program.refusal == nil,
+              program.buffers[tensor.storage.elements] != nil else { return }
+        let after = program.ops.last.map { "after op \(program.ops.count - 1), \($0.name)" } ?? "before any op"
+        program.refusal = "the step reads a tensor's values on the CPU (\(accessor)) \(after); "
+            + "a replay would keep the values of the traced run"
+    }
+
+    /// Ends recording: what the program needs to replay is laid out once. `results` are the
+    /// exports the caller holds.
+    func finishRecording(results: [Export]) {
+        let held = Set(results.map { $0.buffer - slotCount })
+        captured = kept.indices.filter { !held.contains($0) && !isKnownUniquelyReferenced(&kept[$0]) }
+        let addresses = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount + kept.count)
+        for (index, storage) in kept.enumerated() { (addresses + slotCount + index).initialize(to: storage.elements) }
+        self.addresses = addresses
+        let widest = zip(operandStarts, operandStarts.dropFirst()).map { $1 - $0 }.max() ?? 0
+        launchAddresses = .allocate(capacity: widest + 1)
+        workspace = .make(count: workspaceCount)
+        buffers = [:]
+    }
+
+    /// The tensor `tensor` is at replay: the same view of the buffer the program keeps for it,
+    /// which holds its value after each ``run(slots:)``. If the caller still holds what an
+    /// earlier run returned, the buffer is replaced first, so that nothing returned is overwritten.
+    func export(_ tensor: Tensor<Scalar>) -> Export {
+        let place = operand(tensor)
+        if place.buffer < slotCount {
+            refusal = "the step returns one of its inputs, parameters or optimizer states as it is"
+        }
+        return Export(buffer: place.buffer, offset: place.offset, shape: tensor.shape)
+    }
+
+    /// A tensor a run hands back to its caller.
+    struct Export {
+        let buffer: Int
+        let offset: Int
+        let shape: [Int]
+    }
+
+    /// The tensor `export` names, after a run.
+    func tensor(_ export: Export) -> Tensor<Scalar> {
+        let storage = kept[export.buffer - slotCount]
+        return Tensor(shape: export.shape, count: export.shape.reduce(1, *), storage: storage, offset: export.offset)
+    }
+
+    /// Gives `export`'s buffer new storage if anything outside the program still holds it.
+    func release(_ export: Export) {
+        let index = export.buffer - slotCount
+        guard !isKnownUniquelyReferenced(&kept[index]) else { return }
+        kept[index] = .make(count: kept[index].count)
+        addresses![export.buffer] = kept[index].elements
+    }
+
+    /// Whether a tensor the step captured from outside has been let go of since: a captured
+    /// variable given a new value, say. The step would now read the new one, so the program no
+    /// longer computes what it does, and must be recorded again.
+    var isStale: Bool {
+        captured.contains { isKnownUniquelyReferenced(&kept[$0]) }
+    }
+
+    /// Replays the program, with slot `i` at `slots[i]`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func run(slots: UnsafePointer<UnsafeMutablePointer<Scalar>>) {
+        let (addresses, pointers) = (addresses!, launchAddresses!)
+        addresses.update(from: slots, count: slotCount)
+        let workspace = workspace!.elements
+        operands.withUnsafeBufferPointer { operands in
+            for index in ops.indices {
+                let (start, end) = (operandStarts[index], operandStarts[index + 1])
+                for position in start..<end {
+                    pointers[position - start] = addresses[operands[position].buffer] + operands[position].offset
+                }
+                pointers[end - start] = workspace
+                ops[index].forward(OperationBuffers(pointers: pointers, inputCount: end - start - 2))
+            }
+        }
+    }
+}

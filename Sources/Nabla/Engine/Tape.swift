@@ -1,0 +1,119 @@
+/// The record of one differentiation scope: every op that ran on tracked tensors, in the order it
+/// ran, with the values its gradient needs.
+///
+/// Creation order is already a topological order (an op can only consume tensors that exist), so
+/// the reverse pass is a plain backwards loop over an array: no recursion, no sort, no stack
+/// depth to overflow, whatever the length of the graph.
+///
+/// Tensors refer to their tape weakly. The scope that made the tape owns it (and, after the
+/// forward pass, the pullback it returns does), so the graph is freed as soon as that scope or
+/// pullback is gone, and a tensor that outlives it simply becomes a constant.
+final class Tape<Scalar: TensorScalar> {
+    /// A recorded value: a variable (no op) or the result of an op.
+    struct Node {
+        let op: (any Operation<Scalar>)?
+        let shape: [Int]
+        /// The op's inputs, outputs and saved values, untracked.
+        let call: OperationCall<Scalar>?
+    }
+
+    private(set) var nodes: [Node] = []
+
+    /// False once the forward pass is over: ops run in the reverse pass, or on tensors that
+    /// escaped the scope, must not grow the graph.
+    var isRecording = true
+
+    /// The recording tape that `inputs`' tracked tensors belong to, if any.
+    static func recording(_ inputs: [Tensor<Scalar>]) -> Tape? {
+        var found: Tape?
+        for input in inputs {
+            guard let tape = input.activeTape else { continue }
+            check(found == nil || found === tape, "an op mixes tensors from two different differentiation scopes")
+            found = tape
+        }
+        return found
+    }
+
+    /// Adds `value` as a variable of the graph and returns it tracked.
+    func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
+        var tracked = value.detached
+        tracked.tracking = Tracking(tape: self, index: nodes.count)
+        nodes.append(Node(op: nil, shape: value.shape, call: nil))
+        return tracked
+    }
+
+    /// Records that `op` computed `output` (and `saved`) from `inputs`; returns the output's place.
+    func record(_ op: any Operation<Scalar>, inputs: [Tensor<Scalar>], output: Tensor<Scalar>,
+                saved: Tensor<Scalar>) -> Tracking<Scalar> {
+        let inputNodes = inputs.map { $0.activeTape === self ? $0.tracking!.index : nil }
+        // The inputs are kept as they came, tracked or not: by the time the gradient reads them
+        // the tape has stopped recording, so nothing they feed is recorded again.
+        let call = OperationCall(inputs: inputs, output: output.detached, saved: saved, inputNodes: inputNodes)
+        nodes.append(Node(op: op, shape: output.shape, call: call))
+        return Tracking(tape: self, index: nodes.count - 1)
+    }
+
+    /// The reverse pass: gradients of the node `output` (seeded with `seed`) with respect to each
+    /// node in `leaves`; zeros for a leaf the output does not depend on.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func gradients(of output: Int, seed: Tensor<Scalar>, at leaves: [Int]) -> [Tensor<Scalar>] {
+        let wasRecording = isRecording
+        isRecording = false
+        defer { isRecording = wasRecording }
+
+        var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
+        grads[output] = seed.detached
+        let lastLeaf = leaves.max() ?? -1
+        for index in stride(from: output, through: 0, by: -1) {
+            guard let grad = grads[index], let op = nodes[index].op, let call = nodes[index].call else { continue }
+            let shares = op.gradients(grad, of: call)
+            check(shares.count == call.inputs.count,
+                  "backward: \(op.name) returned \(shares.count) gradients for \(call.inputs.count) inputs")
+            for (input, share) in zip(call.inputNodes, shares) {
+                guard let input, let share else { continue }
+                check(share.shape == nodes[input].shape,
+                      "backward: \(op.name) returned a gradient of shape \(share.shape) for an input of shape \(nodes[input].shape)")
+                grads[input] = grads[input].map { $0 + share } ?? share  // fan-out: gradients add up
+            }
+            if index > lastLeaf { grads[index] = nil }  // free intermediates as we go
+        }
+        return leaves.map { leaf in
+            (leaf < grads.count ? grads[leaf] : nil) ?? Tensor(zeros: nodes[leaf].shape)
+        }
+    }
+}
+
+/// A tensor's place in a tape.
+struct Tracking<Scalar: TensorScalar> {
+    weak var tape: Tape<Scalar>?
+    let index: Int
+}
+
+extension Tensor {
+    /// Whether this tensor is part of a graph that is still recording.
+    public var isTracked: Bool { activeTape != nil }
+
+    /// The same values, cut off from the graph: gradients do not flow through the result.
+    public var detached: Tensor {
+        var copy = self
+        copy.tracking = nil
+        return copy
+    }
+
+    /// The tape this tensor records onto, if it is tracked and that tape is still recording.
+    var activeTape: Tape<Scalar>? {
+        guard let tape = tracking?.tape, tape.isRecording else { return nil }
+        return tape
+    }
+
+    /// A tensor of `shape` over this one's storage from element `offset` on, recorded as `op`'s
+    /// output for differentiation: a view computes nothing, so it is never launched or replayed.
+    func view(_ op: any Operation<Scalar>, shape: [Int], offset: Int = 0) -> Tensor {
+        var view = Tensor(shape: shape, count: shape.reduce(1, *), storage: storage, offset: self.offset + offset)
+        if let tape = activeTape {
+            view.tracking = tape.record(op, inputs: [self], output: view, saved: view.detached)
+        }
+        return view
+    }
+}

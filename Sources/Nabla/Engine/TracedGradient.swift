@@ -1,0 +1,232 @@
+/// A loss's value and its gradient with respect to a model's parameters — and, with ``step(_:_:optimizer:)``,
+/// the optimizer's update — recorded once as a ``Program`` and replayed, so that a training step
+/// builds no graph and allocates nothing.
+///
+/// ```swift
+/// let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+/// for batch in batches {
+///     lossAndGradient.step(batch.images, batch.labels, optimizer: &sgd)
+/// }
+/// ```
+///
+/// It gives the same values, gradients and updates, to the bit, as the eager
+/// ``valueWithGradient(at:in:)->(Tensor<Model.Scalar>,_)`` followed by
+/// ``Optimizer/update(_:along:)`` (the tests hold it to that), on these terms:
+/// - The first call at given input shapes runs the step once, eagerly, recording every op it
+///   launches. Later calls at those shapes replay the record with the new inputs and the
+///   parameters' and optimizer's current values; new shapes (a smaller last batch) are recorded
+///   again, and kept.
+/// - Any model built of ``Operation``s replays: every op of Nabla, and a user's own.
+/// - Like any trace, the record keeps the path the function took: a function that branches on the
+///   *values* of its inputs would keep the branch of its first call. A function that reads tensor
+///   values on the CPU while running is therefore not replayed: every call then runs eagerly,
+///   with the same results, and ``eagerReason`` says why.
+///
+/// The gradients are returned as values. A call reuses their storage only when the previous
+/// call's ``Gradients`` is gone; one you keep is never overwritten.
+///
+/// An instance keeps reused buffers, so it is meant for one thread at a time; its records (one per
+/// input shape and kind of call, the most recent ``maximumPlans``) live as long as it does.
+public final class TracedGradient<Scalar: TensorScalar> {
+    /// How many recorded steps are kept; recording one more drops the oldest.
+    public static var maximumPlans: Int { 8 }
+
+    private let parameters: [NamedParameter<Scalar>]
+    private let names: [String]
+    private let function: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+    private var traces: [Trace] = []
+
+    /// Why calls run eagerly instead of replaying, or nil while they replay.
+    public private(set) var eagerReason: String?
+
+    /// One recorded step and what it was recorded for.
+    private final class Trace {
+        let program: Program<Scalar>
+        let inputShapes: [[Int]]
+        let parameterShapes: [[Int]]
+        /// The optimizer type and how many state tensors each parameter has, for a step that
+        /// updates; nil for one that only differentiates.
+        let optimizer: (type: ObjectIdentifier, stateCounts: [Int])?
+        let value: Program<Scalar>.Export
+        let gradients: [Program<Scalar>.Export]
+        let slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>
+
+        init(program: Program<Scalar>, inputShapes: [[Int]], parameterShapes: [[Int]],
+             optimizer: (type: ObjectIdentifier, stateCounts: [Int])?,
+             value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
+            (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
+            (self.optimizer, self.value, self.gradients) = (optimizer, value, gradients)
+            slots = .allocate(capacity: program.slotCount)
+        }
+
+        deinit { slots.deallocate() }
+    }
+
+    /// Prepares to differentiate `function` — typically a loss of the model's output for inputs
+    /// and targets — with respect to every parameter of `model`. Nothing runs until the first call.
+    public init<Model: Layer>(
+        of model: Model, _ function: @escaping (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+    ) where Model.Scalar == Scalar {
+        parameters = model.parameters
+        names = parameters.map(\.name)
+        self.function = { input, target in function(model, input, target) }
+    }
+
+    /// The function's value at `input` and `target`, and its gradient with respect to each
+    /// parameter.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+        let differentiate = { self.valueWithGradient(input, target) }
+        switch plan(input, target, optimizer: nil, stateCount: { _ in 0 }, state: { _ in }, record: differentiate) {
+        case .eager: return differentiate()
+        case .recorded(let result): return result
+        case .replay(let trace):
+            run(trace, input, target, state: { _ in })
+            return (trace.program.tensor(trace.value), Gradients(names: names, tensors: trace.gradients.map(trace.program.tensor)))
+        }
+    }
+
+    /// One training step: the function's value at `input` and `target`, after which every
+    /// parameter has taken `optimizer`'s step along its gradient. The same, to the bit, as
+    ///
+    /// ```swift
+    /// let (value, gradients) = lossAndGradient(input, target)
+    /// optimizer.update(&model, along: gradients)
+    /// ```
+    ///
+    /// but replayed whole, update included.
+    @discardableResult
+    public func step<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+        for p in parameters { optimizer.prepareState(for: p) }
+        return step(input, target, optimizer: ObjectIdentifier(Opt.self),
+                    stateCount: { optimizer.state[$0]!.count },
+                    state: { optimizer.forEachStateTensor(of: parameters, $0) },
+                    eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
+    }
+
+    /// ``step(_:_:optimizer:)`` for an optimizer of type `type`, whose state `stateCount` counts
+    /// (by parameter name) and `state` visits, and which `eager` runs eagerly.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func step(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer type: ObjectIdentifier, stateCount: (String) -> Int,
+        state: ((inout Tensor<Scalar>) -> Void) -> Void, eager: () -> (Tensor<Scalar>, Gradients<Scalar>)
+    ) -> Tensor<Scalar> {
+        switch plan(input, target, optimizer: type, stateCount: stateCount, state: state, record: eager) {
+        case .eager: return eager().0
+        case .recorded(let result): return result.value
+        case .replay(let trace):
+            run(trace, input, target, state: state)
+            return trace.program.tensor(trace.value)
+        }
+    }
+
+    /// The eager gradient.
+    private func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (Tensor<Scalar>, Gradients<Scalar>) {
+        Nabla.valueWithGradient(of: parameters) { function(input, target) }
+    }
+
+    /// The eager step: the gradient, then the update.
+    private func updated<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+        let (value, gradients) = valueWithGradient(input, target)
+        optimizer.update(parameters, along: gradients)
+        return value
+    }
+
+    /// Writes the storage of every tensor the step reads from outside into `slots`, in slot
+    /// order: the inputs, the parameters, then the optimizer's state (which `state` visits),
+    /// each made unique first, since the step may update it in place. Returns how many.
+    /// With `origins`, it also writes there where each lies in its storage.
+    @discardableResult
+    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, _ input: Tensor<Scalar>,
+                      _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
+                      origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil) -> Int {
+        // A closure with everything passed in, not a nested function capturing `count`: the
+        // `state` closure calling such a function would box `count` on the heap, every step.
+        var count = 0
+        let write = { (tensor: Tensor<Scalar>, slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>,
+                       origins: UnsafeMutablePointer<Program<Scalar>.Origin>?, count: inout Int) in
+            slots[count] = tensor.base
+            origins?[count] = Program.Origin(storage: tensor.storage.elements, offset: tensor.offset)
+            count += 1
+        }
+        write(input, slots, origins, &count)
+        write(target, slots, origins, &count)
+        for p in parameters {
+            p.parameter.wrappedValue.makeUnique()
+            write(p.parameter.wrappedValue, slots, origins, &count)
+        }
+        state { tensor in
+            tensor.makeUnique()
+            write(tensor, slots, origins, &count)
+        }
+        return count
+    }
+
+    /// Points the trace's slots at the current inputs, parameters and optimizer state, then replays.
+    private func run(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>,
+                     state: ((inout Tensor<Scalar>) -> Void) -> Void) {
+        for export in trace.gradients { trace.program.release(export) }
+        trace.program.release(trace.value)
+        fill(trace.slots, input, target, state: state)
+        trace.program.run(slots: trace.slots)
+    }
+
+    /// What a call does: replay a trace, or run eagerly.
+    private enum Plan {
+        case replay(Trace)
+        /// The step was run eagerly to record it (whether or not it can be replayed), with this result.
+        case recorded((value: Tensor<Scalar>, gradients: Gradients<Scalar>))
+        /// The step cannot be replayed (see ``eagerReason``).
+        case eager
+    }
+
+    /// Whether `trace` was recorded for these inputs, the parameters as they are now, and this
+    /// kind of update.
+    private func fits(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?,
+                      stateCount: (String) -> Int) -> Bool {
+        guard trace.inputShapes[0] == input.shape, trace.inputShapes[1] == target.shape,
+              trace.optimizer?.type == optimizer else { return false }
+        for (index, p) in parameters.enumerated() {
+            guard trace.parameterShapes[index] == p.parameter.wrappedValue.shape,
+                  trace.optimizer.map({ $0.stateCounts[index] == stateCount(p.name) }) ?? true else { return false }
+        }
+        return true
+    }
+
+    /// The trace for these inputs and this kind of update, recording one (by running `record`)
+    /// if there is none.
+    private func plan(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?, stateCount: (String) -> Int,
+        state: ((inout Tensor<Scalar>) -> Void) -> Void, record: () -> (Tensor<Scalar>, Gradients<Scalar>)
+    ) -> Plan {
+        guard eagerReason == nil else { return .eager }
+        if let index = traces.firstIndex(where: { fits($0, input, target, optimizer: optimizer, stateCount: stateCount) }) {
+            guard traces[index].program.isStale else { return .replay(traces[index]) }
+            traces.remove(at: index)
+        }
+        // The program knows slots by their storage's address, and holds none of them while it
+        // records, so that an update finds its parameter unshared and writes it in place.
+        var slotCount = parameters.count + 2
+        state { _ in slotCount += 1 }
+        let slots = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount)
+        let origins = UnsafeMutablePointer<Program<Scalar>.Origin>.allocate(capacity: slotCount)
+        defer { slots.deallocate(); origins.deallocate() }
+        let program = Program<Scalar>(slots: UnsafeBufferPointer(
+            start: origins, count: fill(slots, input, target, state: state, origins: origins)))
+        let (value, gradients) = program.record(record)
+        let trace = Trace(program: program, inputShapes: [input.shape, target.shape],
+                          parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
+                          optimizer: optimizer.map { ($0, parameters.map { stateCount($0.name) }) },
+                          value: program.export(value), gradients: gradients.tensors.map(program.export))
+        if let refusal = program.refusal {
+            eagerReason = refusal
+        } else {
+            program.finishRecording(results: [trace.value] + trace.gradients)
+            if traces.count == Self.maximumPlans { traces.removeFirst() }
+            traces.append(trace)
+        }
+        return .recorded((value, gradients))
+    }
+}
