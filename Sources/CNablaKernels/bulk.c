@@ -67,6 +67,45 @@ TWO_PATHS(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate,
 TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double rate, double decay),
           (w, g, count, rate, decay), SGD_STEP)
 
+/* SGD with momentum, PyTorch's rule: d = g + decay·w; b = d on the first step, else
+ * momentum·b + keep·d (keep = 1 − dampening); w −= rate·(d + momentum·b) with Nesterov, else
+ * rate·b. The flags are loop-invariant, so the compiler unswitches them out of the loop. */
+#define MOMENTUM_STEP(T)                                                                       \
+    for (long i = 0; i < count; i++) {                                                         \
+        T d = g[i] + decay * w[i];                                                             \
+        T b = first ? d : momentum * v[i] + keep * d;                                          \
+        v[i] = b;                                                                              \
+        w[i] -= rate * (nesterov ? d + momentum * b : b);                                      \
+    }
+TWO_PATHS(nabla_momentum_step_f32,
+          (float *restrict w, float *restrict v, const float *restrict g, long count, float rate, float momentum,
+           float keep, float decay, int nesterov, int first),
+          (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(float))
+TWO_PATHS(nabla_momentum_step_f64,
+          (double *restrict w, double *restrict v, const double *restrict g, long count, double rate,
+           double momentum, double keep, double decay, int nesterov, int first),
+          (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(double))
+
+/* Adam's update with PyTorch's semantics, given the step size η/(1 − β1ᵗ) and 1/√(1 − β2ᵗ):
+ * d = g + decay·w; m = β1·m + (1 − β1)·d; v = β2·v + (1 − β2)·d²; w −= stepSize·m / (√v/√(1 − β2ᵗ) + ε),
+ * the correction multiplied in so that each element costs one square root and one division.
+ * The elementwise square root carries no errno, so the loop vectorises. */
+#define ADAM_STEP(T)                                                                           \
+    for (long i = 0; i < count; i++) {                                                         \
+        T d = g[i] + decay * w[i];                                                             \
+        m[i] = beta1 * m[i] + (1 - beta1) * d;                                                 \
+        v[i] = beta2 * v[i] + (1 - beta2) * d * d;                                             \
+        w[i] -= stepSize * m[i] / (__builtin_elementwise_sqrt(v[i]) * inverseRoot2 + epsilon);  \
+    }
+TWO_PATHS(nabla_adam_step_f32,
+          (float *restrict w, float *restrict m, float *restrict v, const float *restrict g, long count,
+           float stepSize, float beta1, float beta2, float inverseRoot2, float epsilon, float decay),
+          (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(float))
+TWO_PATHS(nabla_adam_step_f64,
+          (double *restrict w, double *restrict m, double *restrict v, const double *restrict g, long count,
+           double stepSize, double beta1, double beta2, double inverseRoot2, double epsilon, double decay),
+          (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(double))
+
 /* The logistic function σ(x) = 1 / (1 + e^−x) for floats. The AVX2 path computes e^t for eight
  * lanes at once the way Cephes' expf does — t = n·ln2 + r with |r| ≤ ln2/2, a degree-6
  * polynomial for e^r, and 2^n assembled in the exponent bits — accurate to about 1e-7 relative,

@@ -22,8 +22,8 @@ import CNablaKernels
 /// Control flow on tensor values is the limit of any trace: the program keeps the path of the
 /// run it recorded.
 final class Program<Scalar: TensorScalar> {
-    /// A launch's operand: a buffer and where in it the tensor starts.
-    private struct Operand {
+    /// A launch's operand: a buffer (slots first) and where in it the tensor starts.
+    struct Operand: Equatable {
         let buffer: Int
         let offset: Int
     }
@@ -121,6 +121,22 @@ final class Program<Scalar: TensorScalar> {
             + "a replay would keep the values of the traced run"
     }
 
+    /// One recorded launch: the op, and its operands — its inputs, then its output and saved buffer.
+    typealias Launch = (op: any Operation<Scalar>, operands: [Operand])
+
+    /// Lets `pass` rewrite the recorded launches before the program first runs: an optimisation
+    /// that replaces some launches by fewer, computing the same.
+    func rewrite(_ pass: (inout [Launch]) -> Void) {
+        var launches = ops.indices.map { ($0, ops[$0], Array(operands[operandStarts[$0] ..< operandStarts[$0 + 1]])) }
+            .map { Launch(op: $0.1, operands: $0.2) }
+        pass(&launches)
+        ops = launches.map(\.op)
+        operands = launches.flatMap(\.operands)
+        operandStarts = [0] + launches.reduce(into: [Int]()) { starts, launch in
+            starts.append((starts.last ?? 0) + launch.operands.count)
+        }
+    }
+
     /// Ends recording: what the program needs to replay is laid out once. `results` are the
     /// exports the caller holds.
     func finishRecording(results: [Export]) {
@@ -181,6 +197,9 @@ final class Program<Scalar: TensorScalar> {
         let (addresses, pointers) = (addresses!, launchAddresses!)
         addresses.update(from: slots, count: slotCount)
         let workspace = workspace!.elements
+        // Locals, not properties: a class's stored properties are checked for exclusive access
+        // on every read.
+        let (ops, operandStarts) = (self.ops, self.operandStarts)
         operands.withUnsafeBufferPointer { operands in
             for index in ops.indices {
                 let (start, end) = (operandStarts[index], operandStarts[index + 1])

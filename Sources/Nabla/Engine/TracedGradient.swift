@@ -44,15 +44,14 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let program: Program<Scalar>
         let inputShapes: [[Int]]
         let parameterShapes: [[Int]]
-        /// The optimizer type and how many state tensors each parameter has, for a step that
-        /// updates; nil for one that only differentiates.
-        let optimizer: (type: ObjectIdentifier, stateCounts: [Int])?
+        /// The optimizer's type, for a step that updates; nil for one that only differentiates.
+        let optimizer: ObjectIdentifier?
         let value: Program<Scalar>.Export
         let gradients: [Program<Scalar>.Export]
         let slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>
 
         init(program: Program<Scalar>, inputShapes: [[Int]], parameterShapes: [[Int]],
-             optimizer: (type: ObjectIdentifier, stateCounts: [Int])?,
+             optimizer: ObjectIdentifier?,
              value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
             (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
             (self.optimizer, self.value, self.gradients) = (optimizer, value, gradients)
@@ -78,11 +77,11 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
         let differentiate = { self.valueWithGradient(input, target) }
-        switch plan(input, target, optimizer: nil, stateCount: { _ in 0 }, state: { _ in }, record: differentiate) {
+        switch plan(input, target, optimizer: nil, state: { _ in }, record: differentiate) {
         case .eager: return differentiate()
         case .recorded(let result): return result
         case .replay(let trace):
-            run(trace, input, target, state: { _ in })
+            trace.program.run(slots: trace.slots)
             return (trace.program.tensor(trace.value), Gradients(names: names, tensors: trace.gradients.map(trace.program.tensor)))
         }
     }
@@ -98,26 +97,24 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// but replayed whole, update included.
     @discardableResult
     public func step<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
-        for p in parameters { optimizer.prepareState(for: p) }
-        return step(input, target, optimizer: ObjectIdentifier(Opt.self),
-                    stateCount: { optimizer.state[$0]!.count },
+        step(input, target, optimizer: ObjectIdentifier(Opt.self),
                     state: { optimizer.forEachStateTensor(of: parameters, $0) },
                     eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
     }
 
-    /// ``step(_:_:optimizer:)`` for an optimizer of type `type`, whose state `stateCount` counts
-    /// (by parameter name) and `state` visits, and which `eager` runs eagerly.
+    /// ``step(_:_:optimizer:)`` for an optimizer of type `type`, whose state `state` visits, and
+    /// which `eager` runs eagerly.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func step(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer type: ObjectIdentifier, stateCount: (String) -> Int,
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer type: ObjectIdentifier,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, eager: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Tensor<Scalar> {
-        switch plan(input, target, optimizer: type, stateCount: stateCount, state: state, record: eager) {
+        switch plan(input, target, optimizer: type, state: state, record: eager) {
         case .eager: return eager().0
         case .recorded(let result): return result.value
         case .replay(let trace):
-            run(trace, input, target, state: state)
+            trace.program.run(slots: trace.slots)
             return trace.program.tensor(trace.value)
         }
     }
@@ -134,47 +131,44 @@ public final class TracedGradient<Scalar: TensorScalar> {
         return value
     }
 
-    /// Writes the storage of every tensor the step reads from outside into `slots`, in slot
-    /// order: the inputs, the parameters, then the optimizer's state (which `state` visits),
-    /// each made unique first, since the step may update it in place. Returns how many.
-    /// With `origins`, it also writes there where each lies in its storage.
-    @discardableResult
-    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, _ input: Tensor<Scalar>,
+    /// Writes the first element of every tensor the step reads from outside into `slots`, in
+    /// slot order — the inputs, the parameters, then the optimizer's state (which `state`
+    /// visits) — each made unique first, since the step may update it in place. With `origins`,
+    /// it also writes there where each lies in its storage. Returns how many tensors there are,
+    /// writing no more than `capacity`.
+    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, capacity: Int, _ input: Tensor<Scalar>,
                       _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
                       origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil) -> Int {
-        // A closure with everything passed in, not a nested function capturing `count`: the
-        // `state` closure calling such a function would box `count` on the heap, every step.
-        var count = 0
-        let write = { (tensor: Tensor<Scalar>, slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>,
-                       origins: UnsafeMutablePointer<Program<Scalar>.Origin>?, count: inout Int) in
-            slots[count] = tensor.base
-            origins?[count] = Program.Origin(storage: tensor.storage.elements, offset: tensor.offset)
+        // A closure that captures nothing, everything passed in: a closure value or a nested
+        // function that captured `count` or the pointers would have its context boxed on the
+        // heap, every step.
+        typealias Slots = (pointers: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, capacity: Int,
+                           origins: UnsafeMutablePointer<Program<Scalar>.Origin>?)
+        let write = { (tensor: Tensor<Scalar>, slots: Slots, count: inout Int) in
+            if count < slots.capacity {
+                slots.pointers[count] = tensor.base
+                slots.origins?[count] = Program.Origin(storage: tensor.storage.elements, offset: tensor.offset)
+            }
             count += 1
         }
-        write(input, slots, origins, &count)
-        write(target, slots, origins, &count)
+        let into: Slots = (slots, capacity, origins)
+        var count = 0
+        write(input, into, &count)
+        write(target, into, &count)
         for p in parameters {
             p.parameter.wrappedValue.makeUnique()
-            write(p.parameter.wrappedValue, slots, origins, &count)
+            write(p.parameter.wrappedValue, into, &count)
         }
         state { tensor in
             tensor.makeUnique()
-            write(tensor, slots, origins, &count)
+            write(tensor, into, &count)
         }
         return count
     }
 
-    /// Points the trace's slots at the current inputs, parameters and optimizer state, then replays.
-    private func run(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>,
-                     state: ((inout Tensor<Scalar>) -> Void) -> Void) {
-        for export in trace.gradients { trace.program.release(export) }
-        trace.program.release(trace.value)
-        fill(trace.slots, input, target, state: state)
-        trace.program.run(slots: trace.slots)
-    }
-
     /// What a call does: replay a trace, or run eagerly.
     private enum Plan {
+        /// The trace, its slots pointed at the current inputs, parameters and optimizer state.
         case replay(Trace)
         /// The step was run eagerly to record it (whether or not it can be replayed), with this result.
         case recorded((value: Tensor<Scalar>, gradients: Gradients<Scalar>))
@@ -182,28 +176,30 @@ public final class TracedGradient<Scalar: TensorScalar> {
         case eager
     }
 
-    /// Whether `trace` was recorded for these inputs, the parameters as they are now, and this
-    /// kind of update.
-    private func fits(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?,
-                      stateCount: (String) -> Int) -> Bool {
+    /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
+    /// now, and this kind of update.
+    private func fits(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?) -> Bool {
         guard trace.inputShapes[0] == input.shape, trace.inputShapes[1] == target.shape,
-              trace.optimizer?.type == optimizer else { return false }
-        for (index, p) in parameters.enumerated() {
-            guard trace.parameterShapes[index] == p.parameter.wrappedValue.shape,
-                  trace.optimizer.map({ $0.stateCounts[index] == stateCount(p.name) }) ?? true else { return false }
-        }
-        return true
+              trace.optimizer == optimizer else { return false }
+        return zip(trace.parameterShapes, parameters).allSatisfy { $0 == $1.parameter.wrappedValue.shape }
     }
 
     /// The trace for these inputs and this kind of update, recording one (by running `record`)
     /// if there is none.
     private func plan(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?, stateCount: (String) -> Int,
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, record: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Plan {
         guard eagerReason == nil else { return .eager }
-        if let index = traces.firstIndex(where: { fits($0, input, target, optimizer: optimizer, stateCount: stateCount) }) {
-            guard traces[index].program.isStale else { return .replay(traces[index]) }
+        if let index = traces.firstIndex(where: { fits($0, input, target, optimizer: optimizer) }) {
+            let trace = traces[index]
+            // An optimizer of the same type may keep other state (SGD with momentum, or without).
+            let slotCount = trace.program.slotCount
+            if !trace.program.isStale && fill(trace.slots, capacity: slotCount, input, target, state: state) == slotCount {
+                for export in trace.gradients { trace.program.release(export) }
+                trace.program.release(trace.value)
+                return .replay(trace)
+            }
             traces.remove(at: index)
         }
         // The program knows slots by their storage's address, and holds none of them while it
@@ -214,15 +210,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let origins = UnsafeMutablePointer<Program<Scalar>.Origin>.allocate(capacity: slotCount)
         defer { slots.deallocate(); origins.deallocate() }
         let program = Program<Scalar>(slots: UnsafeBufferPointer(
-            start: origins, count: fill(slots, input, target, state: state, origins: origins)))
+            start: origins, count: fill(slots, capacity: slotCount, input, target, state: state, origins: origins)))
         let (value, gradients) = program.record(record)
         let trace = Trace(program: program, inputShapes: [input.shape, target.shape],
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
-                          optimizer: optimizer.map { ($0, parameters.map { stateCount($0.name) }) },
+                          optimizer: optimizer,
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
         if let refusal = program.refusal {
             eagerReason = refusal
         } else {
+            program.foldSGDIntoProducts(keeping: [trace.value] + trace.gradients)
             program.finishRecording(results: [trace.value] + trace.gradients)
             if traces.count == Self.maximumPlans { traces.removeFirst() }
             traces.append(trace)

@@ -17,6 +17,8 @@ extension Tensor {
 struct Affine<Scalar: TensorScalar>: Operation {
     let rows, outputs, inputs: Int
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, w, b, z) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output)
         // Each row starts as b, and the kernel accumulates x·Wᵀ onto it.

@@ -36,6 +36,8 @@ struct MatrixProduct<Scalar: TensorScalar>: Operation {
 
     var name: String { "matmul" }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: inner,
                     a: buffers.input(0), b: buffers.input(1), c: buffers.output, accumulate: false)

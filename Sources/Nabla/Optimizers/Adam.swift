@@ -1,3 +1,4 @@
+import CNablaKernels
 import RealModule
 
 /// Adam (Kingma & Ba), with PyTorch's semantics: bias-corrected first and second moment
@@ -57,17 +58,16 @@ struct AdamStep<Scalar: TensorScalar>: Operation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (w, m, v, step) = (buffers.updating(0), buffers.updating(1), buffers.updating(2), buffers.updating(3))
-        let (g, learningRate) = (buffers.input(4), buffers.input(5)[0])
+        let (g, learningRate, f, d) = (buffers.input(4), buffers.input(5)[0], Float.self, Double.self)
         step[0] += 1
-        let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
-        let correction1 = 1 - Scalar.pow(b1, Int(step[0]))
-        let correction2 = 1 - Scalar.pow(b2, Int(step[0]))
-        let stepSize = learningRate / correction1
-        for i in 0..<count {
-            let d = g[i] + wd * w[i]
-            m[i] = b1 * m[i] + (1 - b1) * d
-            v[i] = b2 * v[i] + (1 - b2) * d * d
-            w[i] -= stepSize * m[i] / ((v[i] / correction2).squareRoot() + eps)
+        let stepSize = learningRate / (1 - Scalar.pow(beta1, Int(step[0])))
+        let inverseRoot2 = 1 / (1 - Scalar.pow(beta2, Int(step[0]))).squareRoot()
+        if Scalar.isFloat {
+            nabla_adam_step_f32(w.assuming(f), m.assuming(f), v.assuming(f), g.assuming(f), count, Float(stepSize),
+                                Float(beta1), Float(beta2), Float(inverseRoot2), Float(epsilon), Float(weightDecay))
+        } else {
+            nabla_adam_step_f64(w.assuming(d), m.assuming(d), v.assuming(d), g.assuming(d), count, Double(stepSize),
+                                Double(beta1), Double(beta2), Double(inverseRoot2), Double(epsilon), Double(weightDecay))
         }
     }
 }

@@ -59,16 +59,18 @@ extension Optimizer {
         }
     }
 
-    /// Makes `parameter`'s state if it has none yet.
-    mutating func prepareState(for parameter: NamedParameter<Scalar>) {
-        if state[parameter.name] == nil { state[parameter.name] = makeState(for: parameter.parameter.wrappedValue) }
-    }
-
-    /// The tensors a replayed step updates in place besides the parameters, in a fixed order:
-    /// each parameter's state, then the hyperparameters.
+    /// The tensors a step updates besides the parameters, in a fixed order: each parameter's
+    /// state (made first if it has none yet), then the hyperparameters.
     mutating func forEachStateTensor(of parameters: [NamedParameter<Scalar>], _ body: (inout Tensor<Scalar>) -> Void) {
         for p in parameters {
-            for index in state[p.name]!.indices { body(&state[p.name]![index]) }
+            // One look-up when the state exists (every step but the first); each tensor is then
+            // changed in place through the dictionary's values.
+            var position = state.index(forKey: p.name)
+            if position == nil {
+                state[p.name] = makeState(for: p.parameter.wrappedValue)
+                position = state.index(forKey: p.name)
+            }
+            for index in state.values[position!].indices { body(&state.values[position!][index]) }
         }
         body(&hyperparameters)
     }

@@ -1,3 +1,5 @@
+import CNablaKernels
+
 /// Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay, with
 /// PyTorch's semantics:
 ///
@@ -65,17 +67,24 @@ struct SGDStep<Scalar: TensorScalar>: Operation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let w = buffers.updating(0)
+        let (w, f, d) = (buffers.updating(0), Float.self, Double.self)
         guard momentum != 0 else {
             let (g, rate) = (buffers.input(1), buffers.input(2)[0])
-            return Scalar.sgdStep(w, gradient: g, count: count, rate: rate, decay: weightDecay)
+            if Scalar.isFloat {
+                nabla_sgd_step_f32(w.assuming(f), g.assuming(f), count, Float(rate), Float(weightDecay))
+            } else {
+                nabla_sgd_step_f64(w.assuming(d), g.assuming(d), count, Double(rate), Double(weightDecay))
+            }
+            return
         }
-        let (b, started, g, rate) = (buffers.updating(1), buffers.updating(2), buffers.input(3), buffers.input(4)[0])
-        let (mu, wd, keep, firstStep) = (momentum, weightDecay, 1 - dampening, started[0] == 0)
-        for i in 0..<count {
-            let d = g[i] + wd * w[i]
-            b[i] = firstStep ? d : mu * b[i] + keep * d
-            w[i] -= rate * (nesterov ? d + mu * b[i] : b[i])
+        let (v, started, g, rate) = (buffers.updating(1), buffers.updating(2), buffers.input(3), buffers.input(4)[0])
+        let (nesterov, first) = (Int32(nesterov ? 1 : 0), Int32(started[0] == 0 ? 1 : 0))
+        if Scalar.isFloat {
+            nabla_momentum_step_f32(w.assuming(f), v.assuming(f), g.assuming(f), count, Float(rate), Float(momentum),
+                                    Float(1 - dampening), Float(weightDecay), nesterov, first)
+        } else {
+            nabla_momentum_step_f64(w.assuming(d), v.assuming(d), g.assuming(d), count, Double(rate), Double(momentum),
+                                    Double(1 - dampening), Double(weightDecay), nesterov, first)
         }
         started[0] = 1
     }
