@@ -94,11 +94,11 @@ public struct OperationCall<Scalar: TensorScalar> {
     public let output: Tensor<Scalar>
     /// What the forward pass kept (``Operation/savedCount`` elements, flat), if anything.
     public let saved: Tensor<Scalar>
-    /// The tape node of each input, or nil for one that is not being differentiated.
-    let inputNodes: [Int?]
+    /// Bit i set when input i is being differentiated.
+    let differentiated: UInt64
 
     /// Whether input `index` needs a gradient (it depends on something being differentiated).
-    public func needsGradient(_ index: Int) -> Bool { inputNodes[index] != nil }
+    public func needsGradient(_ index: Int) -> Bool { differentiated & (1 << UInt64(index)) != 0 }
 }
 
 extension Operation {
@@ -129,9 +129,9 @@ extension Tensor {
         var output = Tensor(shape: shape, count: count, storage: .make(count: count))
         // An op that saves nothing gets an empty view, not an allocation.
         let savedCount = op.savedCount
-        let saved = Tensor(shape: [savedCount], count: savedCount,
-                           storage: savedCount > 0 ? .make(count: savedCount) : output.storage)
-        run(op, inputs, output: output, saved: saved)
+        let saved = savedCount == 0 ? Tensor(shape: [], count: 0, storage: output.storage)
+            : Tensor(shape: [savedCount], count: savedCount, storage: .make(count: savedCount))
+        run(op, inputs, [], [], output: output, saved: saved)
         if let tape = Tape.recording(inputs) {
             output.tracking = tape.record(op, inputs: inputs, output: output, saved: saved)
         }
@@ -144,24 +144,27 @@ extension Tensor {
                        reading inputs: [Tensor]) {
         target.makeUnique()
         for index in companions.indices { companions[index].makeUnique() }
-        let none = Tensor(shape: [0], count: 0, storage: target.storage)
-        run(op, [target] + companions + inputs, output: none, saved: none, updating: companions.count + 1)
+        let none = Tensor(shape: [], count: 0, storage: target.storage)
+        run(op, [target], companions, inputs, output: none, saved: none, updating: companions.count + 1)
     }
 
-    /// Runs `op`'s forward pass on the tensors' storage, and writes the launch into the thread's
-    /// program if it is recording one.
-    /// The first `updating` inputs are written in place.
-    private static func run(_ op: any Operation<Scalar>, _ inputs: [Tensor], output: Tensor, saved: Tensor,
-                            updating: Int = 0) {
+    /// Runs `op`'s forward pass on the tensors' storage — its inputs are `first`, `second` and
+    /// `third` one after another, of which the first `updating` are written in place — and
+    /// writes the launch into the thread's program if it is recording one.
+    private static func run(_ op: any Operation<Scalar>, _ first: [Tensor], _ second: [Tensor], _ third: [Tensor],
+                            output: Tensor, saved: Tensor, updating: Int = 0) {
         let workspaceCount = op.workspaceCount
         let workspace = workspaceCount > 0 ? TensorStorage<Scalar>.make(count: workspaceCount) : nil
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Scalar>.self, capacity: inputs.count + 3) { pointers in
-            for (index, input) in inputs.enumerated() { pointers[index] = input.base }
-            pointers[inputs.count] = output.base
-            pointers[inputs.count + 1] = saved.base
-            pointers[inputs.count + 2] = workspace?.elements ?? saved.base
-            op.forward(OperationBuffers(pointers: UnsafePointer(pointers.baseAddress!), inputCount: inputs.count))
+        let inputCount = first.count + second.count + third.count
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Scalar>.self, capacity: inputCount + 3) { pointers in
+            for (index, input) in first.enumerated() { pointers[index] = input.base }
+            for (index, input) in second.enumerated() { pointers[first.count + index] = input.base }
+            for (index, input) in third.enumerated() { pointers[first.count + second.count + index] = input.base }
+            pointers[inputCount] = output.base
+            pointers[inputCount + 1] = saved.base
+            pointers[inputCount + 2] = workspace?.elements ?? saved.base
+            op.forward(OperationBuffers(pointers: UnsafePointer(pointers.baseAddress!), inputCount: inputCount))
         }
-        Program<Scalar>.recording?.append(op, inputs + [output, saved], updating: updating)
+        Program<Scalar>.recording?.append(op, first + second + third + [output, saved], updating: updating)
     }
 }

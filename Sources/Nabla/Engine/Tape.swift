@@ -13,11 +13,21 @@ final class Tape<Scalar: TensorScalar> {
     struct Node {
         let op: (any Operation<Scalar>)?
         let shape: [Int]
-        /// The op's inputs, outputs and saved values, untracked.
+        /// The op's inputs, outputs and saved values.
         let call: OperationCall<Scalar>?
+        /// Where its inputs' nodes start in ``inputNodes``.
+        let firstInput: Int
     }
 
     private(set) var nodes: [Node] = []
+    /// Every op's inputs' nodes, one op after another: -1 for a constant.
+    private var inputNodes: [Int] = []
+
+    init() {
+        // A small network's step fits without regrowing.
+        nodes.reserveCapacity(64)
+        inputNodes.reserveCapacity(128)
+    }
 
     /// False once the forward pass is over: ops run in the reverse pass, or on tensors that
     /// escaped the scope, must not grow the graph.
@@ -38,18 +48,25 @@ final class Tape<Scalar: TensorScalar> {
     func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
         var tracked = value.detached
         tracked.tracking = Tracking(tape: self, index: nodes.count)
-        nodes.append(Node(op: nil, shape: value.shape, call: nil))
+        nodes.append(Node(op: nil, shape: value.shape, call: nil, firstInput: inputNodes.count))
         return tracked
     }
 
     /// Records that `op` computed `output` (and `saved`) from `inputs`; returns the output's place.
     func record(_ op: any Operation<Scalar>, inputs: [Tensor<Scalar>], output: Tensor<Scalar>,
                 saved: Tensor<Scalar>) -> Tracking<Scalar> {
-        let inputNodes = inputs.map { $0.activeTape === self ? $0.tracking!.index : nil }
+        check(inputs.count <= 64, "\(op.name): an op takes at most 64 inputs, not \(inputs.count)")
+        let firstInput = inputNodes.count
+        var differentiated: UInt64 = 0
+        for (position, input) in inputs.enumerated() {
+            let node = input.activeTape === self ? input.tracking!.index : -1
+            inputNodes.append(node)
+            if node >= 0 { differentiated |= 1 << UInt64(position) }
+        }
         // The inputs are kept as they came, tracked or not: by the time the gradient reads them
         // the tape has stopped recording, so nothing they feed is recorded again.
-        let call = OperationCall(inputs: inputs, output: output.detached, saved: saved, inputNodes: inputNodes)
-        nodes.append(Node(op: op, shape: output.shape, call: call))
+        let call = OperationCall(inputs: inputs, output: output.detached, saved: saved, differentiated: differentiated)
+        nodes.append(Node(op: op, shape: output.shape, call: call, firstInput: firstInput))
         return Tracking(tape: self, index: nodes.count - 1)
     }
 
@@ -70,8 +87,9 @@ final class Tape<Scalar: TensorScalar> {
             let shares = op.gradients(grad, of: call)
             check(shares.count == call.inputs.count,
                   "backward: \(op.name) returned \(shares.count) gradients for \(call.inputs.count) inputs")
-            for (input, share) in zip(call.inputNodes, shares) {
-                guard let input, let share else { continue }
+            for (position, share) in shares.enumerated() {
+                let input = inputNodes[nodes[index].firstInput + position]
+                guard input >= 0, let share else { continue }
                 check(share.shape == nodes[input].shape,
                       "backward: \(op.name) returned a gradient of shape \(share.shape) for an input of shape \(nodes[input].shape)")
                 grads[input] = grads[input].map { $0 + share } ?? share  // fan-out: gradients add up

@@ -32,6 +32,8 @@ public struct Dense<Scalar: TensorScalar>: Layer {
     }
 
     /// x·Wᵀ + b.
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         check(input.rank == 2 && input.shape[1] == weight.shape[1],
               "Dense: input \(input.shape) does not fit weight \(weight.shape): expected [batch, \(weight.shape[1])]")

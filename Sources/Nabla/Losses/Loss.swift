@@ -72,6 +72,8 @@ struct BatchCost<Scalar: TensorScalar>: Operation {
     var name: String { gradientOf == nil ? "\(term)" : "\(term) gradient" }
 
     /// The scalar cost of `output` against `target`, which must both be [batch, classes].
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {
         let op = BatchCost(term: term, rows: batchSize(output, target, loss: loss), count: output.count)
         return op([output, target], shape: [])
@@ -103,6 +105,8 @@ struct BatchCost<Scalar: TensorScalar>: Operation {
         out[0] = sum / Scalar(rows)
     }
 
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         (0..<2).map { index in
             guard call.needsGradient(index) else { return nil }

@@ -4,6 +4,8 @@ extension Tensor {
     ///
     /// The same as `matmul(x, w, transposingB: true) + b`, fused so that the bias is added while
     /// the product is formed.
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func affine(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
         check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1] && bias.shape == [weight.shape[0]],
               "affine: input \(x.shape), weight \(weight.shape) and bias \(bias.shape) do not fit [m, in], [out, in], [out]")
@@ -27,6 +29,8 @@ struct Affine<Scalar: TensorScalar>: Operation {
                     a: x, b: w, c: z, accumulate: true)
     }
 
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (x, w) = (call.inputs[0], call.inputs[1])
         return [call.needsGradient(0) ? matmul(g, w) : nil,

@@ -27,7 +27,7 @@ struct SumToShape<Scalar: TensorScalar>: Operation {
 
     init(from sourceShape: [Int], to shape: [Int]) {
         (self.sourceShape, self.shape) = (sourceShape, shape)
-        strides = broadcastStrides(from: shape, to: sourceShape)
+        strides = shape.isSuffix(of: sourceShape) ? [] : broadcastStrides(from: shape, to: sourceShape)
     }
 
     @_specialize(where Scalar == Float)
@@ -36,7 +36,7 @@ struct SumToShape<Scalar: TensorScalar>: Operation {
         let (x, y) = (buffers.input(0), buffers.output)
         let count = shape.reduce(1, *)
         y.initialize(repeating: 0, count: count)
-        if shape.isSuffix(of: sourceShape) {
+        if strides.isEmpty {
             // A bias's gradient: the rows summed, no index walk.
             addRows(of: x, rows: sourceShape.reduce(1, *) / count, columns: count, into: y)
         } else {
@@ -62,6 +62,8 @@ extension Tensor {
 
     /// Sums over the dimensions along which `targetShape` would be broadcast to this shape: the
     /// inverse of ``broadcast(to:)``, and how a broadcast op's gradient returns to its input.
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(toShape targetShape: [Int]) -> Tensor {
         if shape == targetShape { return self }
         check(broadcastShape(targetShape, shape, op: "sum(toShape:)") == shape,

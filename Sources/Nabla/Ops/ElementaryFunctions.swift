@@ -38,6 +38,8 @@ struct ElementwiseFunction<Scalar: TensorScalar>: Operation {
         }
     }
 
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (x, y) = (call.inputs[0], call.output)
         switch function {
@@ -77,6 +79,8 @@ struct ActivationDerivative<Scalar: TensorScalar>: Operation {
 
 extension Tensor {
     /// Applies an element-wise function.
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func applying(_ function: ElementwiseFunction<Scalar>.Function) -> Tensor {
         ElementwiseFunction(function, count: count)([self], shape: shape)
     }

@@ -6,6 +6,8 @@ extension Tensor {
     /// let z = matmul(x, w)                           // [m, k] · [k, n]
     /// let dx = matmul(dz, w, transposingB: true)     // [m, n] · [k, n]ᵀ
     /// ```
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposingA transposeA: Bool = false, transposingB transposeB: Bool = false
     ) -> Tensor {
@@ -43,6 +45,8 @@ struct MatrixProduct<Scalar: TensorScalar>: Operation {
                     a: buffers.input(0), b: buffers.input(1), c: buffers.output, accumulate: false)
     }
 
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (a, b) = (call.inputs[0], call.inputs[1])
         let da = transposeA ? matmul(b, g, transposingA: transposeB, transposingB: true)  // op(B)·gᵀ

@@ -49,6 +49,8 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
     }
 
     /// Applies one step to one parameter.
+@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
         let step = SGDStep<Scalar>(count: parameter.count, momentum: momentum, dampening: dampening,
                                    nesterov: nesterov, weightDecay: weightDecay)
