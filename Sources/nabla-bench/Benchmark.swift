@@ -107,6 +107,40 @@ struct Benchmark {
         report("separate_update_allocations_per_step", separateAllocationsPerStep, "", "  its heap allocations")
         report("eager_step_us", eagerBest / Double(stepsPerEpoch) * 1e6, "µs", "  eager step (valueWithGradient, reference)")
         report("eager_allocations_per_step", eagerAllocationsPerStep, "", "  eager step's heap allocations")
+        // The same network and batches with stateful optimizers, and a softmax output with the
+        // negative log-likelihood: replayed steps like the first, on copies of the model.
+        func replayedStep<Opt: Optimizer<Float>>(
+            _ optimizer: Opt, softmax: Bool = false
+        ) -> (microseconds: Double, allocations: Double) {
+            var rng = SeededGenerator(seed: 1)
+            let model = Sequential<Float> {
+                Dense(inputSize: 784, outputSize: 30, using: &rng)
+                Sigmoid()
+                Dense(inputSize: 30, outputSize: 10, using: &rng)
+                if !softmax { Sigmoid() }
+            }
+            var optimizer = optimizer
+            let traced = TracedGradient(of: model) { model, x, y in
+                softmax ? SoftmaxCrossEntropyLoss()(model(x), y) : QuadraticLoss()(model(x), y)
+            }
+            if let reason = traced.eagerReason { print("note: a traced step runs eagerly: \(reason)") }
+            let step = { (s: Int) in
+                load(s, into: &x, &y)
+                traced.step(x, y, optimizer: &optimizer)
+            }
+            for s in 0..<500 { step(s) }
+            return (epochSeconds(step) / Double(stepsPerEpoch) * 1e6, allocations(1000, step))
+        }
+        for (key, label, optimizer) in [("momentum", "momentum 0.9", SGD<Float>(learningRate: 0.1, momentum: 0.9)) as (String, String, any Optimizer<Float>),
+                                        ("adam", "Adam", Adam<Float>(learningRate: 0.001))] {
+            let (microseconds, allocations) = replayedStep(optimizer)
+            report("step_us_\(key)", microseconds, "µs", "  replayed step with \(label)")
+            report("allocations_per_step_\(key)", allocations, "", "  its heap allocations")
+        }
+        let softmax = replayedStep(SGD<Float>(learningRate: 0.1), softmax: true)
+        report("step_us_softmax_nll", softmax.microseconds, "µs", "  replayed step, softmax output and NLL cost")
+        report("allocations_per_step_softmax_nll", softmax.allocations, "", "  its heap allocations")
+
         x = mnist.training.images(at: batch(0))
         _ = model(x)
         let forwardBefore = nabla_allocation_count()
