@@ -80,12 +80,13 @@ int nabla_kernel_isa(void);
 /// the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
 void nabla_force_portable_kernels(int force);
 
-/// The calling thread's context pointer (initially NULL): Nabla keeps there the program the
-/// thread is recording, so that every op it launches, however deep, is recorded.
-void *nabla_thread_context(void);
+/// The calling thread's context pointer number `slot` (0 to 3; initially NULL). Nabla keeps
+/// there what every op or layer the thread runs, however deep, must see: the program the thread
+/// is recording, the values standing in for parameters being differentiated, the layers' mode.
+void *nabla_thread_context(int slot);
 
-/// Sets the calling thread's context pointer.
-void nabla_set_thread_context(void *context);
+/// Sets the calling thread's context pointer number `slot`.
+void nabla_set_thread_context(int slot, void *context);
 
 #ifdef __cplusplus
 }

@@ -1,29 +1,87 @@
 extension Layer {
-    /// Saves the model's parameters as a safetensors file, named as in ``parameters`` (`0.weight`,
-    /// …). The write is atomic: a temporary file, then a rename.
+    /// Every tensor a checkpoint holds: the parameters, then the states, by name, each with the
+    /// place to load it into.
+    private var checkpointed: [(name: String, value: Tensor<Scalar>, load: (Tensor<Scalar>) -> Void)] {
+        parameters.map { p in (p.name, p.parameter.wrappedValue, { p.parameter.wrappedValue = $0 }) }
+            + states.map { s in (s.name, s.state.wrappedValue, { s.state.wrappedValue = $0 }) }
+    }
+
+    /// Saves the model's parameters and states (``LayerState``) as a safetensors file, named as in
+    /// ``parameters`` and ``states`` (`0.weight`, …). The write is atomic: a temporary file,
+    /// then a rename.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
-        let values = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.parameter.wrappedValue) })
+        let values = Dictionary(uniqueKeysWithValues: checkpointed.map { ($0.name, $0.value) })
         try SafeTensors(values, metadata: metadata).write(to: path)
     }
 
-    /// Loads parameters saved by ``save(to:metadata:)`` (or by another tool, with the same names).
+    /// Loads parameters and states saved by ``save(to:metadata:)`` (or by another tool, with the
+    /// same names).
     ///
-    /// Strict: a tensor the model lacks, a parameter the file lacks, or a shape that differs throws
-    /// an error naming the tensor (and both shapes), and the model is left unchanged. Values stored
-    /// in the other precision are converted.
+    /// Strict: a tensor the model lacks, a parameter or state the file lacks, or a shape that
+    /// differs throws an error naming the tensor (and both shapes), and the model is left
+    /// unchanged. Values stored in the other precision are converted.
     public func load(from path: String) throws {
         let file = try SafeTensors(contentsOf: path)
-        let parameters = self.parameters
+        let parameters = checkpointed
         let expected = Set(parameters.map(\.name))
         if let missing = parameters.first(where: { file.tensors[$0.name] == nil }) {
-            throw DataError(file: path, "has no tensor \(missing.name) (shape \(missing.parameter.wrappedValue.shape)); it holds \(file.tensors.keys.sorted())")
+            throw DataError(file: path, "has no tensor \(missing.name) (shape \(missing.value.shape)); it holds \(file.tensors.keys.sorted())")
         }
         if let extra = file.tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw DataError(file: path, "has tensor \(extra) (shape \(file.tensors[extra]!.shape)), which the model does not; the model has \(parameters.map(\.name))")
         }
-        for p in parameters where file.tensors[p.name]!.shape != p.parameter.wrappedValue.shape {
-            throw DataError(file: path, "tensor \(p.name) has shape \(file.tensors[p.name]!.shape), the model's has \(p.parameter.wrappedValue.shape)")
+        for p in parameters where file.tensors[p.name]!.shape != p.value.shape {
+            throw DataError(file: path, "tensor \(p.name) has shape \(file.tensors[p.name]!.shape), the model's has \(p.value.shape)")
         }
-        for p in parameters { p.parameter.wrappedValue = file.tensors[p.name]!.tensor() }
+        for p in parameters { p.load(file.tensors[p.name]!.tensor()) }
     }
+}
+
+extension Optimizer {
+    /// Saves the optimizer's state — each parameter's (`0.weight.0`, `0.weight.1`, …) and the
+    /// hyperparameters — as a safetensors file, so that training can resume where it stopped.
+    /// The write is atomic.
+    public func saveState(to path: String) throws {
+        var values = ["hyperparameters": hyperparameters]
+        for (name, tensors) in state {
+            for (index, tensor) in tensors.enumerated() { values["\(name).\(index)"] = tensor }
+        }
+        try SafeTensors(values, metadata: ["optimizer": Self.stateKind]).write(to: path)
+    }
+
+    /// Loads what ``saveState(to:)`` saved, replacing the optimizer's state and hyperparameters.
+    ///
+    /// Strict: a file saved by another kind of optimizer, one without hyperparameters of this
+    /// optimizer's shape, or a parameter's state with a gap in its numbering throws an error
+    /// naming the file and what is wrong, and the optimizer is left unchanged. Each state must
+    /// still fit its parameter's shape when the next update reads it.
+    public mutating func loadState(from path: String) throws {
+        let file = try SafeTensors(contentsOf: path)
+        let kind = file.metadata["optimizer"] ?? "none"
+        guard kind == Self.stateKind else {
+            throw DataError(file: path, "holds the state of \(kind), not of \(Self.stateKind)")
+        }
+        guard let saved = file.tensors["hyperparameters"], saved.shape == hyperparameters.shape else {
+            throw DataError(file: path, "has no hyperparameters of shape \(hyperparameters.shape)")
+        }
+        var loaded: [String: [Int: Tensor<Scalar>]] = [:]
+        for (key, tensor) in file.tensors where key != "hyperparameters" {
+            guard let dot = key.lastIndex(of: "."), let index = Int(key[key.index(after: dot)...]), index >= 0 else {
+                throw DataError(file: path, "has tensor \(key), which is neither the hyperparameters nor a parameter's state")
+            }
+            loaded[String(key[..<dot]), default: [:]][index] = tensor.tensor()
+        }
+        var state: [String: [Tensor<Scalar>]] = [:]
+        for (name, tensors) in loaded {
+            guard tensors.keys.sorted() == Array(0..<tensors.count) else {
+                throw DataError(file: path, "numbers the state of \(name) \(tensors.keys.sorted()), with a gap")
+            }
+            state[name] = (0..<tensors.count).map { tensors[$0]! }
+        }
+        hyperparameters = saved.tensor()
+        self.state = state
+    }
+
+    /// The optimizer's type, as checkpoints of its state record it.
+    static var stateKind: String { String(String(describing: Self.self).prefix { $0 != "<" }) }
 }

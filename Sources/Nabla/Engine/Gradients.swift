@@ -57,19 +57,38 @@ func valueWithGradient<Scalar>(
     of parameters: [NamedParameter<Scalar>], in body: () -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
     let (value, grads) = valueWithGradient(at: parameters.map { $0.parameter.wrappedValue }) { tracked in
-        parameters.substituting(tracked, during: body)
+        Substitution(parameters, tracked).during(body)
     }
     return (value, Gradients(names: parameters.map { $0.name }, tensors: grads))
 }
 
-extension Array {
-    /// Runs `body` with each parameter's value replaced by the matching one of `values` (tracked
-    /// copies, so that the model's forward pass records onto a tape), and puts the originals back
-    /// afterwards.
-    func substituting<Scalar, R>(_ values: [Tensor<Scalar>], during body: () -> R) -> R where Element == NamedParameter<Scalar> {
-        let originals = map { $0.parameter.wrappedValue }
-        for (parameter, value) in zip(self, values) { parameter.parameter.wrappedValue = value }
-        defer { for (parameter, original) in zip(self, originals) { parameter.parameter.wrappedValue = original } }
-        return body()
+/// Values standing in for parameters on one thread, for the duration of a call: how a model's
+/// forward pass records onto a tape without any parameter being changed.
+final class Substitution<Scalar: TensorScalar> {
+    private let parameters: [ObjectIdentifier]
+    private let values: [Tensor<Scalar>]
+    /// The substitution this one is nested in, if any.
+    private let outer: Substitution?
+
+    /// `values[i]` for `parameters[i]`.
+    init(_ parameters: [NamedParameter<Scalar>], _ values: [Tensor<Scalar>]) {
+        check(parameters.count == values.count, "substitution: \(values.count) values for \(parameters.count) parameters")
+        self.parameters = parameters.map { ObjectIdentifier($0.parameter) }
+        self.values = values
+        outer = Substitution.current
     }
+
+    /// The substitution in force on this thread.
+    static var current: Substitution? { ThreadContext.substitution.current(as: Substitution.self) }
+
+    /// The value standing in for `parameter`, if any.
+    func value(for parameter: Parameter<Scalar>) -> Tensor<Scalar>? {
+        let key = ObjectIdentifier(parameter)
+        // A model has few parameters: a scan beats hashing.
+        if let index = parameters.firstIndex(of: key) { return values[index] }
+        return outer?.value(for: parameter)
+    }
+
+    /// Runs `body` with the substitution in force on this thread.
+    func during<R>(_ body: () throws -> R) rethrows -> R { try ThreadContext.substitution.with(self, body) }
 }

@@ -1,5 +1,3 @@
-import CNablaKernels
-
 /// A step recorded once and replayed: every op launched while it was recording, in order, over
 /// buffers that stay allocated from one replay to the next.
 ///
@@ -74,18 +72,10 @@ final class Program<Scalar: TensorScalar> {
     }
 
     /// The program the calling thread is recording, if any.
-    static var recording: Program? {
-        guard let context = nabla_thread_context() else { return nil }
-        return Unmanaged<AnyObject>.fromOpaque(context).takeUnretainedValue() as? Program
-    }
+    static var recording: Program? { ThreadContext.program.current(as: Program.self) }
 
     /// Runs `body`, recording every launch it makes on this thread.
-    func record<R>(_ body: () -> R) -> R {
-        let outer = nabla_thread_context()
-        nabla_set_thread_context(Unmanaged.passUnretained(self as AnyObject).toOpaque())
-        defer { nabla_set_thread_context(outer) }
-        return body()
-    }
+    func record<R>(_ body: () -> R) -> R { ThreadContext.program.with(self, body) }
 
     /// Writes down one launch of `op` on `tensors` (its inputs, then output and saved buffer), of
     /// which the first `updating` are written in place.

@@ -16,7 +16,9 @@
 ///   launches. Later calls at those shapes replay the record with the new inputs and the
 ///   parameters' and optimizer's current values; new shapes (a smaller last batch) are recorded
 ///   again, and kept.
-/// - Any model built of ``Operation``s replays: every op of Nabla, and a user's own.
+/// - Any model built of ``Operation``s replays: every op of Nabla, and a user's own. The step runs
+///   with layers in training mode (``LayerMode``), and updates the model's ``LayerState`` in
+///   place as the eager step would.
 /// - Like any trace, the record keeps the path the function took: a function that branches on the
 ///   *values* of its inputs would keep the branch of its first call. A function that reads tensor
 ///   values on the CPU while running is therefore not replayed: every call then runs eagerly,
@@ -32,6 +34,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     public static var maximumPlans: Int { 8 }
 
     private let parameters: [NamedParameter<Scalar>]
+    private let states: [NamedState<Scalar>]
     private let names: [String]
     private let function: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
     private var traces: [Trace] = []
@@ -49,6 +52,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let value: Program<Scalar>.Export
         let gradients: [Program<Scalar>.Export]
         let slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>
+        /// Each slot's number of elements when recorded, and as filled for a run.
+        let recordedSizes, sizes: UnsafeMutablePointer<Int>
 
         init(program: Program<Scalar>, inputShapes: [[Int]], parameterShapes: [[Int]],
              optimizer: ObjectIdentifier?,
@@ -56,9 +61,20 @@ public final class TracedGradient<Scalar: TensorScalar> {
             (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
             (self.optimizer, self.value, self.gradients) = (optimizer, value, gradients)
             slots = .allocate(capacity: program.slotCount)
+            recordedSizes = .allocate(capacity: program.slotCount)
+            sizes = .allocate(capacity: program.slotCount)
         }
 
-        deinit { slots.deallocate() }
+        deinit {
+            slots.deallocate()
+            recordedSizes.deallocate()
+            sizes.deallocate()
+        }
+
+        /// Whether every slot, as filled, has the size it was recorded with: the program's ops
+        /// know their sizes, so a state or parameter replaced by one of another size (a loaded
+        /// checkpoint, a wider layer) needs the step recorded again.
+        var sizesFit: Bool { (0..<program.slotCount).allSatisfy { sizes[$0] == recordedSizes[$0] } }
     }
 
     /// Prepares to differentiate `function` — typically a loss of the model's output for inputs
@@ -67,6 +83,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         of model: Model, _ function: @escaping (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
     ) where Model.Scalar == Scalar {
         parameters = model.parameters
+        states = model.states
         names = parameters.map(\.name)
         self.function = { input, target in function(model, input, target) }
     }
@@ -119,9 +136,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }
     }
 
-    /// The eager gradient.
+    /// The eager gradient, with layers in training mode.
     private func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (Tensor<Scalar>, Gradients<Scalar>) {
-        Nabla.valueWithGradient(of: parameters) { function(input, target) }
+        withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(input, target) } }
     }
 
     /// The eager step: the gradient, then the update.
@@ -132,32 +149,38 @@ public final class TracedGradient<Scalar: TensorScalar> {
     }
 
     /// Writes the first element of every tensor the step reads from outside into `slots`, in
-    /// slot order — the inputs, the parameters, then the optimizer's state (which `state`
-    /// visits) — each made unique first, since the step may update it in place. With `origins`,
+    /// slot order — the inputs, the parameters, the model's states, then the optimizer's state
+    /// (which `state` visits) — each made unique first, since the step may update it in place. With `origins`,
     /// it also writes there where each lies in its storage. Returns how many tensors there are,
     /// writing no more than `capacity`.
-    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, capacity: Int, _ input: Tensor<Scalar>,
+    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>,
+                      capacity: Int, _ input: Tensor<Scalar>,
                       _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
                       origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil) -> Int {
         // A closure that captures nothing, everything passed in: a closure value or a nested
         // function that captured `count` or the pointers would have its context boxed on the
         // heap, every step.
-        typealias Slots = (pointers: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, capacity: Int,
-                           origins: UnsafeMutablePointer<Program<Scalar>.Origin>?)
+        typealias Slots = (pointers: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>,
+                           capacity: Int, origins: UnsafeMutablePointer<Program<Scalar>.Origin>?)
         let write = { (tensor: Tensor<Scalar>, slots: Slots, count: inout Int) in
             if count < slots.capacity {
                 slots.pointers[count] = tensor.base
+                slots.sizes[count] = tensor.count
                 slots.origins?[count] = Program.Origin(storage: tensor.storage.elements, offset: tensor.offset)
             }
             count += 1
         }
-        let into: Slots = (slots, capacity, origins)
+        let into: Slots = (slots, sizes, capacity, origins)
         var count = 0
         write(input, into, &count)
         write(target, into, &count)
         for p in parameters {
             p.parameter.wrappedValue.makeUnique()
             write(p.parameter.wrappedValue, into, &count)
+        }
+        for s in states {
+            s.state.wrappedValue.makeUnique()
+            write(s.state.wrappedValue, into, &count)
         }
         state { tensor in
             tensor.makeUnique()
@@ -195,7 +218,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
             let trace = traces[index]
             // An optimizer of the same type may keep other state (SGD with momentum, or without).
             let slotCount = trace.program.slotCount
-            if !trace.program.isStale && fill(trace.slots, capacity: slotCount, input, target, state: state) == slotCount {
+            if !trace.program.isStale,
+               fill(trace.slots, sizes: trace.sizes, capacity: slotCount, input, target, state: state) == slotCount,
+               trace.sizesFit {
                 for export in trace.gradients { trace.program.release(export) }
                 trace.program.release(trace.value)
                 return .replay(trace)
@@ -204,18 +229,20 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }
         // The program knows slots by their storage's address, and holds none of them while it
         // records, so that an update finds its parameter unshared and writes it in place.
-        var slotCount = parameters.count + 2
+        var slotCount = parameters.count + states.count + 2
         state { _ in slotCount += 1 }
         let slots = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount)
+        let sizes = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
         let origins = UnsafeMutablePointer<Program<Scalar>.Origin>.allocate(capacity: slotCount)
-        defer { slots.deallocate(); origins.deallocate() }
+        defer { slots.deallocate(); sizes.deallocate(); origins.deallocate() }
         let program = Program<Scalar>(slots: UnsafeBufferPointer(
-            start: origins, count: fill(slots, capacity: slotCount, input, target, state: state, origins: origins)))
+            start: origins, count: fill(slots, sizes: sizes, capacity: slotCount, input, target, state: state, origins: origins)))
         let (value, gradients) = program.record(record)
         let trace = Trace(program: program, inputShapes: [input.shape, target.shape],
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
                           optimizer: optimizer,
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
+        trace.recordedSizes.update(from: sizes, count: slotCount)
         if let refusal = program.refusal {
             eagerReason = refusal
         } else {

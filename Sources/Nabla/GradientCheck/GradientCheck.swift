@@ -211,3 +211,30 @@ func multiIndex(_ offset: Int, in shape: [Int]) -> [Int] {
     }
     return index
 }
+
+/// Checks a layer's real forward pass: the gradient of `layer(input)` with respect to the input
+/// and to every parameter, against central finite differences, in Double.
+///
+/// The parameters are perturbed through values standing in for them, never by changing the
+/// layer, so the layer is left as it was. Tolerances and modes are those of
+/// ``checkGradients(at:names:epsilon:absoluteTolerance:relativeTolerance:directions:seed:of:)``;
+/// the report names the input `input` and each parameter by its name (`weight`, `0.bias`, …).
+///
+/// ```swift
+/// let report = checkGradients(of: Dense<Double>(inputSize: 4, outputSize: 3, using: &rng), at: x)
+/// #expect(report.passed, "\(report)")
+/// ```
+public func checkGradients<L: Layer>(
+    of layer: L, at input: Tensor<Double>,
+    epsilon: Double = 1e-6, absoluteTolerance: Double = 1e-5, relativeTolerance: Double = 1e-3,
+    directions: Int? = nil, seed: UInt64 = 0
+) -> GradientCheckReport where L.Scalar == Double {
+    let parameters = layer.parameters
+    return checkGradients(
+        at: [input] + parameters.map { $0.parameter.wrappedValue }, names: ["input"] + parameters.map { $0.name },
+        epsilon: epsilon, absoluteTolerance: absoluteTolerance, relativeTolerance: relativeTolerance,
+        directions: directions, seed: seed
+    ) { values in
+        Substitution(parameters, Array(values.dropFirst())).during { layer(values[0]) }
+    }
+}

@@ -1,4 +1,5 @@
-/// A fully connected layer: z = x·Wᵀ + b for a batch x of shape [batch, inputSize].
+/// A fully connected layer: z = x·Wᵀ + b for inputs x of shape [..., inputSize] — a batch of
+/// rows, a batch of sequences, a single row — giving [..., outputSize].
 ///
 /// `weight` has shape [outputSize, inputSize], the book's w_jk (row j feeds output neuron j) and
 /// PyTorch's layout; `bias` has shape [outputSize].

@@ -23,6 +23,18 @@ public protocol Layer<Scalar> {
     /// them by reflection (see the extension); a layer implements this only to answer faster,
     /// as ``Sequential`` does from a list it builds once.
     var parameters: [NamedParameter<Scalar>] { get }
+
+    /// Every ``LayerState``, in declaration order, named like parameters. Found by reflection
+    /// by default.
+    var states: [NamedState<Scalar>] { get }
+}
+
+/// A named piece of a model's state (see ``LayerState``).
+public struct NamedState<Scalar: TensorScalar> {
+    /// The stable dotted name, as for parameters (`0.count`).
+    public let name: String
+    /// The state, shared with the model.
+    public let state: LayerState<Scalar>
 }
 
 /// A named trainable parameter of a model.
@@ -42,9 +54,16 @@ extension Layer {
     /// `@Parameter` nor `@Constant` stops the program with its name: it would otherwise never be
     /// trained.
     public var parameters: [NamedParameter<Scalar>] {
-        var found: [NamedParameter<Scalar>] = []
-        collectParameters(of: self, prefix: "", into: &found)
-        return uniqued(found)
+        var found = Found<Scalar>()
+        collect(of: self, prefix: "", into: &found)
+        return uniqued(found.parameters)
+    }
+
+    /// Every ``LayerState``, found by reflection like ``parameters``.
+    public var states: [NamedState<Scalar>] {
+        var found = Found<Scalar>()
+        collect(of: self, prefix: "", into: &found)
+        return found.states
     }
 
     /// The parameter values, by name.
@@ -58,32 +77,40 @@ extension Layer {
     }
 }
 
-/// The parameters of `value`'s stored properties: `@Parameter`s by name, nested layers (and
-/// arrays or optionals of them) through their own `parameters`, prefixed with the property name.
-private func collectParameters<Scalar>(
-    of value: Any, prefix: String, into found: inout [NamedParameter<Scalar>]
-) {
+/// What reflection finds in a layer.
+private struct Found<Scalar: TensorScalar> {
+    var parameters: [NamedParameter<Scalar>] = []
+    var states: [NamedState<Scalar>] = []
+}
+
+/// The parameters and states of `value`'s stored properties: `@Parameter`s and `@LayerState`s
+/// by name, nested layers (and arrays or optionals of them) through their own `parameters` and
+/// `states`, prefixed with the property name.
+private func collect<Scalar>(of value: Any, prefix: String, into found: inout Found<Scalar>) {
     for (index, child) in Mirror(reflecting: value).children.enumerated() {
         // Property wrappers store as `_name`; array elements have no label.
         let label = child.label.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 } ?? String(index)
         switch child.value {
         case let parameter as Parameter<Scalar>:
-            found.append(NamedParameter(name: prefix + label, parameter: parameter))
+            found.parameters.append(NamedParameter(name: prefix + label, parameter: parameter))
+        case let state as LayerState<Scalar>:
+            found.states.append(NamedState(name: prefix + label, state: state))
         case is Constant<Scalar>:
             continue
         case is Tensor<Scalar>:
             fatalError("""
                 parameters: \(type(of: value)).\(label) is a Tensor that is not marked: \
-                write @Parameter to train it, or @Constant to keep it fixed
+                write @Parameter to train it, @LayerState to keep it as state, or @Constant to keep it fixed
                 """)
         case let layer as any Layer<Scalar>:
-            found += layer.parameters.map { NamedParameter(name: prefix + label + "." + $0.name, parameter: $0.parameter) }
+            found.parameters += layer.parameters.map { NamedParameter(name: prefix + label + "." + $0.name, parameter: $0.parameter) }
+            found.states += layer.states.map { NamedState(name: prefix + label + "." + $0.name, state: $0.state) }
         default:
             let style = Mirror(reflecting: child.value).displayStyle
             if style == .collection {
-                collectParameters(of: child.value, prefix: prefix + label + ".", into: &found)
+                collect(of: child.value, prefix: prefix + label + ".", into: &found)
             } else if style == .optional {
-                collectParameters(of: child.value, prefix: prefix, into: &found)
+                collect(of: child.value, prefix: prefix, into: &found)
             }
         }
     }

@@ -15,14 +15,26 @@
 ///
 /// The wrapper is a class, so a layer's parameters are shared by its copies: a model is one set
 /// of weights however it is passed around, and an optimizer updates it in place.
+///
+/// Differentiating never changes it: while a function of the model is differentiated, reading
+/// the parameter on that thread gives the tracked value standing in for it (see
+/// ``valueWithGradient(at:in:)->(Tensor<Model.Scalar>,_)``), and every other thread still reads
+/// the parameter itself.
 @propertyWrapper
 public final class Parameter<Scalar: TensorScalar> {
-    /// The parameter's current value.
-    public var wrappedValue: Tensor<Scalar>
+    private var value: Tensor<Scalar>
+
+    /// The parameter's current value (or, inside a differentiation of it on this thread, the
+    /// tracked value standing in for it).
+    public var wrappedValue: Tensor<Scalar> {
+        get { Substitution<Scalar>.current?.value(for: self) ?? value }
+        set { value = newValue }
+        _modify { yield &value }
+    }
 
     /// Wraps an initial value.
     public init(wrappedValue: Tensor<Scalar>) {
-        self.wrappedValue = wrappedValue
+        value = wrappedValue
     }
 
     /// The wrapper itself (`$weight`), for code that needs the parameter's identity.
@@ -39,5 +51,38 @@ public struct Constant<Scalar: TensorScalar> {
     /// Wraps a value.
     public init(wrappedValue: Tensor<Scalar>) {
         self.wrappedValue = wrappedValue
+    }
+}
+
+/// Marks a layer's stored tensor as state: not trained, but part of the model — running
+/// statistics, a step counter — saved and loaded by checkpoints with the parameters.
+///
+/// A layer updates its state in place during its forward pass, through an op
+/// (``update(_:reading:)``), so that a replayed training step updates it exactly as the eager
+/// step does. Like ``Parameter``, the wrapper is a class shared by the layer's copies.
+@propertyWrapper
+public final class LayerState<Scalar: TensorScalar> {
+    private var value: Tensor<Scalar>
+
+    /// The state's current value.
+    public var wrappedValue: Tensor<Scalar> {
+        get { value }
+        set { value = newValue }
+        _modify { yield &value }
+    }
+
+    /// Wraps an initial value.
+    public init(wrappedValue: Tensor<Scalar>) {
+        value = wrappedValue
+    }
+
+    /// The wrapper itself (`$count`), to update the state.
+    public var projectedValue: LayerState<Scalar> { self }
+
+    /// Runs `op` in place on the state, reading it and then `inputs` (see
+    /// ``Operation/update(_:with:reading:)``).
+    public func update(_ op: some Operation<Scalar>, reading inputs: [Tensor<Scalar>] = []) {
+        var none: [Tensor<Scalar>] = []
+        op.update(&value, with: &none, reading: inputs)
     }
 }

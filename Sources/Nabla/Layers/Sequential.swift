@@ -19,6 +19,9 @@ public struct Sequential<Scalar: TensorScalar>: Layer {
     /// reflection out of the training step.
     public let parameters: [NamedParameter<Scalar>]
 
+    /// The layers' states, named by layer position, found once.
+    public let states: [NamedState<Scalar>]
+
     /// Builds the list of layers with ``LayerBuilder``.
     public init(@LayerBuilder<Scalar> _ layers: () -> [any Layer<Scalar>]) {
         self.init(layers: layers())
@@ -30,6 +33,9 @@ public struct Sequential<Scalar: TensorScalar>: Layer {
         self.parameters = uniqued(layers.enumerated().flatMap { index, layer in
             layer.parameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
         })
+        self.states = layers.enumerated().flatMap { index, layer in
+            layer.states.map { NamedState(name: "\(index).\($0.name)", state: $0.state) }
+        }
     }
 
     /// Applies each layer to the previous one's output.

@@ -2,7 +2,8 @@ import RealModule
 
 /// A cost comparing a batch of network outputs with targets, as a scalar tensor to minimise.
 ///
-/// Outputs and targets have the same shape, [batch, classes]; the cost averages over the batch.
+/// Outputs and targets have the same shape, [batch, classes] — or [..., classes], any leading
+/// dimensions counting as the batch; the cost averages over the batch.
 public protocol Loss<Scalar> {
     /// The scalar type.
     associatedtype Scalar: TensorScalar
@@ -11,11 +12,12 @@ public protocol Loss<Scalar> {
     func callAsFunction(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar>
 }
 
-/// Checks a cost's operands, which must both be [batch, classes], and returns the batch size.
+/// Checks a cost's operands, which must both be [..., classes], and returns the batch size: the
+/// product of the leading dimensions.
 func batchSize<Scalar>(_ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Int {
-    check(output.shape == target.shape && output.rank == 2,
-          "\(loss): output \(output.shape) and target \(target.shape) must both be [batch, classes]")
-    return output.shape[0]
+    check(output.shape == target.shape && output.rank >= 1,
+          "\(loss): output \(output.shape) and target \(target.shape) must have one shape, [..., classes]")
+    return output.shape.dropLast().reduce(1, *)
 }
 
 /// The book's quadratic cost, exactly: C = (1/m)·Σₓ ½‖a − y‖² over a mini-batch of m examples.
@@ -71,7 +73,7 @@ struct BatchCost<Scalar: TensorScalar>: Operation {
 
     var name: String { gradientOf == nil ? "\(term)" : "\(term) gradient" }
 
-    /// The scalar cost of `output` against `target`, which must both be [batch, classes].
+    /// The scalar cost of `output` against `target`, which must both be [..., classes].
 @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {

@@ -42,6 +42,8 @@ public struct Adam<Scalar: TensorScalar>: Optimizer {
 
     /// Applies one step to one parameter.
     public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
+        check(state.count == 3 && state[0].shape == parameter.shape && state[1].shape == parameter.shape && state[2].count == 1,
+              "Adam: a state of shapes \(state.map(\.shape)) does not fit a parameter of shape \(parameter.shape)")
         let step = AdamStep<Scalar>(count: parameter.count, beta1: beta1, beta2: beta2, epsilon: epsilon,
                                     weightDecay: weightDecay)
         step.update(&parameter, with: &state, reading: [gradient, hyperparameters])

@@ -52,6 +52,8 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
 @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
+        check(momentum == 0 ? state.isEmpty : state.count == 2 && state[0].shape == parameter.shape && state[1].count == 1,
+              "SGD: a state of shapes \(state.map(\.shape)) does not fit a parameter of shape \(parameter.shape)")
         let step = SGDStep<Scalar>(count: parameter.count, momentum: momentum, dampening: dampening,
                                    nesterov: nesterov, weightDecay: weightDecay)
         step.update(&parameter, with: &state, reading: [gradient, hyperparameters])
