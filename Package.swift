@@ -46,10 +46,14 @@ let package = Package(
             ],
             path: "Examples/mnist"
         ),
-        // Benchmarks: figures for the README's Performance section, never timed tests.
+        // Counts heap allocations, for the benchmarks' figures and the tests that no replayed
+        // step allocates.
         .target(name: "CAllocationCounter"),
+        // Benchmarks: figures for the README's Performance section, never timed tests.
         .executableTarget(name: "nabla-bench", dependencies: ["Nabla", "CAllocationCounter", "CNablaKernels"]),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop"]),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop", "CAllocationCounter"]),
+        // An op defined outside Nabla, importing only its public interface, as a user's would be.
+        .testTarget(name: "ExtensionTests", dependencies: ["Nabla", "CAllocationCounter"]),
     ]
 )
 

@@ -14,26 +14,32 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
 static atomic_long allocations;
+/* The calling thread's own count: tests running side by side each count only their own. */
+static _Thread_local long threadAllocations;
 
 long nabla_allocation_count(void) { return atomic_load(&allocations); }
 
+long nabla_thread_allocation_count(void) { return threadAllocations; }
+
+#define COUNT() (atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed), threadAllocations++)
+
 void *malloc(size_t size) {
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    COUNT();
     return __libc_malloc(size);
 }
 
 void *calloc(size_t count, size_t size) {
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    COUNT();
     return __libc_calloc(count, size);
 }
 
 void *realloc(void *pointer, size_t size) {
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    COUNT();
     return __libc_realloc(pointer, size);
 }
 
 void *memalign(size_t alignment, size_t size) {
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    COUNT();
     return __libc_memalign(alignment, size);
 }
 

@@ -5,7 +5,7 @@ import Testing
 @Suite struct GradientCheckerTests {
     /// y = factor·sin(x), element-wise, as a user's op: its gradient claims the derivative is
     /// `derivative(x)`, right or wrong.
-    struct Sine: Operation {
+    struct Sine: TensorOperation {
         let count: Int
         var factor = 1.0
         let derivative: @Sendable (Double) -> Double

@@ -1,3 +1,4 @@
+import Foundation
 import Nabla
 import Testing
 
@@ -19,17 +20,51 @@ struct ScaledDense: Layer {
     }
 }
 
+/// Adds one to a one-element counter, in place (Docs/WritingALayer.md, "Modes and state").
+struct Increment<Scalar: TensorScalar>: TensorOperation {
+    func forward(_ buffers: OperationBuffers<Scalar>) { buffers.updating(0)[0] += 1 }
+}
+
+/// Passes its input through, counting the training steps it has seen.
+struct StepCounter: Layer {
+    @LayerState var steps = Tensor<Double>(zeros: [1])
+
+    func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> {
+        if LayerMode.current == .training { $steps.update(Increment()) }
+        return x
+    }
+}
+
 /// The guides' code, run: Docs/WritingALayer.md and Docs/GettingStarted.md.
 @Suite struct GuideTests {
+    @Test func aLayerWithAModeAndState() throws {
+        var rng = SeededGenerator(seed: 2)
+        let model = Sequential<Double> { Dense(inputSize: 3, outputSize: 2, using: &rng); StepCounter() }
+        let x = Tensor<Double>(randomNormal: [4, 3], using: &rng), y = Tensor<Double>(zeros: [4, 2])
+        _ = model(x)
+        #expect(model.states.map(\.name) == ["1.steps"] && model.states[0].state.wrappedValue == Tensor([0]),
+                "inference changes no state")
+        let traced = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        var sgd = SGD<Double>(learningRate: 0.1)
+        for _ in 0..<3 { traced.step(x, y, optimizer: &sgd) }
+        #expect(model.states[0].state.wrappedValue == Tensor([3]), "each step, recorded or replayed, counts")
+        // Checkpoints keep the state with the parameters.
+        let path = NSTemporaryDirectory() + "step-counter-\(UInt64.random(in: 0 ... .max)).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.save(to: path)
+        let restored = Sequential<Double> { Dense(inputSize: 3, outputSize: 2, using: &rng); StepCounter() }
+        try restored.load(from: path)
+        #expect(restored.states[0].state.wrappedValue == Tensor([3]))
+        #expect(restored.parameterValues == model.parameterValues)
+    }
+
     @Test func scaledDenseGradients() {
         var rng = SeededGenerator(seed: 1)
         let layer = ScaledDense(inputSize: 4, outputSize: 3, using: &rng)
         let x = Tensor<Double>(randomNormal: [5, 4], using: &rng)
-        let report = checkGradients(at: [x, layer.weight, layer.bias, layer.gain],
-                                    names: ["x", "weight", "bias", "gain"]) { t in
-            (matmul(t[0], t[1], transposingB: true) + t[2]) * (t[3] + 0.01)
-        }
+        let report = checkGradients(of: layer, at: x)   // input, weight, bias and gain
         #expect(report.passed, "\(report)")
+        #expect(report.comparisons == (5 * 4 + 3 * 4 + 3 + 3) * 15, "every element of each of the four, for 15 outputs")
         // The guide's claims about it.
         #expect(Sequential<Double> { layer }.parameters.map(\.name) == ["0.weight", "0.bias", "0.gain"])
         let (_, gradients) = valueWithGradient(at: layer) { $0(x).sum() }

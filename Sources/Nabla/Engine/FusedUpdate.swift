@@ -43,7 +43,7 @@ extension Program {
 
 /// w += −η·op(A)·op(B): a matrix product and plain SGD's step on the weight it is the gradient of,
 /// in one pass. Operands: A, B, the weight w and the hyperparameters [η].
-struct SGDProductStep<Scalar: TensorScalar>: Operation {
+struct SGDProductStep<Scalar: TensorScalar>: TensorOperation {
     let product: MatrixProduct<Scalar>
 
     var name: String { "matmul folded into SGD" }

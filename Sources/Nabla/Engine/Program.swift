@@ -3,7 +3,7 @@
 ///
 /// Recording is transparent. While a program records on a thread, each launch on that thread —
 /// forward pass, reverse pass, an optimizer's update, whatever ran — is written down as the op
-/// and the buffers it read and wrote. Replaying calls the same ops' ``Operation/forward(_:)``
+/// and the buffers it read and wrote. Replaying calls the same ops' ``TensorOperation/forward(_:)``
 /// on the same buffers again, so it computes exactly what the recorded run computed, to the bit,
 /// allocating nothing. The program knows nothing about any op, layer or optimizer.
 ///
@@ -29,7 +29,7 @@ final class Program<Scalar: TensorScalar> {
     /// Why the program cannot be replayed, if it cannot.
     private(set) var refusal: String?
 
-    private var ops: [any Operation<Scalar>] = []
+    private var ops: [any TensorOperation<Scalar>] = []
     /// Each launch's operands: its inputs, then its output and saved buffer.
     private var operandStarts: [Int] = [0]
     private var operands: [Operand] = []
@@ -79,7 +79,7 @@ final class Program<Scalar: TensorScalar> {
 
     /// Writes down one launch of `op` on `tensors` (its inputs, then output and saved buffer), of
     /// which the first `updating` are written in place.
-    func append(_ op: any Operation<Scalar>, _ tensors: [Tensor<Scalar>], updating: Int) {
+    func append(_ op: any TensorOperation<Scalar>, _ tensors: [Tensor<Scalar>], updating: Int) {
         ops.append(op)
         for tensor in tensors { operands.append(operand(tensor)) }
         if refusal == nil, operands.suffix(tensors.count).prefix(updating).contains(where: { $0.buffer >= slotCount }) {
@@ -112,7 +112,7 @@ final class Program<Scalar: TensorScalar> {
     }
 
     /// One recorded launch: the op, and its operands — its inputs, then its output and saved buffer.
-    typealias Launch = (op: any Operation<Scalar>, operands: [Operand])
+    typealias Launch = (op: any TensorOperation<Scalar>, operands: [Operand])
 
     /// Lets `pass` rewrite the recorded launches before the program first runs: an optimisation
     /// that replaces some launches by fewer, computing the same.

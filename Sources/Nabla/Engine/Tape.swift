@@ -11,7 +11,7 @@
 final class Tape<Scalar: TensorScalar> {
     /// A recorded value: a variable (no op) or the result of an op.
     struct Node {
-        let op: (any Operation<Scalar>)?
+        let op: (any TensorOperation<Scalar>)?
         let shape: [Int]
         /// The op's inputs, outputs and saved values.
         let call: OperationCall<Scalar>?
@@ -53,7 +53,7 @@ final class Tape<Scalar: TensorScalar> {
     }
 
     /// Records that `op` computed `output` (and `saved`) from `inputs`; returns the output's place.
-    func record(_ op: any Operation<Scalar>, inputs: [Tensor<Scalar>], output: Tensor<Scalar>,
+    func record(_ op: any TensorOperation<Scalar>, inputs: [Tensor<Scalar>], output: Tensor<Scalar>,
                 saved: Tensor<Scalar>) -> Tracking<Scalar> {
         check(inputs.count <= 64, "\(op.name): an op takes at most 64 inputs, not \(inputs.count)")
         let firstInput = inputNodes.count
@@ -127,7 +127,7 @@ extension Tensor {
 
     /// A tensor of `shape` over this one's storage from element `offset` on, recorded as `op`'s
     /// output for differentiation: a view computes nothing, so it is never launched or replayed.
-    func view(_ op: any Operation<Scalar>, shape: [Int], offset: Int = 0) -> Tensor {
+    func view(_ op: any TensorOperation<Scalar>, shape: [Int], offset: Int = 0) -> Tensor {
         var view = Tensor(shape: shape, count: shape.reduce(1, *), storage: storage, offset: self.offset + offset)
         if let tape = activeTape {
             view.tracking = tape.record(op, inputs: [self], output: view, saved: view.detached)

@@ -16,7 +16,7 @@
 ///   launches. Later calls at those shapes replay the record with the new inputs and the
 ///   parameters' and optimizer's current values; new shapes (a smaller last batch) are recorded
 ///   again, and kept.
-/// - Any model built of ``Operation``s replays: every op of Nabla, and a user's own. The step runs
+/// - Any model built of ``TensorOperation``s replays: every op of Nabla, and a user's own. The step runs
 ///   with layers in training mode (``LayerMode``), and updates the model's ``LayerState`` in
 ///   place as the eager step would.
 /// - Like any trace, the record keeps the path the function took: a function that branches on the

@@ -32,12 +32,16 @@ public struct Dense<Scalar: TensorScalar>: Layer {
         self.bias = bias
     }
 
-    /// x·Wᵀ + b.
-@_specialize(where Scalar == Float)
+    /// x·Wᵀ + b, over the last dimension of x.
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        check(input.rank == 2 && input.shape[1] == weight.shape[1],
-              "Dense: input \(input.shape) does not fit weight \(weight.shape): expected [batch, \(weight.shape[1])]")
-        return Tensor.affine(input, weight: weight, bias: bias)
+        let (weight, bias) = (self.weight, self.bias)
+        check(input.rank >= 1 && input.shape[input.rank - 1] == weight.shape[1],
+              "Dense: input \(input.shape) does not fit weight \(weight.shape): expected [..., \(weight.shape[1])]")
+        if input.rank == 2 { return Tensor.affine(input, weight: weight, bias: bias) }
+        // Any other rank: the leading dimensions as one batch of rows, and back (both views).
+        let rows = input.reshaped(to: [-1, weight.shape[1]])
+        return Tensor.affine(rows, weight: weight, bias: bias).reshaped(to: input.shape.dropLast() + [weight.shape[0]])
     }
 }

@@ -80,8 +80,8 @@ public final class LayerState<Scalar: TensorScalar> {
     public var projectedValue: LayerState<Scalar> { self }
 
     /// Runs `op` in place on the state, reading it and then `inputs` (see
-    /// ``Operation/update(_:with:reading:)``).
-    public func update(_ op: some Operation<Scalar>, reading inputs: [Tensor<Scalar>] = []) {
+    /// ``TensorOperation/update(_:with:reading:)``).
+    public func update(_ op: some TensorOperation<Scalar>, reading inputs: [Tensor<Scalar>] = []) {
         var none: [Tensor<Scalar>] = []
         op.update(&value, with: &none, reading: inputs)
     }

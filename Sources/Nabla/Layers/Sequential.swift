@@ -39,7 +39,7 @@ public struct Sequential<Scalar: TensorScalar>: Layer {
     }
 
     /// Applies each layer to the previous one's output.
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         layers.reduce(input) { x, layer in layer(x) }

@@ -57,7 +57,7 @@ public struct SigmoidCrossEntropyLoss<Scalar: TensorScalar>: Loss {
 ///
 /// One launch instead of four to seven (subtract, square, sum, divide, …). The same costs
 /// composed from tensor ops are the tests' reference.
-struct BatchCost<Scalar: TensorScalar>: Operation {
+struct BatchCost<Scalar: TensorScalar>: TensorOperation {
     enum Term {
         /// ½(a − y)²; ∂/∂a = a − y, ∂/∂y = −(a − y).
         case halfSquaredError
@@ -74,7 +74,7 @@ struct BatchCost<Scalar: TensorScalar>: Operation {
     var name: String { gradientOf == nil ? "\(term)" : "\(term) gradient" }
 
     /// The scalar cost of `output` against `target`, which must both be [..., classes].
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func apply(_ term: Term, _ output: Tensor<Scalar>, _ target: Tensor<Scalar>, loss: StaticString) -> Tensor<Scalar> {
         let op = BatchCost(term: term, rows: batchSize(output, target, loss: loss), count: output.count)
@@ -107,7 +107,7 @@ struct BatchCost<Scalar: TensorScalar>: Operation {
         out[0] = sum / Scalar(rows)
     }
 
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         (0..<2).map { index in

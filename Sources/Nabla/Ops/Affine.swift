@@ -4,7 +4,7 @@ extension Tensor {
     ///
     /// The same as `matmul(x, w, transposingB: true) + b`, fused so that the bias is added while
     /// the product is formed.
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func affine(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
         check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1] && bias.shape == [weight.shape[0]],
@@ -16,7 +16,7 @@ extension Tensor {
 
 /// z = x·Wᵀ + b with x [rows, inputs], W [outputs, inputs], b [outputs]; its gradient is the
 /// textbook one: ∂x = g·W, ∂W = gᵀ·x, ∂b = Σ over rows of g.
-struct Affine<Scalar: TensorScalar>: Operation {
+struct Affine<Scalar: TensorScalar>: TensorOperation {
     let rows, outputs, inputs: Int
 
     @_specialize(where Scalar == Float)
@@ -29,7 +29,7 @@ struct Affine<Scalar: TensorScalar>: Operation {
                     a: x, b: w, c: z, accumulate: true)
     }
 
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (x, w) = (call.inputs[0], call.inputs[1])

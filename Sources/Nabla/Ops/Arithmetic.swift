@@ -2,7 +2,7 @@
 // back to its input's shape, so [3, 4] + [4] gives the bias a gradient of shape [4].
 
 /// An element-wise arithmetic op on two tensors, broadcasting.
-struct Arithmetic<Scalar: TensorScalar>: Operation {
+struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
     enum Function { case add, subtract, multiply, divide }
     let function: Function
     let shape: [Int]

@@ -1,5 +1,5 @@
 /// Repeats a tensor along broadcast dimensions (NumPy rules); its gradient sums them back.
-struct Broadcast<Scalar: TensorScalar>: Operation {
+struct Broadcast<Scalar: TensorScalar>: TensorOperation {
     let sourceShape, shape: [Int]
     private let strides: [Int]
 
@@ -21,7 +21,7 @@ struct Broadcast<Scalar: TensorScalar>: Operation {
 }
 
 /// Sums a tensor over the dimensions along which `shape` would broadcast to it.
-struct SumToShape<Scalar: TensorScalar>: Operation {
+struct SumToShape<Scalar: TensorScalar>: TensorOperation {
     let sourceShape, shape: [Int]
     private let strides: [Int]
 
@@ -62,7 +62,7 @@ extension Tensor {
 
     /// Sums over the dimensions along which `targetShape` would be broadcast to this shape: the
     /// inverse of ``broadcast(to:)``, and how a broadcast op's gradient returns to its input.
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func sum(toShape targetShape: [Int]) -> Tensor {
         if shape == targetShape { return self }

@@ -1,7 +1,7 @@
 import RealModule
 
 /// A function applied to every element, y = f(x), with its derivative.
-struct ElementwiseFunction<Scalar: TensorScalar>: Operation {
+struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
     enum Function {
         case negate, exp, log, squareRoot, square, absoluteValue, sign
         case power(Scalar)
@@ -38,7 +38,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: Operation {
         }
     }
 
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (x, y) = (call.inputs[0], call.output)
@@ -59,7 +59,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: Operation {
 
 /// The gradient of an activation from its output y and upstream gradient g, in one pass: each
 /// derivative is written in terms of y (or, for ReLU, its sign), so f is never evaluated again.
-struct ActivationDerivative<Scalar: TensorScalar>: Operation {
+struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
     let function: ElementwiseFunction<Scalar>.Function
     let count: Int
 
@@ -79,7 +79,7 @@ struct ActivationDerivative<Scalar: TensorScalar>: Operation {
 
 extension Tensor {
     /// Applies an element-wise function.
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func applying(_ function: ElementwiseFunction<Scalar>.Function) -> Tensor {
         ElementwiseFunction(function, count: count)([self], shape: shape)

@@ -6,7 +6,7 @@ extension Tensor {
     /// let z = matmul(x, w)                           // [m, k] · [k, n]
     /// let dx = matmul(dz, w, transposingB: true)     // [m, n] · [k, n]ᵀ
     /// ```
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposingA transposeA: Bool = false, transposingB transposeB: Bool = false
@@ -32,7 +32,7 @@ public func matmul<Scalar>(
 ///
 /// With C = op(A)·op(B): ∂op(A) = ∂C·op(B)ᵀ and ∂op(B) = op(A)ᵀ·∂C, each formed directly in the
 /// operand's stored layout, so neither gradient is ever transposed afterwards.
-struct MatrixProduct<Scalar: TensorScalar>: Operation {
+struct MatrixProduct<Scalar: TensorScalar>: TensorOperation {
     let rows, columns, inner: Int
     let transposeA, transposeB: Bool
 
@@ -45,7 +45,7 @@ struct MatrixProduct<Scalar: TensorScalar>: Operation {
                     a: buffers.input(0), b: buffers.input(1), c: buffers.output, accumulate: false)
     }
 
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let (a, b) = (call.inputs[0], call.inputs[1])

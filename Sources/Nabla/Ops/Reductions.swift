@@ -15,7 +15,7 @@ struct AxisSplit {
 }
 
 /// The sum of all elements; its gradient is the upstream value everywhere.
-struct Sum<Scalar: TensorScalar>: Operation {
+struct Sum<Scalar: TensorScalar>: TensorOperation {
     let inputShape: [Int]
 
     @_specialize(where Scalar == Float)
@@ -31,7 +31,7 @@ struct Sum<Scalar: TensorScalar>: Operation {
 }
 
 /// Sums or takes the maximum along one axis.
-struct AxisReduction<Scalar: TensorScalar>: Operation {
+struct AxisReduction<Scalar: TensorScalar>: TensorOperation {
     enum Function { case sum, max }
     let function: Function
     let inputShape: [Int]
@@ -93,7 +93,7 @@ struct AxisReduction<Scalar: TensorScalar>: Operation {
 }
 
 /// The gradient of a maximum along an axis: each slice's upstream value at its first maximum.
-struct MaximumGradient<Scalar: TensorScalar>: Operation {
+struct MaximumGradient<Scalar: TensorScalar>: TensorOperation {
     let reduction: AxisReduction<Scalar>
 
     @_specialize(where Scalar == Float)

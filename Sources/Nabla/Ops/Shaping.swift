@@ -1,6 +1,6 @@
 /// A view's op: the same elements seen with another shape, or a run of them. Never launched; its
 /// gradient puts the upstream gradient back where the view's elements came from.
-struct View<Scalar: TensorScalar>: Operation {
+struct View<Scalar: TensorScalar>: TensorOperation {
     let inputShape: [Int]
     /// The view's elements within the input's: a reshape takes them all, `rows(_:)` a range.
     let elements: Range<Int>
@@ -19,7 +19,7 @@ struct View<Scalar: TensorScalar>: Operation {
 
 /// The elements whose index along `axis` lies in `range` — or, `padding`, the reverse: a tensor
 /// of the input's shape with the slice put back in place and zeros around it.
-struct Slice<Scalar: TensorScalar>: Operation {
+struct Slice<Scalar: TensorScalar>: TensorOperation {
     let axis: Int
     let range: Range<Int>
     /// The shape of the larger tensor (the input of a slice, the output of a padding).
@@ -49,7 +49,7 @@ struct Slice<Scalar: TensorScalar>: Operation {
 }
 
 /// The transpose of a matrix.
-struct Transpose<Scalar: TensorScalar>: Operation {
+struct Transpose<Scalar: TensorScalar>: TensorOperation {
     let rows, columns: Int
 
     @_specialize(where Scalar == Float)
@@ -64,7 +64,7 @@ struct Transpose<Scalar: TensorScalar>: Operation {
 
 /// Rows picked by index (repeats allowed), or — `scattering` — the reverse: rows added back into a
 /// tensor of `rowCount` rows at those indices.
-struct GatherRows<Scalar: TensorScalar>: Operation {
+struct GatherRows<Scalar: TensorScalar>: TensorOperation {
     let indices: [Int]
     let rowCount, rowSize: Int
     let scattering: Bool
@@ -92,7 +92,7 @@ struct GatherRows<Scalar: TensorScalar>: Operation {
 }
 
 /// Tensors joined along an axis.
-struct Concatenate<Scalar: TensorScalar>: Operation {
+struct Concatenate<Scalar: TensorScalar>: TensorOperation {
     let axis: Int
     let shapes: [[Int]]
     let outputShape: [Int]

@@ -52,7 +52,7 @@ public struct Adam<Scalar: TensorScalar>: Optimizer {
 
 /// One parameter's Adam step in place. Operands: the parameter w, its moments m and v and its
 /// step count, then the gradient g and the hyperparameters [η].
-struct AdamStep<Scalar: TensorScalar>: Operation {
+struct AdamStep<Scalar: TensorScalar>: TensorOperation {
     let count: Int
     let beta1, beta2, epsilon, weightDecay: Scalar
 

@@ -49,7 +49,7 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
     }
 
     /// Applies one step to one parameter.
-@_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
         check(momentum == 0 ? state.isEmpty : state.count == 2 && state[0].shape == parameter.shape && state[1].count == 1,
@@ -62,7 +62,7 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
 
 /// One parameter's SGD step in place. Operands: the parameter w, then (with momentum) its
 /// velocity b and first-step flag, then the gradient g and the hyperparameters [η].
-struct SGDStep<Scalar: TensorScalar>: Operation {
+struct SGDStep<Scalar: TensorScalar>: TensorOperation {
     let count: Int
     let momentum, dampening: Scalar
     let nesterov: Bool

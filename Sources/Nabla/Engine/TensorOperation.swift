@@ -7,7 +7,7 @@
 ///
 /// ```swift
 /// /// y = x³, element-wise.
-/// struct Cube<Scalar: TensorScalar>: Operation {
+/// struct Cube<Scalar: TensorScalar>: TensorOperation {
 ///     let count: Int
 ///     func forward(_ buffers: OperationBuffers<Scalar>) {
 ///         let (x, y) = (buffers.input(0), buffers.output)
@@ -24,7 +24,7 @@
 /// The gradient is written with tensor ops (often one helper op over buffers, when that is
 /// faster), so a backward pass is itself a sequence of launches and replays like the forward
 /// pass. Composite functions — softmax from `exp`, `sum` and `/` — need no op of their own at all.
-public protocol Operation<Scalar> {
+public protocol TensorOperation<Scalar> {
     /// The scalar type.
     associatedtype Scalar: TensorScalar
 
@@ -49,7 +49,7 @@ public protocol Operation<Scalar> {
     func gradients(_ upstream: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?]
 }
 
-extension Operation {
+extension TensorOperation {
     /// The op's type name, without generic arguments.
     public var name: String { String(String(describing: type(of: self)).prefix { $0 != "<" }) }
     /// No scratch memory.
@@ -63,7 +63,7 @@ extension Operation {
     }
 }
 
-/// The storage an op's ``Operation/forward(_:)`` reads and writes.
+/// The storage an op's ``TensorOperation/forward(_:)`` reads and writes.
 public struct OperationBuffers<Scalar> {
     /// Input pointers, then the output, the saved buffer and the workspace.
     let pointers: UnsafePointer<UnsafeMutablePointer<Scalar>>
@@ -74,15 +74,15 @@ public struct OperationBuffers<Scalar> {
     @inline(__always)
     public func input(_ index: Int) -> UnsafePointer<Scalar> { UnsafePointer(pointers[index]) }
 
-    /// Input `index`'s elements, for an update in place (``Operation/update(_:reading:)``).
+    /// Input `index`'s elements, for an update in place (``TensorOperation/update(_:reading:)``).
     @inline(__always)
     public func updating(_ index: Int) -> UnsafeMutablePointer<Scalar> { pointers[index] }
 
     /// Where the value goes.
     public var output: UnsafeMutablePointer<Scalar> { pointers[inputCount] }
-    /// Where what the gradient needs goes (``Operation/savedCount`` elements).
+    /// Where what the gradient needs goes (``TensorOperation/savedCount`` elements).
     public var saved: UnsafeMutablePointer<Scalar> { pointers[inputCount + 1] }
-    /// Scratch memory (``Operation/workspaceCount`` elements).
+    /// Scratch memory (``TensorOperation/workspaceCount`` elements).
     public var workspace: UnsafeMutablePointer<Scalar> { pointers[inputCount + 2] }
 }
 
@@ -92,7 +92,7 @@ public struct OperationCall<Scalar: TensorScalar> {
     public let inputs: [Tensor<Scalar>]
     /// The op's value.
     public let output: Tensor<Scalar>
-    /// What the forward pass kept (``Operation/savedCount`` elements, flat), if anything.
+    /// What the forward pass kept (``TensorOperation/savedCount`` elements, flat), if anything.
     public let saved: Tensor<Scalar>
     /// Bit i set when input i is being differentiated.
     let differentiated: UInt64
@@ -101,7 +101,7 @@ public struct OperationCall<Scalar: TensorScalar> {
     public func needsGradient(_ index: Int) -> Bool { differentiated & (1 << UInt64(index)) != 0 }
 }
 
-extension Operation {
+extension TensorOperation {
     /// Runs the op on `inputs`, returning its value of `shape`, which the caller has worked out
     /// (and checked the inputs against). If any input is being differentiated, the op is
     /// recorded on the tape so that gradients flow back through ``gradients(_:of:)``.
@@ -124,7 +124,7 @@ extension Operation {
 extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    static func launch(_ op: any Operation<Scalar>, _ inputs: [Tensor], shape: [Int]) -> Tensor {
+    static func launch(_ op: any TensorOperation<Scalar>, _ inputs: [Tensor], shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
         var output = Tensor(shape: shape, count: count, storage: .make(count: count))
         // An op that saves nothing gets an empty view, not an allocation.
@@ -140,7 +140,7 @@ extension Tensor {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    static func launch(_ op: any Operation<Scalar>, updating target: inout Tensor, with companions: inout [Tensor],
+    static func launch(_ op: any TensorOperation<Scalar>, updating target: inout Tensor, with companions: inout [Tensor],
                        reading inputs: [Tensor]) {
         target.makeUnique()
         for index in companions.indices { companions[index].makeUnique() }
@@ -151,7 +151,7 @@ extension Tensor {
     /// Runs `op`'s forward pass on the tensors' storage — its inputs are `first`, `second` and
     /// `third` one after another, of which the first `updating` are written in place — and
     /// writes the launch into the thread's program if it is recording one.
-    private static func run(_ op: any Operation<Scalar>, _ first: [Tensor], _ second: [Tensor], _ third: [Tensor],
+    private static func run(_ op: any TensorOperation<Scalar>, _ first: [Tensor], _ second: [Tensor], _ third: [Tensor],
                             output: Tensor, saved: Tensor, updating: Int = 0) {
         let workspaceCount = op.workspaceCount
         let workspace = workspaceCount > 0 ? TensorStorage<Scalar>.make(count: workspaceCount) : nil

@@ -1,0 +1,131 @@
+import CAllocationCounter
+import Nabla
+import Testing
+
+/// One row of the op table: a differentiable op of Nabla's (or a composition a user would
+/// write), its inputs' shapes, and how to apply it. Adding an op to Nabla means adding a row.
+struct OpRow: CustomTestStringConvertible, Sendable {
+    let name: String
+    let shapes: [[Int]]
+    /// Whether the inputs must be positive (logarithms, roots, divisors): drawn from [0.5, 2.5).
+    var positive = false
+    let apply: @Sendable ([Tensor<Double>]) -> Tensor<Double>
+
+    var testDescription: String { name }
+
+    /// The row's inputs, seeded.
+    var inputs: [Tensor<Double>] {
+        shapes.enumerated().map { index, shape in
+            let values = random(shape, seed: UInt64(17 + index))
+            return positive ? abs(values) * 0.7 + 0.5 : values
+        }
+    }
+}
+
+let opTable: [OpRow] = [
+    OpRow(name: "+", shapes: [[3, 4], [3, 4]]) { $0[0] + $0[1] },
+    OpRow(name: "+ a bias row", shapes: [[3, 4], [4]]) { $0[0] + $0[1] },
+    OpRow(name: "+ broadcasting both", shapes: [[3, 1], [1, 4]]) { $0[0] + $0[1] },
+    OpRow(name: "−", shapes: [[2, 3, 4], [3, 1]]) { $0[0] - $0[1] },
+    OpRow(name: "×", shapes: [[3, 4], [4]]) { $0[0] * $0[1] },
+    OpRow(name: "÷", shapes: [[3, 4], [3, 4]], positive: true) { $0[0] / $0[1] },
+    OpRow(name: "÷ broadcasting", shapes: [[4], [3, 1]], positive: true) { $0[0] / $0[1] },
+    OpRow(name: "negation", shapes: [[3, 4]]) { -$0[0] },
+    OpRow(name: "scalar operands", shapes: [[3, 4]], positive: true) { 2 - (3 / $0[0]) * 0.5 + 1 },
+    OpRow(name: "exp", shapes: [[3, 4]]) { exp($0[0]) },
+    OpRow(name: "log", shapes: [[3, 4]], positive: true) { log($0[0]) },
+    OpRow(name: "sqrt", shapes: [[3, 4]], positive: true) { sqrt($0[0]) },
+    OpRow(name: "pow", shapes: [[3, 4]], positive: true) { pow($0[0], 2.5) },
+    OpRow(name: "squared", shapes: [[3, 4]]) { $0[0].squared() },
+    OpRow(name: "abs", shapes: [[3, 4]]) { abs($0[0]) },
+    OpRow(name: "sigmoid", shapes: [[3, 4]]) { sigmoid($0[0]) },
+    OpRow(name: "tanh", shapes: [[3, 4]]) { tanh($0[0]) },
+    OpRow(name: "relu", shapes: [[3, 4]]) { relu($0[0]) },
+    OpRow(name: "softmax", shapes: [[3, 5]]) { softmax($0[0]) },
+    OpRow(name: "softmax along axis 0", shapes: [[3, 5]]) { softmax($0[0], alongAxis: 0) },
+    OpRow(name: "logSoftmax", shapes: [[3, 5]]) { logSoftmax($0[0]) },
+    OpRow(name: "sum", shapes: [[3, 4]]) { $0[0].sum() },
+    OpRow(name: "mean", shapes: [[3, 4]]) { $0[0].mean() },
+    OpRow(name: "sum along an axis", shapes: [[2, 3, 4]]) { $0[0].sum(alongAxis: 1) },
+    OpRow(name: "sum along an axis, kept", shapes: [[3, 4]]) { $0[0].sum(alongAxis: 0, keepingDimension: true) },
+    OpRow(name: "mean along an axis", shapes: [[3, 4]]) { $0[0].mean(alongAxis: -1) },
+    OpRow(name: "max along an axis", shapes: [[3, 5]]) { $0[0].max(alongAxis: 1) },
+    OpRow(name: "broadcast", shapes: [[1, 4]]) { $0[0].broadcast(to: [3, 4]) },
+    OpRow(name: "sum to a shape", shapes: [[2, 3, 4]]) { $0[0].sum(toShape: [3, 1]) },
+    OpRow(name: "reshaped (a view)", shapes: [[3, 4]]) { $0[0].reshaped(to: [2, -1]) * $0[0].reshaped(to: [2, 6]) },
+    OpRow(name: "transposed", shapes: [[3, 4]]) { $0[0].transposed() },
+    OpRow(name: "rows (a view)", shapes: [[4, 3]]) { $0[0].rows(1 ..< 3) },
+    OpRow(name: "gathering rows", shapes: [[4, 3]]) { $0[0].gathering(rows: [2, 0, 2]) },
+    OpRow(name: "concatenation", shapes: [[2, 3], [2, 1], [2, 2]]) { Tensor(concatenating: $0, alongAxis: 1) },
+    OpRow(name: "slice", shapes: [[3, 5]]) { $0[0].slice(alongAxis: 1, 1 ..< 4) },
+    OpRow(name: "matmul", shapes: [[3, 4], [4, 2]]) { matmul($0[0], $0[1]) },
+    OpRow(name: "matmul, Aᵀ", shapes: [[4, 3], [4, 2]]) { matmul($0[0], $0[1], transposingA: true) },
+    OpRow(name: "matmul, Bᵀ", shapes: [[3, 4], [2, 4]]) { matmul($0[0], $0[1], transposingB: true) },
+    OpRow(name: "matmul, Aᵀ and Bᵀ", shapes: [[4, 3], [2, 4]]) { matmul($0[0], $0[1], transposingA: true, transposingB: true) },
+    OpRow(name: "affine", shapes: [[3, 4], [2, 4], [2]]) { Tensor.affine($0[0], weight: $0[1], bias: $0[2]) },
+    OpRow(name: "quadratic cost", shapes: [[3, 4], [3, 4]]) { QuadraticLoss()($0[0], $0[1]) },
+    OpRow(name: "sigmoid cross-entropy", shapes: [[3, 4], [3, 4]]) { SigmoidCrossEntropyLoss()($0[0], sigmoid($0[1])) },
+    OpRow(name: "softmax cross-entropy", shapes: [[2, 3, 4], [2, 3, 4]]) { SoftmaxCrossEntropyLoss()($0[0], softmax($0[1])) },
+]
+
+/// A layer whose parameters are an op's inputs, so that a traced step differentiates the op.
+struct OpModel: Layer {
+    let inputs: [Parameter<Double>]
+    let row: OpRow
+
+    init(_ row: OpRow) {
+        (self.row, inputs) = (row, row.inputs.map { Parameter(wrappedValue: $0) })
+    }
+
+    func callAsFunction(_ input: Tensor<Double>) -> Tensor<Double> { row.apply(inputs.map(\.wrappedValue)) }
+}
+
+@Suite struct OpTableTests {
+    @Test(arguments: opTable)
+    func gradientsMatchFiniteDifferences(_ row: OpRow) {
+        let report = checkGradients(at: row.inputs, of: row.apply)
+        #expect(report.passed, "\(report)")
+    }
+
+    /// Three SGD steps with momentum on the op's inputs, replayed against the eager gradient and
+    /// update on a copy: the same costs and inputs, to the bit, and no allocation once replaying.
+    @Test(arguments: opTable)
+    func replayEqualsEagerAndAllocatesNothing(_ row: OpRow) {
+        expectReplayEqualsEager(OpModel(row), OpModel(row), input: Tensor(zeros: [1]))
+    }
+}
+
+/// Whether this is an optimised build (`swift test -c release`, as CI runs the tests). Only there
+/// is a replayed step free of allocations: a debug build allocates for closures and coroutines
+/// that the optimiser keeps on the stack.
+#if DEBUG
+let isOptimizedBuild = false
+#else
+let isOptimizedBuild = true
+#endif
+
+/// Trains `traced` through a ``TracedGradient`` and `eager` through `valueWithGradient` and
+/// `update`, from the same values, with the loss Σ (model(x) · w) for a seeded w, and expects the
+/// same costs and parameters at every step, to the bit, and a replayed step that allocates nothing.
+func expectReplayEqualsEager<Model: Layer>(
+    _ traced: Model, _ eager: Model, input: Tensor<Double>, sourceLocation: SourceLocation = #_sourceLocation
+) where Model.Scalar == Double {
+    var eager = eager
+    let weights = random(eager(input).shape, seed: 99)
+    let loss = { (model: Model, x: Tensor<Double>, w: Tensor<Double>) in (model(x) * w).sum() }
+    let stepper = TracedGradient(of: traced, loss)
+    var (optimizer1, optimizer2) = (SGD<Double>(learningRate: 0.01, momentum: 0.5), SGD<Double>(learningRate: 0.01, momentum: 0.5))
+    for step in 0..<4 {
+        let before = nabla_thread_allocation_count()
+        let value = stepper.step(input, weights, optimizer: &optimizer1)
+        if step == 3 && isOptimizedBuild {
+            #expect(nabla_thread_allocation_count() == before, "a replayed step allocated",
+                    sourceLocation: sourceLocation)
+        }
+        let (reference, gradients) = withLayerMode(.training) { valueWithGradient(at: eager) { loss($0, input, weights) } }
+        optimizer2.update(&eager, along: gradients)
+        #expect(value == reference, sourceLocation: sourceLocation)
+    }
+    #expect(stepper.eagerReason == nil, "\(stepper.eagerReason ?? "")", sourceLocation: sourceLocation)
+    #expect(traced.parameterValues == eager.parameterValues, sourceLocation: sourceLocation)
+}
