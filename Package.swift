@@ -5,6 +5,9 @@ let package = Package(
     name: "Nabla",
     products: [
         .library(name: "Nabla", targets: ["Nabla"]),
+        // Data sets and file formats for Nabla, as torchvision is to PyTorch: MNIST (IDX and the
+        // book's pickle), gzip, PGM and PNG images.
+        .library(name: "NablaData", targets: ["NablaData"]),
         // SwiftPM accepts a slash in a product name, so the README's command is literally
         // `swift run -c release Examples/mnist`.
         .executable(name: "Examples/mnist", targets: ["mnist"]),
@@ -27,10 +30,10 @@ let package = Package(
             name: "Nabla",
             dependencies: [
                 "CNablaKernels",
-                "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
+        .target(name: "NablaData", dependencies: ["Nabla", "CNablaKernels", "CZlib"]),
         // The book's hand-written backpropagation (BP1–BP4), independent of Nabla: the reference
         // that the tests and `Examples/mnist --check-gradients` compare autodiff against.
         .target(
@@ -41,6 +44,7 @@ let package = Package(
             name: "mnist",
             dependencies: [
                 "Nabla",
+                "NablaData",
                 "BookBackprop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -50,8 +54,8 @@ let package = Package(
         // step allocates.
         .target(name: "CAllocationCounter"),
         // Benchmarks: figures for the README's Performance section, never timed tests.
-        .executableTarget(name: "nabla-bench", dependencies: ["Nabla", "CAllocationCounter", "CNablaKernels"]),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla", "CNablaKernels", "BookBackprop", "CAllocationCounter"]),
+        .executableTarget(name: "nabla-bench", dependencies: ["Nabla", "NablaData", "CAllocationCounter", "CNablaKernels"]),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "NablaData", "CNablaKernels", "BookBackprop", "CAllocationCounter"]),
         // An op defined outside Nabla, importing only its public interface, as a user's would be.
         .testTarget(name: "ExtensionTests", dependencies: ["Nabla", "CAllocationCounter"]),
     ]
@@ -60,7 +64,7 @@ let package = Package(
 // A libFuzzer harness for the data readers, only when asked for (it needs sanitizer flags that
 // a package used as a dependency cannot carry): see Fuzz/README.md.
 if Context.environment["NABLA_FUZZ"] != nil {
-    package.targets.append(.executableTarget(name: "nabla-fuzz", dependencies: ["Nabla"], path: "Fuzz"))
+    package.targets.append(.executableTarget(name: "nabla-fuzz", dependencies: ["Nabla", "NablaData"], path: "Fuzz"))
     package.products.append(.executable(name: "nabla-fuzz", targets: ["nabla-fuzz"]))
 }
 

@@ -2,6 +2,7 @@
 // see Fuzz/README.md. The reader is chosen by NABLA_FUZZ_READER.
 import Foundation
 import Nabla
+import NablaData
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func runFuzzerDriver(

@@ -1,6 +1,7 @@
 import BookBackprop
 import Foundation
 import Nabla
+import NablaData
 
 /// `--check-gradients`: the network's autodiff gradients against the book's hand-written
 /// backprop (BP1–BP4) on real mini-batches, in Double and in Float, and against finite differences.

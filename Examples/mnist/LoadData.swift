@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Nabla
+import NablaData
 
 /// Public mirrors of the four IDX files, tried in order.
 let mirrors = [

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaData
 
 /// `swift run -c release Examples/mnist`: the network of chapter 1 of Michael Nielsen's
 /// *Neural Networks and Deep Learning*, trained on MNIST with Nabla.

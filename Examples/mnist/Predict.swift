@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaData
 
 /// `Examples/mnist predict --load model.safetensors digit.pgm`: classifies a 28×28 digit.
 struct Predict: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaData
 
 /// The book's network.py loop: shuffle, mini-batches, update, evaluate, print.
 struct Train: AsyncParsableCommand {

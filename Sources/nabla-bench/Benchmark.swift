@@ -2,6 +2,7 @@ import CAllocationCounter
 import CNablaKernels
 import Foundation
 import Nabla
+import NablaData
 
 /// `swift run -c release nabla-bench [--json] [--data PATH]`: the book's network's training and
 /// evaluation speed, heap allocations per step, peak memory, and matrix-product throughput at

@@ -1,5 +1,6 @@
 import BookBackprop
 import Nabla
+import NablaData
 import Testing
 
 /// Autodiff against the book's hand-written backprop, on real MNIST mini-batches.

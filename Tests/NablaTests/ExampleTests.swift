@@ -1,5 +1,6 @@
 import Foundation
 import Nabla
+import NablaData
 import Testing
 
 /// Examples/mnist run as a user would, from the binary `swift test` builds beside the tests.

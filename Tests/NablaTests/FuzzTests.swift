@@ -1,4 +1,5 @@
 import Nabla
+import NablaData
 import Testing
 
 /// Seeded mutation fuzzing of every reader of outside data, on a fixed budget: each mutant must

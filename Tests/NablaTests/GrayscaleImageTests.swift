@@ -1,5 +1,6 @@
 import Foundation
 import Nabla
+import NablaData
 import Testing
 
 @Suite struct GrayscaleImageTests {

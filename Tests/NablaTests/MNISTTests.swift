@@ -1,5 +1,6 @@
 import Foundation
 import Nabla
+import NablaData
 import Testing
 
 /// Where the tests find real MNIST: NABLA_MNIST, else ../shared/mnist beside the checkout.

@@ -1,4 +1,5 @@
 import Nabla
+import NablaData
 import Testing
 
 /// The README's samples, kept compiling and running: documentation that cannot go stale.

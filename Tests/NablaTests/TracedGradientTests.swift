@@ -1,5 +1,6 @@
 import BookBackprop
 import Nabla
+import NablaData
 import Testing
 
 /// The traced, replayed gradient against its reference, the eager `valueWithGradient(at:in:)`.

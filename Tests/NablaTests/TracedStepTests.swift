@@ -1,5 +1,6 @@
 import CNablaKernels
 import Nabla
+import NablaData
 import Testing
 
 /// `TracedGradient.step(_:_:optimizer:)` against its definition: the traced gradient, then

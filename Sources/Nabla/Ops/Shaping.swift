@@ -37,7 +37,11 @@ struct Slice<Scalar: TensorScalar>: TensorOperation {
         if padding { y.initialize(repeating: 0, count: inputShape.reduce(1, *)) }
         for o in 0..<split.outer {
             let whole = split.offset(o, range.lowerBound, 0)
-            if padding { (y + whole).update(from: x + o * run, count: run) } else { (y + o * run).update(from: x + whole, count: run) }
+            if padding {
+                (y + whole).update(from: x + o * run, count: run)
+            } else {
+                (y + o * run).update(from: x + whole, count: run)
+            }
         }
     }
 

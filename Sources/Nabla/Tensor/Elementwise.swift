@@ -10,7 +10,7 @@ let parallelElementMinimum = 1 << 14
 /// `count` units of `unitSize` elements each (rows of a matrix, images of a batch). `body` must
 /// only write to its own chunk's units.
 @inline(__always)
-func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void) {
+package func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = nabla_thread_count()
     guard count * unitSize >= parallelElementMinimum, count > 1, threads > 1 else {
         body(0..<count)

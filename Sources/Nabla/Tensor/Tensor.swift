@@ -34,7 +34,7 @@ public struct Tensor<Scalar: TensorScalar> {
 
     /// Creates an untracked tensor of `shape` whose elements `fill` writes, every one of them,
     /// into fresh uninitialised storage (no zeroing first).
-    init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
+    package init(shape: [Int], filling fill: (UnsafeMutablePointer<Scalar>) -> Void) {
         let count = shape.reduce(1, *)
         self.init(shape: shape, count: count, storage: .make(count: count))
         if count > 0 { fill(storage.elements) }
@@ -165,7 +165,7 @@ extension Tensor: Equatable {
 /// Unlike `precondition`, the message is printed in optimised builds too: a shape error should
 /// say which shapes, whatever the build configuration.
 @inline(__always)
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+package func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError(message()) }
 }
 

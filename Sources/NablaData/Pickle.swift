@@ -1,3 +1,4 @@
+import Nabla
 /// A NumPy array read from a pickle: its shape, dtype and raw little-endian bytes.
 struct NumPyArray {
     var shape: [Int] = []

@@ -1,18 +1,9 @@
-/// A data file that could not be read: which file, and what is wrong with it.
-public struct DataError: Error, CustomStringConvertible, Equatable {
-    /// The file's path (or a description of the source).
-    public let file: String
-    /// What is wrong.
-    public let reason: String
+import Nabla
 
-    /// Creates an error about `file`.
-    public init(file: String, _ reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-
-    /// `file: reason`.
-    public var description: String { "\(file): \(reason)" }
+/// A file's bytes, gunzipped if they are gzip data.
+func readFile(_ path: String) throws -> [UInt8] {
+    let bytes = try readBytes(path)
+    return isGzip(bytes) ? try gunzipData(bytes, file: path) : bytes
 }
 
 /// Bounds-checked reading of a byte array: every read that would pass the end throws instead.

@@ -1,3 +1,4 @@
+import Nabla
 import CZlib
 
 /// Whether `bytes` start with the gzip magic number.

@@ -1,3 +1,5 @@
+import CNablaKernels
+import Nabla
 /// A set of MNIST digits, kept compact: one byte per pixel, converted to tensors per batch.
 public struct MNISTSet: Sendable {
     /// Pixels per image (28 × 28).
@@ -123,9 +125,15 @@ public struct MNISTSet: Sendable {
     private func writeImages<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         pixelStorage.withUnsafeBufferPointer { p in
             // A large batch (an evaluation set) is converted on all cores, a few images each.
-            forEachChunk(indices.count, unitSize: Self.pixelCount) { rows in
-                Scalar.gather(rows: UnsafeBufferPointer(rebasing: indices[rows]), of: p.baseAddress!,
-                              rowLength: Self.pixelCount, scale: 1 / 256, into: out + rows.lowerBound * Self.pixelCount)
+            forEachChunk(indices.count, unitSize: Self.pixelCount) { chunk in
+                let (rows, destination) = (indices.baseAddress! + chunk.lowerBound, out + chunk.lowerBound * Self.pixelCount)
+                if Scalar.isFloat {
+                    nabla_gather_bytes_to_float(p.baseAddress!, rows, chunk.count, Self.pixelCount, 1 / 256,
+                                                destination.assuming(Float.self))
+                } else {
+                    nabla_gather_bytes_to_double(p.baseAddress!, rows, chunk.count, Self.pixelCount, 1 / 256,
+                                                 destination.assuming(Double.self))
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import Nabla
 import Foundation
 
 /// MNIST, split as in the book: training is the first 50,000 of the 60,000 training images,

@@ -1,3 +1,4 @@
+import Nabla
 /// An IDX file (the format MNIST ships in): a big-endian header giving the element type and the
 /// dimensions, then the elements. Only unsigned bytes (type 0x08), which MNIST uses, are read.
 public struct IDXFile: Sendable {

@@ -1,3 +1,4 @@
+import Nabla
 /// An 8-bit grayscale image, read from a PGM file (binary `P5` or text `P2`) or an 8-bit PNG, for
 /// classifying a digit of your own.
 public struct GrayscaleImage: Sendable {

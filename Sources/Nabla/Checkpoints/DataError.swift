@@ -1,0 +1,27 @@
+import Foundation
+
+/// A data file that could not be read: which file, and what is wrong with it.
+public struct DataError: Error, CustomStringConvertible, Equatable {
+    /// The file's path (or a description of the source).
+    public let file: String
+    /// What is wrong.
+    public let reason: String
+
+    /// Creates an error about `file`.
+    public init(file: String, _ reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+
+    /// `file: reason`.
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// A file's bytes, as stored; a missing or unreadable file throws a ``DataError`` that names it.
+/// For Nabla's readers (checkpoints here, data sets in NablaData).
+package func readBytes(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+    }
+    return [UInt8](data)
+}
