@@ -32,10 +32,8 @@
  *
  * The requests bring lines into L2 (locality 2: prefetcht1), not L1. A batch asks for far more
  * lines (13 an image, 16 images ahead) than L1 can have in flight, and on this machine's AMD
- * cores, prefetches into L1 that find its miss buffers full hold up the loads behind them. Into
- * L2, a shuffled batch of 10 converts in about 1 µs instead of 2.5, and 1,000 images in 80–100
- * µs instead of 140–180 (medians over 2,000 and 200 batches); the loads then find their lines in
- * L2, a few nanoseconds away. */
+ * cores, prefetches into L1 that find its miss buffers full hold up the loads behind them; into
+ * L2, the loads find their lines a few nanoseconds away (Docs/Performance.md has the figures). */
 #define PREFETCH_ROWS 16
 #define PREFETCH_ROW(r)                                                                        \
     do {                                                                                       \
@@ -123,7 +121,9 @@ __attribute__((target("avx2,fma"))) static void sigmoidAVX2(const float *x, floa
     long i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 t = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(x + i));  /* e^−x */
-        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), limit)), limit);
+        /* Clamped with t as the second operand: max and min return their second operand when
+           either is NaN, so a NaN goes through, as IEEE arithmetic says it must. */
+        t = _mm256_min_ps(limit, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), limit), t));
         __m256 n = _mm256_round_ps(_mm256_mul_ps(t, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __m256 r = _mm256_fnmadd_ps(n, ln2High, t);
         r = _mm256_fnmadd_ps(n, ln2Low, r);

@@ -77,18 +77,18 @@ typedef double v4du __attribute__((vector_size(32), aligned(8)));
 #undef ATTR
 #endif
 
-/* Below this many multiply-adds (about 80 µs on one core) a product runs on the calling thread,
+/* Below this many multiply-adds a product runs on the calling thread,
  * so that no product of the book's mini-batch of 10 involves the pool. Atomic: a test may change
  * it while other threads multiply. */
 #define DEFAULT_PARALLEL_MIN_MACS (4L * 1000 * 1000)
 static atomic_long parallelMinMACs = DEFAULT_PARALLEL_MIN_MACS;
 
 /* A product with this many rows or more splits from a sixteenth of the threshold: at a large
- * mini-batch, a narrow layer's products (at 1,000 rows, [1000×30]·[10×30]ᵀ and [1000×10]·[10×30],
- * 300K multiply-adds, about 10 µs each) would otherwise run alone while the other cores wait,
- * and the pool is already awake for the wide layer's products. Few rows mean a small batch, whose
- * products stay on one core however wide the layer: split, a core that is busy elsewhere can
- * make them 2–3× slower. */
+ * mini-batch, a narrow layer's products (at 1,000 rows, [1000×30]·[10×30]ᵀ and [1000×10]·[10×30])
+ * would otherwise run alone while the other cores wait, and the pool is already awake for the
+ * wide layer's products. Few rows mean a small batch, whose products stay on one core however
+ * wide the layer: split, a core that is busy elsewhere slows them several times over
+ * (Docs/Performance.md). */
 #define ROW_RICH_MIN_ROWS 256
 #define ROW_RICH_THRESHOLD_DIVISOR 16
 
@@ -98,26 +98,22 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
 }
 
 /* Shares shrink as they are handed out (guided self-scheduling): each takes 1/(2·threads) of the
- * work left, but no less than MIN_SHARE_MACS multiply-adds (about 10 µs; below it, handing out
- * costs more). Large shares first keep the hand-outs few; small ones last let the threads finish
- * together, whichever ran slow (on a shared machine, a core is now and then lent elsewhere).
- * Against equal shares, 8 per thread, this made the batch-1000 step's two large products 4–8%
- * faster on two cores (medians of 400, in two sets of six alternating runs each). */
+ * work left, but no less than MIN_SHARE_MACS multiply-adds (below it, handing out costs more than
+ * the share). Large shares first keep the hand-outs few; small ones last let the threads finish
+ * together, whichever ran slow (on a shared machine, a core is now and then lent elsewhere). */
 #define MIN_SHARE_MACS (1000L * 1000)
 #define MAX_SHARES 64
 
 /* Whether A·Bᵀ runs as dot products of A's rows with B's rows (both contiguous along K) instead
- * of packing B into column panels for the tiled kernel. Three facts favour dot products, and any
- * two of them decide:
+ * of packing B into column panels for the tiled kernel (Docs/Performance.md has what it gained).
+ * Three facts favour dot products, and any two of them decide:
  * - B fits in 256 KB (a quarter of this machine's 1 MB L2), so each block of 3 rows of A re-reads
  *   it from cache;
  * - rows are long (K ≥ 256), so the horizontal sum that ends each dot product costs little;
  * - A has few rows (M ≤ 32), so packing B, a strided, transposing copy of all of it, would not be
  *   repaid: with 10 rows it took longer than the product itself.
- * A hidden layer of 100 or 300 at the book's mini-batch of 10 ([10×784]·[100×784]ᵀ, …·[300×784]ᵀ)
- * went from 55–63 to 19–25 µs and from 166–176 to 59–80 µs on one core when few and long rows
- * began to outweigh B's size. Decided once for the whole product, so that every share computes its
- * elements the same way and the result does not depend on the number of threads. */
+ * Decided once for the whole product, so that every share computes its elements the same way and
+ * the result does not depend on the number of threads. */
 static int dotProducts(int transposeA, int transposeB, long M, long N, long K, size_t scalarSize) {
     if (transposeA || !transposeB) return 0;
     int smallB = (size_t)N * (size_t)K * scalarSize <= 256 * 1024, longRows = K >= 256, fewRows = M <= 32;

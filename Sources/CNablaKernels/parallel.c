@@ -3,9 +3,9 @@
  * One parallel-for runs at a time (callers take a lock), and the calling thread always runs a
  * share itself.
  *
- * Waiting spins before it sleeps. A thread asleep on a condition variable takes 40–60 µs to wake
- * on a virtual machine (its idle virtual core has to be scheduled again), which is as long as a
- * share of a large product. Training with large mini-batches calls parallel-fors back to back, so
+ * Waiting spins before it sleeps. A thread asleep on a condition variable takes tens of
+ * microseconds to wake on a virtual machine (its idle virtual core has to be scheduled again; see
+ * Docs/Performance.md), as long as a share of a large product. Training with large mini-batches calls parallel-fors back to back, so
  * a worker that has just finished one keeps polling for the next for a while (SPIN_NANOSECONDS),
  * and a caller waiting for the last share polls before sleeping too. Programs that never make a
  * parallel call, such as training with the book's mini-batch of 10, never spin. Nor does a pool
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* How long a thread polls before it sleeps: longer than the serial gaps of a large-batch training
- * step (reading the next 1,000 images takes 100–300 µs), short enough that a lone parallel
+ * step (reading the next 1,000 images, say), short enough that a lone parallel
  * call, such as an evaluation, leaves a core busy for only a moment after it. */
 #define SPIN_NANOSECONDS (1000L * 1000)
 

@@ -86,7 +86,7 @@ public struct MNISTSet: Sendable {
     /// it has that shape, else in a new tensor that replaces it.
     ///
     /// Specialised: called from a caller's generic code (a training loop in another module), the
-    /// unspecialised form looked up the tensor's type metadata on every batch, about 0.1 µs.
+    /// unspecialised form looks up the tensor's type metadata on every batch.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func refill<Scalar: TensorScalar>(
@@ -104,7 +104,7 @@ public struct MNISTSet: Sendable {
     /// array or array slice is passed as it is, without a copy.
     ///
     /// Specialised for ranges, which are copied: the generic copy walks a range through protocol
-    /// witnesses, about 0.1 ms for 1,000 indices, and took a fifth of evaluating the test set.
+    /// witnesses, which took a fifth of evaluating the test set (Docs/Performance.md).
     @_specialize(where Indices == Range<Int>)
     private func withIndices<Indices: Collection<Int>>(_ indices: Indices, _ body: (UnsafeBufferPointer<Int>) -> Void) {
         // Closure literals, not a stored closure: a stored one would be allocated on every call.
@@ -166,8 +166,8 @@ extension MNISTSet {
     /// output), evaluating `batchSize` images at a time.
     public func correctCount<Model: Layer>(of model: Model, batchSize: Int = 1000) -> Int {
         check(batchSize > 0, "correctCount: batch size \(batchSize) is not positive")
-        // One batch tensor, refilled: a fresh 3 MB one per batch cost about 0.1 ms in page
-        // faults and in handing it back to the system, most of what converting the images takes.
+        // One batch tensor, refilled: a fresh 3 MB one per batch costs page faults and handing it
+        // back to the system, nearly as much as converting the images.
         var batch = Tensor<Model.Scalar>(zeros: [0, Self.pixelCount])
         var correct = 0
         for start in stride(from: 0, to: count, by: batchSize) {

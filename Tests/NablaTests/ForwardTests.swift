@@ -18,6 +18,24 @@ import Testing
         #expect(m.sum(toShape: [2, 1]).scalars == [6, 15])
     }
 
+    /// NaN goes through every element-wise op as IEEE arithmetic says, on the vectorised path (a
+    /// Float tensor of 8 or more) and the others alike; a maximum or an argmax with NaN in its
+    /// slice is NaN, or the NaN's index, as in NumPy and PyTorch.
+    @Test func notANumberPropagates() {
+        let nan = Float.nan
+        let floats = Tensor<Float>([nan, 1, -2, 3, nan, 0.5, -0.5, 2, nan, 7], shape: [10])
+        for (name, op) in [("sigmoid", sigmoid), ("tanh", tanh), ("relu", relu), ("exp", exp)] as [(String, (Tensor<Float>) -> Tensor<Float>)] {
+            let y = op(floats).scalars
+            #expect([0, 4, 8].allSatisfy { y[$0].isNaN }, "\(name): \(y)")
+            #expect(y.indices.filter { ![0, 4, 8].contains($0) }.allSatisfy { !y[$0].isNaN }, "\(name): \(y)")
+        }
+        #expect(sigmoid(Tensor<Double>([.nan, 1])).scalars[0].isNaN)
+        let withNaN = Tensor<Double>([0.1, .nan, 0.5, 0.3, 0.2, 0.9], shape: [2, 3])
+        #expect(withNaN.argmax(alongAxis: 1) == [1, 2])
+        let maxima = withNaN.max(alongAxis: 1).scalars
+        #expect(maxima[0].isNaN && maxima[1] == 0.9)
+    }
+
     @Test func matrixProducts() {
         let b = Tensor<Double>([1, 0, 2, 1, 0, 3], shape: [3, 2])
         // [[1,2,3],[4,5,6]] · [[1,0],[2,1],[0,3]] = [[5, 11], [14, 23]]

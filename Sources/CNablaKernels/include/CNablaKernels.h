@@ -62,8 +62,8 @@ void nabla_adam_step_f64(double *w, double *m, double *v, const double *g, long 
 /// y[i] = 1 / (1 + e^−x[i]) for `count` floats: the logistic function, vectorised.
 void nabla_sigmoid_f32(const float *x, float *y, long count);
 
-/// Products of at least this many multiply-adds are split across the cores (default 4,000,000,
-/// about 80 µs of work on one core; 0 restores it), and products of 256 rows or more from a
+/// Products of at least this many multiply-adds are split across the cores (default 4,000,000;
+/// 0 restores it), and products of 256 rows or more from a
 /// sixteenth of it. The number of threads is the number of online cores, at most 8, or
 /// NABLA_THREADS. For tests and benchmarks.
 void nabla_set_parallel_threshold(long multiplyAdds);

@@ -8,9 +8,9 @@
 /// allocating nothing. The program knows nothing about any op, layer or optimizer.
 ///
 /// Its buffers are of two kinds:
-/// - **slots**, the storage of tensors that live outside the step — its inputs, the parameters,
-///   the optimizer's state — named when recording starts and pointed at their current storage
-///   before each replay;
+/// - **slots**, the storage of tensors that live outside the step — its inputs, the parameters
+///   and layer states, the optimizer's state — named when recording starts and pointed at their
+///   current storage before each replay;
 /// - every other buffer a launch touched (intermediate values, gradients, constants made during
 ///   the step), which the program keeps.
 ///

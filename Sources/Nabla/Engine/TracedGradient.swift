@@ -1,6 +1,6 @@
-/// A loss's value and its gradient with respect to a model's parameters — and, with ``step(_:_:optimizer:)``,
-/// the optimizer's update — recorded once as a ``Program`` and replayed, so that a training step
-/// builds no graph and allocates nothing.
+/// A loss's value and its gradient with respect to a model's parameters — and, with
+/// ``step(_:_:optimizer:)``, the optimizer's update — recorded once and replayed, so that a
+/// training step builds no graph and allocates nothing.
 ///
 /// ```swift
 /// let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
@@ -16,13 +16,17 @@
 ///   launches. Later calls at those shapes replay the record with the new inputs and the
 ///   parameters' and optimizer's current values; new shapes (a smaller last batch) are recorded
 ///   again, and kept.
-/// - Any model built of ``TensorOperation``s replays: every op of Nabla, and a user's own. The step runs
-///   with layers in training mode (``LayerMode``), and updates the model's ``LayerState`` in
-///   place as the eager step would.
+/// - Any model built of ``TensorOperation``s replays: every op of Nabla, and a user's own. The
+///   step runs with layers in training mode (``LayerMode``), and updates the model's
+///   ``LayerState`` in place as the eager step would.
 /// - Like any trace, the record keeps the path the function took: a function that branches on the
 ///   *values* of its inputs would keep the branch of its first call. A function that reads tensor
 ///   values on the CPU while running is therefore not replayed: every call then runs eagerly,
 ///   with the same results, and ``eagerReason`` says why.
+/// - What the function reads from outside besides its inputs and the model — a tensor or a
+///   number a closure captured — is recorded as it was. A captured tensor given a new value is
+///   noticed once nothing else holds the old one, and the step is recorded again; pass anything
+///   that changes from call to call as an input.
 ///
 /// The gradients are returned as values. A call reuses their storage only when the previous
 /// call's ``Gradients`` is gone; one you keep is never overwritten.
@@ -92,14 +96,17 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// parameter.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+    public func callAsFunction(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>
+    ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
         let differentiate = { self.valueWithGradient(input, target) }
         switch plan(input, target, optimizer: nil, state: { _ in }, record: differentiate) {
         case .eager: return differentiate()
         case .recorded(let result): return result
         case .replay(let trace):
             trace.program.run(slots: trace.slots)
-            return (trace.program.tensor(trace.value), Gradients(names: names, tensors: trace.gradients.map(trace.program.tensor)))
+            let gradients = trace.gradients.map(trace.program.tensor)
+            return (trace.program.tensor(trace.value), Gradients(names: names, tensors: gradients))
         }
     }
 
@@ -113,10 +120,12 @@ public final class TracedGradient<Scalar: TensorScalar> {
     ///
     /// but replayed whole, update included.
     @discardableResult
-    public func step<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+    public func step<Opt: Optimizer<Scalar>>(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
+    ) -> Tensor<Scalar> {
         step(input, target, optimizer: ObjectIdentifier(Opt.self),
-                    state: { optimizer.forEachStateTensor(of: parameters, $0) },
-                    eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
+             state: { optimizer.forEachStateTensor(of: parameters, $0) },
+             eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
     }
 
     /// ``step(_:_:optimizer:)`` for an optimizer of type `type`, whose state `state` visits, and
@@ -137,31 +146,37 @@ public final class TracedGradient<Scalar: TensorScalar> {
     }
 
     /// The eager gradient, with layers in training mode.
-    private func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) -> (Tensor<Scalar>, Gradients<Scalar>) {
+    private func valueWithGradient(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>
+    ) -> (Tensor<Scalar>, Gradients<Scalar>) {
         withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(input, target) } }
     }
 
     /// The eager step: the gradient, then the update.
-    private func updated<Opt: Optimizer<Scalar>>(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+    private func updated<Opt: Optimizer<Scalar>>(
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
+    ) -> Tensor<Scalar> {
         let (value, gradients) = valueWithGradient(input, target)
         optimizer.update(parameters, along: gradients)
         return value
     }
 
-    /// Writes the first element of every tensor the step reads from outside into `slots`, in
-    /// slot order — the inputs, the parameters, the model's states, then the optimizer's state
-    /// (which `state` visits) — each made unique first, since the step may update it in place. With `origins`,
-    /// it also writes there where each lies in its storage. Returns how many tensors there are,
-    /// writing no more than `capacity`.
-    private func fill(_ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>,
-                      capacity: Int, _ input: Tensor<Scalar>,
-                      _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
-                      origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil) -> Int {
+    /// Writes the first element of every tensor the step reads from outside into `slots`, and
+    /// its size into `sizes`, in slot order — the inputs, the parameters, the model's states,
+    /// then the optimizer's state (which `state` visits) — each made unique first, since the
+    /// step may update it in place. With `origins`, it also writes there where each lies in its
+    /// storage. Returns how many tensors there are, writing no more than `capacity`.
+    private func fill(
+        _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>, capacity: Int,
+        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
+        origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil
+    ) -> Int {
         // A closure that captures nothing, everything passed in: a closure value or a nested
         // function that captured `count` or the pointers would have its context boxed on the
         // heap, every step.
-        typealias Slots = (pointers: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>,
-                           capacity: Int, origins: UnsafeMutablePointer<Program<Scalar>.Origin>?)
+        typealias Slots = (pointers: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>,
+                           sizes: UnsafeMutablePointer<Int>, capacity: Int,
+                           origins: UnsafeMutablePointer<Program<Scalar>.Origin>?)
         let write = { (tensor: Tensor<Scalar>, slots: Slots, count: inout Int) in
             if count < slots.capacity {
                 slots.pointers[count] = tensor.base
@@ -201,7 +216,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
     /// now, and this kind of update.
-    private func fits(_ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?) -> Bool {
+    private func fits(
+        _ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?
+    ) -> Bool {
         guard trace.inputShapes[0] == input.shape, trace.inputShapes[1] == target.shape,
               trace.optimizer == optimizer else { return false }
         return zip(trace.parameterShapes, parameters).allSatisfy { $0 == $1.parameter.wrappedValue.shape }
@@ -235,8 +252,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let sizes = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
         let origins = UnsafeMutablePointer<Program<Scalar>.Origin>.allocate(capacity: slotCount)
         defer { slots.deallocate(); sizes.deallocate(); origins.deallocate() }
-        let program = Program<Scalar>(slots: UnsafeBufferPointer(
-            start: origins, count: fill(slots, sizes: sizes, capacity: slotCount, input, target, state: state, origins: origins)))
+        let filled = fill(slots, sizes: sizes, capacity: slotCount, input, target, state: state, origins: origins)
+        let program = Program<Scalar>(slots: UnsafeBufferPointer(start: origins, count: filled))
         let (value, gradients) = program.record(record)
         let trace = Trace(program: program, inputShapes: [input.shape, target.shape],
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),

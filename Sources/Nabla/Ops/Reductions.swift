@@ -159,6 +159,8 @@ extension Tensor {
     /// The index of the largest element along `axis`, for each slice (the first one on ties; the
     /// first NaN, if the slice holds one, as NumPy and PyTorch do). For a [batch, classes] tensor
     /// of outputs, `argmax(alongAxis: 1)` is the predicted classes.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func argmax(alongAxis axis: Int) -> [Int] {
         let axis = normalizedAxis(axis, op: "argmax(alongAxis:)")
         check(shape[axis] > 0, "argmax(alongAxis:): axis \(axis) of shape \(shape) is empty")

@@ -29,8 +29,8 @@ package func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) 
 }
 
 /// Σ `term(i)` over `0..<count`, in four interleaved running sums. A single running sum waits for
-/// each addition to finish before starting the next: over a mini-batch of 1,000 rows of 10, the
-/// cost took about 6.5 µs longer that way, while every other core waited for the step to go on.
+/// each addition to finish before starting the next, and a large batch's cost runs on one core
+/// while the others wait (Docs/Performance.md has the measurement).
 @inline(__always)
 func interleavedSum<Scalar: TensorScalar>(count: Int, _ term: (Int) -> Scalar) -> Scalar {
     var (s0, s1, s2, s3) = (Scalar(0), Scalar(0), Scalar(0), Scalar(0))

@@ -5,17 +5,31 @@
 /// (``Tensor/makeUnique()``), so sharing is never visible: tensors keep value semantics.
 ///
 /// The elements live in the object's own allocation (one `malloc` per tensor), at an address that
-/// stays put for the storage's lifetime. That is what lets a ``Program`` refer to a buffer by its
-/// address from one replay to the next.
-final class TensorStorage<Scalar>: ManagedBuffer<Int, Scalar> {
+/// stays put for the storage's lifetime — what lets a ``Program`` refer to a buffer by its address
+/// from one replay to the next — and that starts a cache line (64 bytes), as the matrix kernels
+/// want their operands: a row of vectors that straddles lines costs loads.
+final class TensorStorage<Scalar>: ManagedBuffer<TensorStorage.Header, Scalar> {
+    /// The number of elements, and how many element slots before the first are skipped to reach
+    /// a cache line.
+    struct Header {
+        let count: Int
+        let skipped: Int
+    }
+
     /// New, uninitialised storage for `count` elements.
     static func make(count: Int) -> TensorStorage {
-        unsafeDowncast(create(minimumCapacity: count) { _ in count }, to: TensorStorage.self)
+        let lineElements = max(64 / MemoryLayout<Scalar>.stride, 1)
+        let storage = create(minimumCapacity: count + lineElements - 1) { buffer in
+            let address = buffer.withUnsafeMutablePointerToElements { UInt(bitPattern: $0) }
+            let skipped = Int((64 - address % 64) % 64) / MemoryLayout<Scalar>.stride
+            return Header(count: count, skipped: skipped)
+        }
+        return unsafeDowncast(storage, to: TensorStorage.self)
     }
 
     /// The number of elements.
-    var count: Int { header }
+    var count: Int { header.count }
 
     /// The first element. Valid for as long as the storage lives.
-    var elements: UnsafeMutablePointer<Scalar> { withUnsafeMutablePointerToElements { $0 } }
+    var elements: UnsafeMutablePointer<Scalar> { withUnsafeMutablePointerToElements { $0 + header.skipped } }
 }
