@@ -6,11 +6,13 @@ import CNablaKernels
 enum ThreadContext: Int32 {
     case program, substitution, mode
 
-    /// The object set on this thread, if it is a `T`.
+    /// The object set on this thread, if it is exactly a `T` (a comparison of types, cheaper
+    /// than a cast: a parameter asks at every read).
     @inline(__always)
     func current<T: AnyObject>(as _: T.Type) -> T? {
         guard let pointer = nabla_thread_context(rawValue) else { return nil }
-        return Unmanaged<AnyObject>.fromOpaque(pointer).takeUnretainedValue() as? T
+        let object = Unmanaged<AnyObject>.fromOpaque(pointer).takeUnretainedValue()
+        return type(of: object) == T.self ? unsafeDowncast(object, to: T.self) : nil
     }
 
     /// Runs `body` with `object` set on this thread (which keeps it alive), then restores the

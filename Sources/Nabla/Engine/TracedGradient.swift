@@ -120,9 +120,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
     ///
     /// but replayed whole, update included.
     @discardableResult
+    @_specialize(where Scalar == Float, Opt == SGD<Float>)
+    @_specialize(where Scalar == Double, Opt == SGD<Double>)
+    @_specialize(where Scalar == Float, Opt == Adam<Float>)
+    @_specialize(where Scalar == Double, Opt == Adam<Double>)
     public func step<Opt: Optimizer<Scalar>>(
         _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
     ) -> Tensor<Scalar> {
+        // Specialised above for Nabla's optimizers: generic over the optimizer, and called from
+        // another module, this would visit the optimizer's state through type metadata looked
+        // up at every step.
         step(input, target, optimizer: ObjectIdentifier(Opt.self),
              state: { optimizer.forEachStateTensor(of: parameters, $0) },
              eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })

@@ -43,6 +43,10 @@ extension Optimizer {
     }
 
     /// Updates each of `parameters` along its gradient, found by position and name.
+    @_specialize(where Self == SGD<Float>)
+    @_specialize(where Self == SGD<Double>)
+    @_specialize(where Self == Adam<Float>)
+    @_specialize(where Self == Adam<Double>)
     mutating func update(_ parameters: [NamedParameter<Scalar>], along gradients: Gradients<Scalar>) {
         for position in parameters.indices {
             let p = parameters[position]
