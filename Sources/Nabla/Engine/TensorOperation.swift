@@ -2,7 +2,7 @@
 ///
 /// Every op in Nabla is one of these, and so is any op a user adds. Running one is a *launch*:
 /// eagerly it allocates the output and, inside a differentiation scope, records the op on the
-/// tape; inside a trace (``TracedGradient``) the launch is also written into a ``Program`` that
+/// tape; inside a trace (``TracedGradient``) the launch is also written into a program that
 /// replays it later over the same buffers. The op knows nothing of either.
 ///
 /// ```swift
@@ -74,7 +74,7 @@ public struct OperationBuffers<Scalar> {
     @inline(__always)
     public func input(_ index: Int) -> UnsafePointer<Scalar> { UnsafePointer(pointers[index]) }
 
-    /// Input `index`'s elements, for an update in place (``TensorOperation/update(_:reading:)``).
+    /// Input `index`'s elements, for an update in place (``TensorOperation/update(_:with:reading:)``).
     @inline(__always)
     public func updating(_ index: Int) -> UnsafeMutablePointer<Scalar> { pointers[index] }
 

@@ -2,7 +2,7 @@
 /// needs (velocities, moment estimates) keyed by parameter name.
 ///
 /// An optimizer is an update rule for one parameter, written as an op that updates the parameter
-/// and its state in place (``TensorOperation/update(_:reading:)``); updating a whole model is shared:
+/// and its state in place (``TensorOperation/update(_:with:reading:)``); updating a whole model is shared:
 ///
 /// ```swift
 /// var optimizer = SGD<Float>(learningRate: 3)

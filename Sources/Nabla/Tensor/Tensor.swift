@@ -79,7 +79,7 @@ public struct Tensor<Scalar: TensorScalar> {
     /// The elements in row-major order (the last dimension varies fastest), as a new array.
     ///
     /// Reading a tensor's values on the CPU is outside the recorded program: inside a
-    /// ``TracedGradient``'s trace it makes the step run eagerly (see ``Program``).
+    /// ``TracedGradient``'s trace it makes the step run eagerly (see ``TracedGradient``).
     public var scalars: [Scalar] {
         Program<Scalar>.noteHostRead(of: self, by: "scalars")
         return Array(UnsafeBufferPointer(start: base, count: count))

@@ -5,7 +5,7 @@
 /// (``Tensor/makeUnique()``), so sharing is never visible: tensors keep value semantics.
 ///
 /// The elements live in the object's own allocation (one `malloc` per tensor), at an address that
-/// stays put for the storage's lifetime — what lets a ``Program`` refer to a buffer by its address
+/// stays put for the storage's lifetime — what lets a recorded program refer to a buffer by its address
 /// from one replay to the next — and that starts a cache line (64 bytes), as the matrix kernels
 /// want their operands: a row of vectors that straddles lines costs loads.
 final class TensorStorage<Scalar>: ManagedBuffer<TensorStorage.Header, Scalar> {
