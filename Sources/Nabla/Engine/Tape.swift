@@ -5,9 +5,9 @@
 /// the reverse pass is a plain backwards loop over an array: no recursion, no sort, no stack
 /// depth to overflow, whatever the length of the graph.
 ///
-/// Tensors refer to their tape weakly. The scope that made the tape owns it (and, after the
-/// forward pass, the pullback it returns does), so the graph is freed as soon as that scope or
-/// pullback is gone, and a tensor that outlives it simply becomes a constant.
+/// Tensors refer to their tape weakly (through a `TapeHandle`). The scope that made the tape owns
+/// it (and, after the forward pass, the pullback it returns does), so the graph is freed as soon
+/// as that scope or pullback is gone, and a tensor that outlives it simply becomes a constant.
 final class Tape<Scalar: TensorScalar> {
     /// A recorded value: a variable (no op) or the result of an op.
     struct Node {
@@ -23,10 +23,14 @@ final class Tape<Scalar: TensorScalar> {
     /// Every op's inputs' nodes, one op after another: -1 for a constant.
     private var inputNodes: [Int] = []
 
+    /// What this tape's tensors refer to it through.
+    let handle = TapeHandle<Scalar>()
+
     init() {
         // A small network's step fits without regrowing.
         nodes.reserveCapacity(64)
         inputNodes.reserveCapacity(128)
+        handle.tape = self
     }
 
     /// False once the forward pass is over: ops run in the reverse pass, or on tensors that
@@ -47,7 +51,7 @@ final class Tape<Scalar: TensorScalar> {
     /// Adds `value` as a variable of the graph and returns it tracked.
     func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
         var tracked = value.detached
-        tracked.tracking = Tracking(tape: self, index: nodes.count)
+        tracked.tracking = Tracking(handle: handle, index: nodes.count)
         nodes.append(Node(op: nil, shape: value.shape, call: nil, firstInput: inputNodes.count))
         return tracked
     }
@@ -67,7 +71,7 @@ final class Tape<Scalar: TensorScalar> {
         // the tape has stopped recording, so nothing they feed is recorded again.
         let call = OperationCall(inputs: inputs, output: output.detached, saved: saved, differentiated: differentiated)
         nodes.append(Node(op: op, shape: output.shape, call: call, firstInput: firstInput))
-        return Tracking(tape: self, index: nodes.count - 1)
+        return Tracking(handle: handle, index: nodes.count - 1)
     }
 
     /// The reverse pass: gradients of the node `output` (seeded with `seed`) with respect to each
@@ -104,8 +108,18 @@ final class Tape<Scalar: TensorScalar> {
 
 /// A tensor's place in a tape.
 struct Tracking<Scalar: TensorScalar> {
-    weak var tape: Tape<Scalar>?
+    let handle: TapeHandle<Scalar>
     let index: Int
+
+    /// The tape, while it lives.
+    var tape: Tape<Scalar>? { handle.tape }
+}
+
+/// What a tracked tensor holds of its tape: a strong reference to this handle, which refers to
+/// the tape weakly. Copying a tensor retains the handle, cheaper than copying a weak reference
+/// (tensors are copied all the time), and the tape still dies with its scope.
+final class TapeHandle<Scalar: TensorScalar> {
+    weak var tape: Tape<Scalar>?
 }
 
 extension Tensor {
