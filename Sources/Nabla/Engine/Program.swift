@@ -187,17 +187,20 @@ final class Program<Scalar: TensorScalar> {
         let (addresses, pointers) = (addresses!, launchAddresses!)
         addresses.update(from: slots, count: slotCount)
         let workspace = workspace!.elements
-        // Locals, not properties: a class's stored properties are checked for exclusive access
-        // on every read.
-        let (ops, operandStarts) = (self.ops, self.operandStarts)
-        operands.withUnsafeBufferPointer { operands in
-            for index in ops.indices {
-                let (start, end) = (operandStarts[index], operandStarts[index + 1])
-                for position in start..<end {
-                    pointers[position - start] = addresses[operands[position].buffer] + operands[position].offset
+        // Buffer pointers, not the arrays: a class's stored properties are checked for exclusive
+        // access on every read, and an op read out of an array is copied (its arrays retained).
+        ops.withUnsafeBufferPointer { ops in
+            operandStarts.withUnsafeBufferPointer { operandStarts in
+                operands.withUnsafeBufferPointer { operands in
+                    for index in ops.indices {
+                        let (start, end) = (operandStarts[index], operandStarts[index + 1])
+                        for position in start..<end {
+                            pointers[position - start] = addresses[operands[position].buffer] + operands[position].offset
+                        }
+                        pointers[end - start] = workspace
+                        ops[index].forward(OperationBuffers(pointers: pointers, inputCount: end - start - 2))
+                    }
                 }
-                pointers[end - start] = workspace
-                ops[index].forward(OperationBuffers(pointers: pointers, inputCount: end - start - 2))
             }
         }
     }
