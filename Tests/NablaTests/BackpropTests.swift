@@ -33,12 +33,12 @@ import Testing
         }
     }
 
-    @Test(arguments: [1, 2, 3] as [UInt64])
+    @Test(.needsMNIST, arguments: [1, 2, 3] as [UInt64])
     func doubleGradientsEqualHandWrittenBackprop(seed: UInt64) {
         compare(Double.self, tolerance: 1e-10, seed: seed)
     }
 
-    @Test(arguments: [1, 2, 3] as [UInt64])
+    @Test(.needsMNIST, arguments: [1, 2, 3] as [UInt64])
     func floatGradientsEqualHandWrittenBackprop(seed: UInt64) {
         compare(Float.self, tolerance: 1e-4, seed: seed)
     }
@@ -66,7 +66,7 @@ import Testing
 
 /// A short training run on real MNIST: fast enough for a debug `swift test`.
 @Suite struct TrainingTests {
-    @Test func oneEpochLearns() {
+    @Test(.needsMNIST) func oneEpochLearns() {
         var model = bookNetwork(Float.self, seed: 1)
         var rng = SeededGenerator(seed: 2)
         let train = realMNIST.training, test = realMNIST.test.subset(0..<2_000)

@@ -20,7 +20,7 @@ import Testing
         process.executableURL = binary
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["NABLA_MNIST"] = mnistDirectory
+        environment["NABLA_MNIST"] = mnistDirectory ?? ""
         process.environment = environment
         let (out, err) = (Pipe(), Pipe())
         process.standardOutput = out
@@ -38,7 +38,7 @@ import Testing
         run.errors.split(separator: "\n").filter { !$0.hasPrefix("note: this is a debug build") }
     }
 
-    @Test func trainsSavesPlotsAndPredicts() throws {
+    @Test(.needsMNIST) func trainsSavesPlotsAndPredicts() throws {
         let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -67,7 +67,7 @@ import Testing
         #expect(evaluate.status == 0 && evaluate.output.contains("Evaluation: "))
     }
 
-    @Test func checkGradientsAgreesWithTheHandWrittenBackprop() throws {
+    @Test(.needsMNIST) func checkGradientsAgreesWithTheHandWrittenBackprop() throws {
         let check = try Self.run(["--check-gradients"])
         #expect(check.status == 0, "\(check.output)\(check.errors)")
         #expect(check.output.contains("All gradients agree."))

@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test func aDarkDigitOnLightPaperIsInvertedToMNISTsConvention() throws {
+    @Test(.needsMNIST) func aDarkDigitOnLightPaperIsInvertedToMNISTsConvention() throws {
         // A real test digit, drawn dark on light as a person would: MNIST's bytes come back.
         let digit = realMNIST.test.pixels[0..<784]
         let drawn = try GrayscaleImage(parsingPGM: Array("P5 28 28 255\n".utf8) + digit.map { 255 - $0 }, file: "seven.pgm")

@@ -3,15 +3,42 @@ import Nabla
 import NablaData
 import Testing
 
-/// Where the tests find real MNIST: NABLA_MNIST, else ../shared/mnist beside the checkout.
-let mnistDirectory: String = {
-    if let path = ProcessInfo.processInfo.environment["NABLA_MNIST"], !path.isEmpty { return path }
+/// Where the tests find real MNIST's IDX files: where the example looks (`$NABLA_MNIST`, then the
+/// cache it downloads into), then `../shared/mnist` beside the checkout; nil if nowhere.
+let mnistDirectory: String? = {
     let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return checkout.deletingLastPathComponent().appendingPathComponent("shared/mnist").path
+    let beside = checkout.deletingLastPathComponent().appendingPathComponent("shared/mnist").path
+    let candidates = MNIST.searchPaths().filter { $0 != "../shared/mnist" } + [beside]
+    // An explicit $NABLA_MNIST is used even if it is wrong, so that a typo fails loudly.
+    if let explicit = ProcessInfo.processInfo.environment["NABLA_MNIST"], !explicit.isEmpty { return explicit }
+    return candidates.first { MNIST.isPresent(at: $0) }
 }()
+
+/// Whether the tests that need real MNIST run: where it is found, and always under
+/// `NABLA_REQUIRE_MNIST` (as CI sets), so that missing data fails there instead of skipping.
+let mnistTestsRun: Bool = {
+    if mnistDirectory != nil || ProcessInfo.processInfo.environment["NABLA_REQUIRE_MNIST"] != nil { return true }
+    FileHandle.standardError.write(Data("""
+        note: real MNIST was not found, so the tests that need it are skipped; get it with \
+        `swift run -c release Examples/mnist` (which downloads it into \(MNIST.cacheDirectory)) or \
+        point NABLA_MNIST at a directory holding the four IDX files
+
+        """.utf8))
+    return false
+}()
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only where real MNIST is found (see ``mnistTestsRun``).
+    static var needsMNIST: Self {
+        .enabled(if: mnistTestsRun, "real MNIST not found (NABLA_MNIST, \(MNIST.cacheDirectory) or ../shared/mnist)")
+    }
+}
 
 /// Real MNIST from the IDX files, read once for all tests.
 let realMNIST: MNIST = {
+    guard let mnistDirectory else {
+        fatalError("tests need real MNIST (NABLA_REQUIRE_MNIST is set): none in $NABLA_MNIST, \(MNIST.cacheDirectory) or ../shared/mnist")
+    }
     do { return try MNIST(idxFilesAt: mnistDirectory) } catch { fatalError("tests need real MNIST: \(error)") }
 }()
 
@@ -38,7 +65,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
 }
 
 @Suite struct MNISTTests {
-    @Test func idxFilesGiveTheBooksSplits() {
+    @Test(.needsMNIST) func idxFilesGiveTheBooksSplits() {
         let data = realMNIST
         #expect(data.training.count == 50_000 && data.validation.count == 10_000 && data.test.count == 10_000)
         // Label counts from ../shared/mnist/README.md.
@@ -50,8 +77,11 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(trainCounts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
     }
 
-    @Test func theBooksPickleHoldsTheSameImages() throws {
-        let fromPickle = try MNIST(pickleAt: mnistDirectory + "/mnist.pkl.gz")
+    @Test(.needsMNIST, .enabled(if: FileManager.default.fileExists(atPath: (mnistDirectory ?? "") + "/mnist.pkl.gz")
+                                    || ProcessInfo.processInfo.environment["NABLA_REQUIRE_MNIST"] != nil,
+                                "the book's mnist.pkl.gz is not beside the IDX files"))
+    func theBooksPickleHoldsTheSameImages() throws {
+        let fromPickle = try MNIST(pickleAt: (mnistDirectory ?? "") + "/mnist.pkl.gz")
         for (a, b) in [(fromPickle.training, realMNIST.training), (fromPickle.validation, realMNIST.validation),
                        (fromPickle.test, realMNIST.test)] {
             #expect(a.labels == b.labels && a.pixels == b.pixels, "\(a.name) differs")
@@ -79,7 +109,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(data.training.pixels == expected)
     }
 
-    @Test func batchesAreScaledPixelsAndOneHotTargets() {
+    @Test(.needsMNIST) func batchesAreScaledPixelsAndOneHotTargets() {
         let set = realMNIST.test
         let x: Tensor<Float> = set.images(at: [3, 0])
         #expect(x.shape == [2, 784])
@@ -89,7 +119,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(y.argmax(alongAxis: 1) == set.labels(at: [0, 3]))
     }
 
-    @Test func shuffledBatchesMatchTheirBytesRowByRow() {
+    @Test(.needsMNIST) func shuffledBatchesMatchTheirBytesRowByRow() {
         // Sizes around the gather's prefetch window (16 rows) and one large enough to be split
         // over the cores, at indices from all over the set, in both precisions.
         let set = realMNIST.training, pixels = set.pixels
@@ -110,7 +140,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         }
     }
 
-    @Test func batchesWrittenIntoATensorReuseItsStorage() {
+    @Test(.needsMNIST) func batchesWrittenIntoATensorReuseItsStorage() {
         let set = realMNIST.test
         var x = Tensor<Double>(zeros: [2, 784]), y = Tensor<Double>(zeros: [2, 10])
         let storage = x.withUnsafeBufferPointer { $0.baseAddress }
@@ -128,7 +158,7 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         #expect(kept == set.images(at: [7, 8, 9]) && x == set.images(at: [0, 1, 2]))
     }
 
-    @Test func correctCountAgreesWithEachImagesAnswer() {
+    @Test(.needsMNIST) func correctCountAgreesWithEachImagesAnswer() {
         // A lightly trained network (about a third right), so that the count is neither 0 nor
         // everything; batch sizes that leave a ragged last batch, one that is the whole set,
         // and one larger than it.

@@ -4,7 +4,7 @@ import Testing
 
 /// The README's samples, kept compiling and running: documentation that cannot go stale.
 @Suite struct ReadmeTests {
-    @Test func theSamplesTrain() throws {
+    @Test(.needsMNIST) func theSamplesTrain() throws {
         var rng = SeededGenerator(seed: 1)
         var model = Sequential<Float> {
             Dense(inputSize: 784, outputSize: 30, using: &rng)

@@ -22,7 +22,7 @@ import Testing
         return (realMNIST.training.images(at: indices), realMNIST.training.oneHotLabels(at: indices))
     }
 
-    @Test func bookNetworkMatchesEagerWhileTraining() {
+    @Test(.needsMNIST) func bookNetworkMatchesEagerWhileTraining() {
         // Two identical networks, one trained through the trace and one eagerly: each step's
         // value and gradients must agree, which checks that replays read the updated parameters.
         var traced = bookNetwork(Double.self, seed: 1), eager = bookNetwork(Double.self, seed: 1)
@@ -40,7 +40,7 @@ import Testing
         #expect(traced.parameterValues == eager.parameterValues)
     }
 
-    @Test func floatBookNetworkMatchesHandWrittenBackprop() {
+    @Test(.needsMNIST) func floatBookNetworkMatchesHandWrittenBackprop() {
         let model = bookNetwork(Float.self, seed: 2)
         let p = model.parameters.map { $0.parameter.wrappedValue.scalars }
         let reference = BookNetwork<Float>(sizes: [784, 30, 10], weights: [p[0], p[2]], biases: [p[1], p[3]])
@@ -107,7 +107,7 @@ import Testing
         #expect(report.passed, "\(report)")
     }
 
-    @Test func crossEntropyNetworkReplays() {
+    @Test(.needsMNIST) func crossEntropyNetworkReplays() {
         // The chapter-3 network: the last layer's logits go to the cross-entropy cost.
         var rng = SeededGenerator(seed: 9)
         let model = Sequential<Double> {
@@ -123,7 +123,7 @@ import Testing
         #expect(lossAndGradient.eagerReason == nil)
     }
 
-    @Test func aSmallerBatchIsTracedAgainAndBothReplay() {
+    @Test(.needsMNIST) func aSmallerBatchIsTracedAgainAndBothReplay() {
         let model = bookNetwork(Double.self, seed: 4)
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         for (step, size) in [(0, 10), (1, 7), (2, 10), (3, 7)] {
@@ -132,7 +132,7 @@ import Testing
         }
     }
 
-    @Test func gradientsKeptByTheCallerAreNotOverwritten() {
+    @Test(.needsMNIST) func gradientsKeptByTheCallerAreNotOverwritten() {
         let model = bookNetwork(Float.self, seed: 5)
         let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         let (x0, y0) = batch(Float.self, step: 0), (x1, y1) = batch(Float.self, step: 1)
@@ -159,7 +159,7 @@ import Testing
         #expect(lossAndGradient.eagerReason == nil, "\(lossAndGradient.eagerReason ?? "")")
     }
 
-    @Test func aCapturedTensorGivenANewValueIsNeverFrozenIntoTheReplay() {
+    @Test(.needsMNIST) func aCapturedTensorGivenANewValueIsNeverFrozenIntoTheReplay() {
         // The target here is captured, not passed. When it gets a new value, the recorded step
         // no longer computes what the function does, so it is recorded again. (The program
         // notices because the old value is let go of; see TracedGradient's documentation.)
@@ -174,7 +174,7 @@ import Testing
         #expect(lossAndGradient.eagerReason == nil, "\(lossAndGradient.eagerReason ?? "nil")")
     }
 
-    @Test func parametersTheLossDoesNotUseGetZeros() {
+    @Test(.needsMNIST) func parametersTheLossDoesNotUseGetZeros() {
         // The function's path depends on the batch's shape (which a trace may do): one row uses
         // the whole network; more rows use the first layer only. The second plan must zero the
         // last layer's gradients, which the first plan wrote into the same storage.

@@ -41,7 +41,7 @@ import Testing
         }
     }
 
-    @Test func theBooksStepInFloatUpdatesInsideTheReversePass() {
+    @Test(.needsMNIST) func theBooksStepInFloatUpdatesInsideTheReversePass() {
         let stepper = expectStepIsGradientThenUpdate(
             { bookNetwork(Float.self, seed: 1) }, optimizer: { SGD<Float>(learningRate: 3) },
             batches: batches(Float.self, sizes: [10, 10, 10, 7, 10, 7, 10, 10])) { model, x, y in
@@ -50,7 +50,7 @@ import Testing
         #expect(stepper.eagerReason == nil)
     }
 
-    @Test func theStepIsTheSameOnThePortablePath() {
+    @Test(.needsMNIST) func theStepIsTheSameOnThePortablePath() {
         // Without fused multiply-adds, −rate·∂ is rounded before it meets W: in both forms alike.
         nabla_force_portable_kernels(1)  // on this thread only
         defer { nabla_force_portable_kernels(0) }
@@ -60,7 +60,7 @@ import Testing
             batches: batches(Float.self, sizes: [10, 10, 7])) { model, x, y in QuadraticLoss()(model(x), y) }
     }
 
-    @Test func weightDecayTakesTheStepThroughTheGradient() {
+    @Test(.needsMNIST) func weightDecayTakesTheStepThroughTheGradient() {
         let stepper = expectStepIsGradientThenUpdate(
             { bookNetwork(Double.self, seed: 2) }, optimizer: { SGD<Double>(learningRate: 0.5, weightDecay: 0.01) },
             batches: batches(Double.self, sizes: [10, 10, 10])) { model, x, y in
@@ -87,7 +87,7 @@ import Testing
         #expect(stepper.eagerReason == nil)
     }
 
-    @Test func optimizersWithStateAndEagerFunctionsTakeTheSameStep() {
+    @Test(.needsMNIST) func optimizersWithStateAndEagerFunctionsTakeTheSameStep() {
         let data = batches(Double.self, sizes: [10, 10, 10])
         let loss = { (model: Sequential<Double>, x: Tensor<Double>, y: Tensor<Double>) in QuadraticLoss()(model(x), y) }
         expectStepIsGradientThenUpdate({ bookNetwork(Double.self, seed: 4) },
@@ -115,7 +115,7 @@ import Testing
                 "\(readsOnTheCPU.eagerReason ?? "nil")")
     }
 
-    @Test func parametersTheLossDoesNotUseStillDecay() {
+    @Test(.needsMNIST) func parametersTheLossDoesNotUseStillDecay() {
         // Past one row, the loss uses the first layer only: the last layer's gradient is zero,
         // and weight decay alone must still shrink it, as the separate update does.
         let data = batches(Double.self, sizes: [1, 2, 1, 2])
@@ -130,7 +130,7 @@ import Testing
         #expect(stepper.eagerReason == nil)
     }
 
-    @Test func aParameterCopyKeptByTheCallerIsNotWrittenThrough() {
+    @Test(.needsMNIST) func aParameterCopyKeptByTheCallerIsNotWrittenThrough() {
         let model = bookNetwork(Float.self, seed: 9)
         let stepper = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
         var sgd = SGD<Float>(learningRate: 3)
