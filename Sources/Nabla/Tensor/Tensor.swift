@@ -155,6 +155,8 @@ extension Tensor: Equatable {
     /// Tensors are equal when their shapes and elements are; tracking is ignored.
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
         guard lhs.shape == rhs.shape else { return false }
+        Program<Scalar>.noteHostRead(of: lhs, by: "==")
+        Program<Scalar>.noteHostRead(of: rhs, by: "==")
         let (a, b) = (lhs.base, rhs.base)
         return (0..<lhs.count).allSatisfy { a[$0] == b[$0] }
     }
