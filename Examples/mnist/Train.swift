@@ -17,13 +17,13 @@ struct Train: AsyncParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
-    @Option(help: "Passes over the training images.")
+    @Option(parsing: .unconditional, help: "Passes over the training images.")
     var epochs = 30
 
-    @Option(help: "Images per mini-batch.")
+    @Option(parsing: .unconditional, help: "Images per mini-batch.")
     var batchSize = 10
 
-    @Option(help: "η, the learning rate.")
+    @Option(parsing: .unconditional, help: "η, the learning rate.")
     var learningRate: Float = 3.0
 
     @Option(help: "Optimizer: sgd, momentum (0.9) or adam.")
@@ -38,7 +38,7 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Evaluate on the test or the validation images.")
     var eval: EvalChoice = .test
 
-    @Option(help: "Train on only the first N training images.")
+    @Option(parsing: .unconditional, help: "Train on only the first N training images.")
     var limit: Int?
 
     @Option(help: "Start from the parameters in this safetensors file (then evaluate, or continue training).")
@@ -53,7 +53,7 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Draw the learning curve (accuracy and cost per epoch) to this SVG file.")
     var plot: String?
 
-    @Option(help: "Draw this many misclassified evaluation digits in the terminal at the end.")
+    @Option(parsing: .unconditional, help: "Draw this many misclassified evaluation digits in the terminal at the end.")
     var showMistakes: Int = 0
 
     @Flag(help: "Compare autodiff gradients with the book's hand-written backprop and with finite differences, then exit.")

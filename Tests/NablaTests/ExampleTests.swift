@@ -76,6 +76,10 @@ import Testing
 
     @Test(arguments: [
         (["--epochs", "many"], Int32(64), "error: "),
+        // A negative number after a space is the option's value, and reaches its validation.
+        (["--epochs", "-3"], 64, "--epochs must be 0 or more, got -3"),
+        (["--learning-rate", "-1"], 64, "--learning-rate must be positive, got -1"),
+        (["--batch-size", "-10"], 64, "--batch-size must be positive, got -10"),
         (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
         (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
         (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),
