@@ -194,10 +194,6 @@ struct Train: AsyncParsableCommand {
 extension String {
     /// Writes the text atomically (a temporary file, then a rename), naming the file on failure.
     func write(toFile path: String) throws {
-        do {
-            try Data(utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw DataError(file: path, "cannot be written: \(error.localizedDescription)")
-        }
+        try writeAtomically(Data(utf8), to: path)
     }
 }

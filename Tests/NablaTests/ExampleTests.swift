@@ -80,6 +80,9 @@ import Testing
         (["--epochs", "-3"], 64, "--epochs must be 0 or more, got -3"),
         (["--learning-rate", "-1"], 64, "--learning-rate must be positive, got -1"),
         (["--batch-size", "-10"], 64, "--batch-size must be positive, got -10"),
+        // A directory where a file should go is named as such, not as an error code.
+        (["--epochs", "0", "--limit", "10", "--save", NSTemporaryDirectory()], 1, "is a directory"),
+        (["--epochs", "1", "--limit", "10", "--plot", NSTemporaryDirectory()], 1, "is a directory"),
         (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
         (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
         (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),

@@ -25,3 +25,22 @@ package func readBytes(_ path: String) throws -> [UInt8] {
     }
     return [UInt8](data)
 }
+
+/// Writes `bytes` to `path` atomically — a temporary file beside it, then a rename — so that a
+/// crash never leaves a half-written file; a failure throws a ``DataError`` that names the file
+/// and says what is wrong in words (a directory in the way, a missing directory).
+package func writeAtomically(_ bytes: Data, to path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw DataError(file: path, "is a directory")
+    }
+    let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: parent) else {
+        throw DataError(file: path, "cannot be written: no directory \(parent)")
+    }
+    do {
+        try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw DataError(file: path, "cannot be written: \(error.localizedDescription)")
+    }
+}

@@ -79,11 +79,7 @@ public struct SafeTensors {
     /// Writes the file atomically: to a temporary file beside `path`, then renamed over it, so a
     /// crash never leaves a half-written checkpoint.
     public func write(to path: String) throws {
-        do {
-            try Data(serialized()).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw DataError(file: path, "cannot be written: \(error.localizedDescription)")
-        }
+        try writeAtomically(Data(serialized()), to: path)
     }
 
     // MARK: Reading
