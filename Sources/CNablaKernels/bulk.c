@@ -121,6 +121,8 @@ __attribute__((target("avx2,fma"))) static void sigmoidAVX2(const float *x, floa
     long i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 t = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(x + i));  /* e^−x */
+        /* Past the clamp, σ is below the smallest normal float: 0, as the scalar loop gives. */
+        const __m256 underflows = _mm256_cmp_ps(t, limit, _CMP_GT_OQ);
         /* Clamped with t as the second operand: max and min return their second operand when
            either is NaN, so a NaN goes through, as IEEE arithmetic says it must. */
         t = _mm256_min_ps(limit, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), limit), t));
@@ -135,7 +137,7 @@ __attribute__((target("avx2,fma"))) static void sigmoidAVX2(const float *x, floa
         p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, one));
         __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
         __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+        _mm256_storeu_ps(y + i, _mm256_andnot_ps(underflows, _mm256_div_ps(one, _mm256_add_ps(one, e))));
     }
     for (; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }

@@ -30,6 +30,10 @@ import Testing
             #expect(y.indices.filter { ![0, 4, 8].contains($0) }.allSatisfy { !y[$0].isNaN }, "\(name): \(y)")
         }
         #expect(sigmoid(Tensor<Double>([.nan, 1])).scalars[0].isNaN)
+        // ±∞ give exactly 0 and 1, on the vectorised path (8 or more floats) as on the others.
+        let infinities = Tensor<Float>([-.infinity, .infinity, -100, 100, -.infinity, -89, 89, 0], shape: [8])
+        #expect(sigmoid(infinities).scalars == [0, 1, 0, 1, 0, 0, 1, 0.5])
+        #expect(sigmoid(Tensor<Double>([-.infinity, .infinity])).scalars == [0, 1])
         let withNaN = Tensor<Double>([0.1, .nan, 0.5, 0.3, 0.2, 0.9], shape: [2, 3])
         #expect(withNaN.argmax(alongAxis: 1) == [1, 2])
         let maxima = withNaN.max(alongAxis: 1).scalars
