@@ -7,13 +7,21 @@ public struct IDXFile: Sendable {
     /// The elements, row-major: a slice of the file's bytes, not a copy.
     public let bytes: ArraySlice<UInt8>
 
-    /// Parses and validates an IDX file's (decompressed) bytes; `file` names it in errors.
-    public init(parsing data: [UInt8], file: String) throws {
+    /// Parses and validates an IDX file's (decompressed) bytes; `file` names it in errors. With
+    /// `expected`, the magic number must declare that many dimensions, for that kind of file
+    /// (`(3, "an images file")`): a wrong file is then refused by its magic number, before its
+    /// header is read as something it is not.
+    public init(parsing data: [UInt8], file: String, expected: (rank: Int, kind: String)? = nil) throws {
         var reader = ByteReader(bytes: data, file: file)
         let magic = try reader.unsigned(width: 4, bigEndian: true)
         let (zeros, type, rank) = (magic >> 16, (magic >> 8) & 0xFF, Int(magic & 0xFF))
+        let hex = { (value: UInt64) in "0x" + String(repeating: "0", count: max(0, 8 - String(value, radix: 16).count)) + String(value, radix: 16) }
         guard zeros == 0, rank >= 1, rank <= 4 else {
-            throw DataError(file: file, "not an IDX file: magic number 0x\(String(magic, radix: 16)), expected 0x00000801 to 0x00000804")
+            throw DataError(file: file, "not an IDX file: magic number \(hex(magic)), expected 0x00000801 to 0x00000804")
+        }
+        if let expected, rank != expected.rank {
+            throw DataError(file: file, "magic number \(hex(magic)) declares \(rank) dimensions; \(expected.kind) has "
+                            + "\(expected.rank) (\(hex(0x800 + UInt64(expected.rank))))")
         }
         guard type == 0x08 else {
             throw DataError(file: file, "IDX element type 0x\(String(type, radix: 16)) is not supported (only unsigned bytes, 0x08)")

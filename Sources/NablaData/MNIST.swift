@@ -97,22 +97,27 @@ public struct MNIST: Sendable {
         (47_040_016, 0xE9F4_D8B3), (60_008, 0xE0CB_4AD2), (7_840_016, 0x9137_3BDF), (10_008, 0x4AB9_EFF9),
     ]
 
-    /// Reads the four IDX files in `directory`.
+    /// Reads the four IDX files in `directory`, labels first: a file of the wrong kind, or a label
+    /// that is not a digit, is refused naming the file before the large images are read.
     public init(idxFilesAt directory: String) throws {
         func read(_ name: String, rank: Int, count: Int) throws -> ArraySlice<UInt8> {
             let gzPath = directory + "/" + name
             let path = FileManager.default.fileExists(atPath: gzPath) ? gzPath : gzPath.replacingOccurrences(of: ".gz", with: "")
-            let idx = try IDXFile(parsing: try readFile(path), file: path)
+            let kind = rank == 3 ? "an images file" : "a labels file"
+            let idx = try IDXFile(parsing: try readFile(path), file: path, expected: (rank, kind))
             let expected = rank == 3 ? [count, 28, 28] : [count]
             guard idx.dimensions == expected else {
                 throw DataError(file: path, "has dimensions \(idx.dimensions), expected \(expected)")
             }
+            if rank == 1, let bad = idx.bytes.firstIndex(where: { $0 >= MNISTSet.classCount }) {
+                throw DataError(file: path, "label \(idx.bytes[bad]) at index \(bad - idx.bytes.startIndex) is not a digit 0–9")
+            }
             return idx.bytes
         }
-        let trainPixels = try read(Self.idxFiles[0], rank: 3, count: 60_000)
         let trainLabels = try read(Self.idxFiles[1], rank: 1, count: 60_000)
-        let testPixels = try read(Self.idxFiles[2], rank: 3, count: 10_000)
         let testLabels = try read(Self.idxFiles[3], rank: 1, count: 10_000)
+        let trainPixels = try read(Self.idxFiles[0], rank: 3, count: 60_000)
+        let testPixels = try read(Self.idxFiles[2], rank: 3, count: 10_000)
         let split = 50_000 * MNISTSet.pixelCount
         let (p, l) = (trainPixels.startIndex, trainLabels.startIndex)
         training = try MNISTSet(name: "training", pixelSlice: trainPixels[p ..< p + split], labelSlice: trainLabels[l ..< l + 50_000])

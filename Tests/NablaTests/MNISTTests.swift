@@ -193,6 +193,45 @@ func expectDataError(_ bytes: [UInt8], named name: String = "bad.idx", containin
         expectDataError([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3], named: "bad.gz", containing: "gzip") { _ = try IDXFile(path: $0) }
     }
 
+    /// A directory of IDX files, each a header and `body` bytes, gzip'd or not as the reader
+    /// allows: what `MNIST(idxFilesAt:)` reads.
+    func idxDirectory(_ files: [String: [UInt8]]) -> String {
+        let directory = NSTemporaryDirectory() + "nabla-idx-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, bytes) in files {
+            _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
+        }
+        return directory
+    }
+
+    /// An IDX header: magic 0x0000080R and the dimensions, big-endian.
+    func idxHeader(_ dimensions: [Int]) -> [UInt8] {
+        [0, 0, 8, UInt8(dimensions.count)] + dimensions.flatMap { d in (0..<4).reversed().map { UInt8((d >> (8 * $0)) & 0xFF) } }
+    }
+
+    @Test func aFileOfTheWrongKindIsRefusedByItsMagicNumber() {
+        // Labels where images belong: a labels file's magic number declares one dimension.
+        let directory = idxDirectory([
+            "train-labels-idx1-ubyte": idxHeader([60_000]) + [UInt8](repeating: 3, count: 60_000),
+            "t10k-labels-idx1-ubyte": idxHeader([10_000]) + [UInt8](repeating: 3, count: 10_000),
+            "train-images-idx3-ubyte": [0, 0, 8, 4] + [UInt8](repeating: 0, count: 40),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect { try MNIST(idxFilesAt: directory) } throws: { error in
+            "\(error)".contains("train-images-idx3-ubyte: magic number 0x00000804 declares 4 dimensions; an images file has 3 (0x00000803)")
+        }
+    }
+
+    @Test func aLabelThatIsNotADigitNamesItsFile() {
+        var labels = [UInt8](repeating: 3, count: 60_000)
+        labels[7] = 11
+        let directory = idxDirectory(["train-labels-idx1-ubyte": idxHeader([60_000]) + labels])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect { try MNIST(idxFilesAt: directory) } throws: { error in
+            "\(error)".contains("train-labels-idx1-ubyte: label 11 at index 7 is not a digit 0–9")
+        }
+    }
+
     @Test func badPicklesAreNamedAndExplained() {
         expectDataError([0x80, 2, 0x63] + Array("os\nsystem\n".utf8) + [0x29, 0x52, 0x2E], named: "evil.pkl",
                         containing: "refusing to call os.system") { _ = try MNIST(pickleAt: $0) }
