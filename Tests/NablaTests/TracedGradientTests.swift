@@ -216,4 +216,23 @@ import Testing
         expectSame(lossAndGradient(x, y), eager(x, y))
         #expect(lossAndGradient.eagerReason == nil)
     }
+
+    /// A gradient no launch writes (zeros, for a parameter the loss does not use) is returned
+    /// with its values even when the caller keeps every earlier result, so that the buffers are
+    /// replaced at each call, into memory just freed by tensors of another value.
+    @Test func gradientsThatNoLaunchWritesKeepTheirValuesWhenKept() {
+        let model = bookNetwork(Double.self, seed: 12)
+        let lossAndGradient = TracedGradient(of: model) { model, x, y in
+            let (w, b) = (model.parameters[0].parameter.wrappedValue, model.parameters[1].parameter.wrappedValue)
+            return QuadraticLoss()(sigmoid(Tensor.affine(x, weight: w, bias: b)), y)
+        }
+        let (x, y) = (random([3, 784], seed: 13), random([3, 30], seed: 14))
+        var kept: [Gradients<Double>] = []
+        for _ in 0..<6 {
+            for _ in 0..<8 { _ = Tensor<Double>(repeating: 7, shape: [10, 30]); _ = Tensor<Double>(repeating: 7, shape: [10]) }
+            kept.append(lossAndGradient(x, y).gradients)
+            #expect(kept.last!["2.weight"] == Tensor(zeros: [10, 30]) && kept.last!["2.bias"] == Tensor(zeros: [10]))
+        }
+        #expect(lossAndGradient.eagerReason == nil)
+    }
 }

@@ -117,8 +117,7 @@ final class Program<Scalar: TensorScalar> {
     /// Lets `pass` rewrite the recorded launches before the program first runs: an optimisation
     /// that replaces some launches by fewer, computing the same.
     func rewrite(_ pass: (inout [Launch]) -> Void) {
-        var launches = ops.indices.map { ($0, ops[$0], Array(operands[operandStarts[$0] ..< operandStarts[$0 + 1]])) }
-            .map { Launch(op: $0.1, operands: $0.2) }
+        var launches = ops.indices.map { Launch(ops[$0], Array(operands[operandStarts[$0] ..< operandStarts[$0 + 1]])) }
         pass(&launches)
         ops = launches.map(\.op)
         operands = launches.flatMap(\.operands)
@@ -165,12 +164,15 @@ final class Program<Scalar: TensorScalar> {
         return Tensor(shape: export.shape, count: export.shape.reduce(1, *), storage: storage, offset: export.offset)
     }
 
-    /// Gives `export`'s buffer new storage if anything outside the program still holds it.
+    /// Gives `export`'s buffer new storage if anything outside the program still holds it: a
+    /// copy, since a buffer no launch writes (a gradient of zeros, a constant) must keep its values.
     func release(_ export: Export) {
         let index = export.buffer - slotCount
         guard !isKnownUniquelyReferenced(&kept[index]) else { return }
-        kept[index] = .make(count: kept[index].count)
-        addresses![export.buffer] = kept[index].elements
+        let copy = TensorStorage<Scalar>.make(count: kept[index].count)
+        copy.elements.initialize(from: kept[index].elements, count: kept[index].count)
+        kept[index] = copy
+        addresses![export.buffer] = copy.elements
     }
 
     /// Whether a tensor the step captured from outside has been let go of since: a captured
