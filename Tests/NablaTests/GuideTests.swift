@@ -37,6 +37,20 @@ struct StepCounter: Layer {
 
 /// The guides' code, run: Docs/WritingALayer.md and Docs/GettingStarted.md.
 @Suite struct GuideTests {
+    /// A layer applied twice has one state, as it has one set of parameters, and still replays.
+    @Test func aLayerAppliedTwiceHasOneState() {
+        var rng = SeededGenerator(seed: 3)
+        let counter = StepCounter()
+        let model = Sequential<Double> { Dense(inputSize: 3, outputSize: 2, using: &rng); counter; counter }
+        #expect(model.states.map(\.name) == ["1.steps"])
+        let traced = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
+        var sgd = SGD<Double>(learningRate: 0.1)
+        let (x, y) = (Tensor<Double>(randomNormal: [4, 3], using: &rng), Tensor<Double>(zeros: [4, 2]))
+        for _ in 0..<3 { traced.step(x, y, optimizer: &sgd) }
+        #expect(traced.eagerReason == nil, "\(traced.eagerReason ?? "")")
+        #expect(counter.steps == Tensor([6]), "two counts a step, replayed or not")
+    }
+
     @Test func aLayerWithAModeAndState() throws {
         var rng = SeededGenerator(seed: 2)
         let model = Sequential<Double> { Dense(inputSize: 3, outputSize: 2, using: &rng); StepCounter() }

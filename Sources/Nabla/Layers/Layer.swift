@@ -56,14 +56,14 @@ extension Layer {
     public var parameters: [NamedParameter<Scalar>] {
         var found = Found<Scalar>()
         collect(of: self, prefix: "", into: &found)
-        return uniqued(found.parameters)
+        return uniqued(found.parameters) { $0.parameter }
     }
 
     /// Every ``LayerState``, found by reflection like ``parameters``.
     public var states: [NamedState<Scalar>] {
         var found = Found<Scalar>()
         collect(of: self, prefix: "", into: &found)
-        return found.states
+        return uniqued(found.states) { $0.state }
     }
 
     /// The parameter values, by name.
@@ -116,8 +116,8 @@ private func collect<Scalar>(of value: Any, prefix: String, into found: inout Fo
     }
 }
 
-/// Keeps the first name of a parameter reachable twice (shared weights).
-func uniqued<Scalar>(_ parameters: [NamedParameter<Scalar>]) -> [NamedParameter<Scalar>] {
+/// Keeps the first name of a parameter or state reachable twice (a layer applied twice).
+func uniqued<Item>(_ items: [Item], by object: (Item) -> AnyObject) -> [Item] {
     var seen: Set<ObjectIdentifier> = []
-    return parameters.filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
+    return items.filter { seen.insert(ObjectIdentifier(object($0))).inserted }
 }

@@ -32,10 +32,10 @@ public struct Sequential<Scalar: TensorScalar>: Layer {
         self.layers = layers
         self.parameters = uniqued(layers.enumerated().flatMap { index, layer in
             layer.parameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
-        })
-        self.states = layers.enumerated().flatMap { index, layer in
+        }) { $0.parameter }
+        self.states = uniqued(layers.enumerated().flatMap { index, layer in
             layer.states.map { NamedState(name: "\(index).\($0.name)", state: $0.state) }
-        }
+        }) { $0.state }
     }
 
     /// Applies each layer to the previous one's output.
