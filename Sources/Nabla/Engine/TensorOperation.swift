@@ -165,6 +165,8 @@ extension Tensor {
             pointers[inputCount + 2] = workspace?.elements ?? saved.base
             op.forward(OperationBuffers(pointers: UnsafePointer(pointers.baseAddress!), inputCount: inputCount))
         }
-        Program<Scalar>.recording?.append(op, first + second + third + [output, saved], updating: updating)
+        if let program = Program<Scalar>.recording {
+            program.append(op, first + second + third + [output, saved], updating: updating)
+        }
     }
 }

@@ -64,8 +64,9 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
         case .absoluteValue: return [g * sign(x)]
         case .sign: return [Tensor(zeros: x.shape)]
         case .power(let exponent): return [g * exponent * pow(x, exponent - 1)]
-        case .sigmoid, .tanh, .relu:
-            return [ActivationDerivative(function: function, count: count)([y, g], shape: y.shape)]
+        case .sigmoid: return [ActivationDerivative(function: .sigmoid, count: count)([y, g], shape: y.shape)]
+        case .tanh: return [ActivationDerivative(function: .tanh, count: count)([y, g], shape: y.shape)]
+        case .relu: return [ActivationDerivative(function: .relu, count: count)([y, g], shape: y.shape)]
         }
     }
 }
@@ -73,7 +74,8 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
 /// The gradient of an activation from its output y and upstream gradient g, in one pass: each
 /// derivative is written in terms of y (or, for ReLU, its sign), so f is never evaluated again.
 struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
-    let function: ElementwiseFunction<Scalar>.Function
+    enum Function { case sigmoid, tanh, relu }
+    let function: Function
     let count: Int
 
     @_specialize(where Scalar == Float)
@@ -84,7 +86,7 @@ struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
             switch function {
             case .sigmoid: for i in chunk { dx[i] = g[i] * y[i] * (1 - y[i]) }
             case .tanh: for i in chunk { dx[i] = g[i] * (1 - y[i] * y[i]) }
-            default: for i in chunk { dx[i] = y[i] > 0 ? g[i] : (y[i].isNaN ? y[i] : 0) }
+            case .relu: for i in chunk { dx[i] = y[i] > 0 ? g[i] : (y[i].isNaN ? y[i] : 0) }
             }
         }
     }
