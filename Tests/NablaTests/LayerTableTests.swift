@@ -23,6 +23,21 @@ let layerTable: [LayerRow] = [
     LayerRow(name: "ReLU", inputShape: [3, 4]) { ReLU<Double>() },
     LayerRow(name: "Softmax", inputShape: [3, 4]) { Softmax<Double>() },
     LayerRow(name: "Sequential, a shared layer", inputShape: [5, 4]) { sharedLayerNetwork(seed: 4) },
+    LayerRow(name: "Conv2D", inputShape: [2, 2, 6, 5]) {
+        var rng = SeededGenerator(seed: 7)
+        return Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 1, padding: 1, using: &rng)
+    },
+    LayerRow(name: "MaxPool2D", inputShape: [2, 3, 4, 4]) { MaxPool2D<Double>(kernelSize: 2) },
+    LayerRow(name: "Flatten", inputShape: [2, 3, 2, 2]) { Flatten<Double>() },
+    LayerRow(name: "Dropout (training in the replay)", inputShape: [3, 4]) {
+        var rng = SeededGenerator(seed: 8)
+        return Dropout<Double>(probability: 0.5, using: &rng)
+    },
+    LayerRow(name: "Dropout, scaled at evaluation", inputShape: [3, 4]) {
+        var rng = SeededGenerator(seed: 9)
+        return Dropout<Double>(probability: 0.3, scaling: .atEvaluation, using: &rng)
+    },
+    LayerRow(name: "the book's chapter-6 network, small", inputShape: [2, 1, 12, 12]) { chapter6Network(seed: 10) },
 ]
 
 @Suite struct LayerTableTests {
@@ -52,4 +67,23 @@ struct AnyLayer: Layer {
     func callAsFunction(_ input: Tensor<Double>) -> Tensor<Double> { layer(input) }
     var parameters: [NamedParameter<Double>] { layer.parameters }
     var states: [NamedState<Double>] { layer.states }
+}
+
+/// network3's two conv-pool layers, a fully connected layer with dropout and a softmax layer, at
+/// a small size: every chapter-6 layer in one model.
+func chapter6Network(seed: UInt64) -> Sequential<Double> {
+    var rng = SeededGenerator(seed: seed)
+    return Sequential<Double> {
+        Conv2D(inputChannels: 1, outputChannels: 3, kernelSize: 3, using: &rng)
+        MaxPool2D(kernelSize: 2)
+        ReLU()
+        Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 2, using: &rng)
+        MaxPool2D(kernelSize: 2)
+        Sigmoid()
+        Flatten()
+        Dropout(probability: 0.5, scaling: .atEvaluation, using: &rng)
+        Dense(inputSize: 16, outputSize: 5, using: &rng)
+        ReLU()
+        Dense(inputSize: 5, outputSize: 3, using: &rng)
+    }
 }

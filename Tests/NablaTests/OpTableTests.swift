@@ -66,6 +66,20 @@ let opTable: [OpRow] = [
     OpRow(name: "quadratic cost", shapes: [[3, 4], [3, 4]]) { QuadraticLoss()($0[0], $0[1]) },
     OpRow(name: "sigmoid cross-entropy", shapes: [[3, 4], [3, 4]]) { SigmoidCrossEntropyLoss()($0[0], sigmoid($0[1])) },
     OpRow(name: "softmax cross-entropy", shapes: [[2, 3, 4], [2, 3, 4]]) { SoftmaxCrossEntropyLoss()($0[0], softmax($0[1])) },
+    OpRow(name: "softmax cross-entropy, class indices", shapes: [[2, 3, 4]]) {
+        SoftmaxCrossEntropyLoss()($0[0], Tensor([0, 3, 1, 2, 2, 0], shape: [2, 3]))
+    },
+    OpRow(name: "conv2d", shapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]]) { conv2d($0[0], weight: $0[1], bias: $0[2]) },
+    OpRow(name: "conv2d, 3×2 kernel, stride 2, padding 1", shapes: [[2, 2, 7, 6], [3, 2, 3, 2], [3]]) {
+        conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+    },
+    OpRow(name: "conv2d, one channel, no bias", shapes: [[2, 1, 6, 6], [1, 1, 5, 5]]) { conv2d($0[0], weight: $0[1]) },
+    OpRow(name: "conv2d, many channels, stride 3, padding 2", shapes: [[1, 6, 5, 5], [2, 6, 4, 4], [2]]) {
+        conv2d($0[0], weight: $0[1], bias: $0[2], stride: 3, padding: 2)
+    },
+    OpRow(name: "maxPool2d", shapes: [[2, 3, 6, 6]]) { maxPool2d($0[0], kernelSize: 2) },
+    OpRow(name: "maxPool2d, 3×3 windows overlapping", shapes: [[1, 2, 7, 7]]) { maxPool2d($0[0], kernelSize: 3, stride: 2) },
+    OpRow(name: "maxPool2d, an odd size", shapes: [[1, 1, 5, 5]]) { maxPool2d($0[0], kernelSize: 2) },
 ]
 
 /// A layer whose parameters are an op's inputs, so that a traced step differentiates the op.

@@ -23,6 +23,16 @@ public struct Initializer<Scalar: TensorScalar>: Sendable {
         }
     }
 
+    /// N(0, 1/n_out): `network3.py`'s weights in the book's chapter 6. n_out is the fan-out
+    /// divided by `poolArea`: for a convolution followed by 2×2 pooling, network3 counts
+    /// filters·k²/4. (The book notes that 1/n_in was the better choice, and keeps 1/n_out; so do
+    /// the networks that reproduce it.)
+    public static func outputScaledNormal(poolArea: Int = 1) -> Initializer {
+        Initializer { shape, _, fanOut, rng in
+            Tensor(randomNormal: shape, standardDeviation: (Scalar(poolArea) / Scalar(fanOut)).squareRoot(), using: &rng)
+        }
+    }
+
     /// Glorot (Xavier) uniform: U(−a, a) with a = √(6 / (n_in + n_out)).
     public static var glorotUniform: Initializer {
         Initializer { shape, fanIn, fanOut, rng in

@@ -118,16 +118,3 @@ struct BatchCost<Scalar: TensorScalar>: TensorOperation {
         }
     }
 }
-
-/// The cross-entropy of softmax probabilities against one-hot (or any probability) targets,
-/// computed from logits: C = −(1/m)·Σₓ Σⱼ yⱼ·log softmax(z)ⱼ.
-public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
-    /// Creates the loss.
-    public init() {}
-
-    /// The mean over examples of −Σ y·logSoftmax(z).
-    public func callAsFunction(_ logits: Tensor<Scalar>, _ target: Tensor<Scalar>) -> Tensor<Scalar> {
-        let m = batchSize(logits, target, loss: "SoftmaxCrossEntropyLoss")
-        return -(target * logSoftmax(logits)).sum() / Scalar(m)
-    }
-}

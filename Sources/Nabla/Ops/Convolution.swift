@@ -1,0 +1,135 @@
+extension Tensor {
+    /// The 2-D convolution (strictly, cross-correlation, as in every framework) of a batch of
+    /// images with a bank of filters, plus one bias per output channel.
+    ///
+    /// `input` is [batch, inChannels, height, width] (NCHW), `weight` is
+    /// [outChannels, inChannels, kernelHeight, kernelWidth] and `bias` is [outChannels] —
+    /// PyTorch's layouts. The result is [batch, outChannels, outHeight, outWidth] with
+    /// outHeight = ⌊(height + 2·padding − kernelHeight) / stride⌋ + 1 (likewise the width):
+    ///
+    ///     y[n, o, i, j] = bias[o] + Σ_{c, u, v} weight[o, c, u, v] · x[n, c, i·stride − padding + u, j·stride − padding + v]
+    ///
+    /// where x is zero outside the image.
+    ///
+    /// ```swift
+    /// let maps = conv2d(images, weight: w, bias: b)        // [10, 1, 28, 28] → [10, 20, 24, 24] for 5×5 w
+    /// ```
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        let shapes = "input \(input.shape), weight \(weight.shape)" + (bias.map { ", bias \($0.shape)" } ?? "")
+        check(input.rank == 4, "conv2d: \(shapes): the input must be [batch, channels, height, width]")
+        check(weight.rank == 4 && weight.shape[1] == input.shape[1],
+              "conv2d: \(shapes): the weight must be [outChannels, \(input.shape[1]), kernelHeight, kernelWidth]")
+        check(bias == nil || bias!.shape == [weight.shape[0]], "conv2d: \(shapes): the bias must be [\(weight.shape[0])]")
+        check(stride > 0 && padding >= 0, "conv2d: stride \(stride) must be positive and padding \(padding) not negative")
+        check(weight.shape.allSatisfy { $0 > 0 }, "conv2d: \(shapes): the weight has an empty dimension")
+        guard let window = SlidingWindow(over: input.shape, kernelHeight: weight.shape[2], kernelWidth: weight.shape[3],
+                                         stride: stride, padding: padding) else {
+            fatalError("conv2d: \(shapes), padding \(padding): the \(weight.shape[2])×\(weight.shape[3]) kernel is larger than the padded image")
+        }
+        let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil)
+        return op([input, weight] + (bias.map { [$0] } ?? []),
+                  shape: [window.batch, weight.shape[0], window.outputHeight, window.outputWidth])
+    }
+}
+
+/// The 2-D convolution of `input` with `weight`, plus `bias`; see ``Tensor/conv2d(_:weight:bias:stride:padding:)``.
+public func conv2d<Scalar>(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil,
+                           stride: Int = 1, padding: Int = 0) -> Tensor<Scalar> {
+    Tensor.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+}
+
+/// A convolution as one matrix product per image: the image's patches gathered into a
+/// [patchSize, outputPlane] matrix in the workspace, then weight [outChannels, patchSize] times
+/// that matrix, which lands directly in the image's NCHW output block.
+///
+/// Gradients, with g the upstream gradient of image n as [outChannels, outputPlane] and P its
+/// patch matrix: ∂weight = Σₙ g·Pᵀ, ∂P = weightᵀ·g scattered back onto the image, ∂bias = Σ g
+/// over images and positions.
+struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
+    let window: SlidingWindow
+    let outputChannels: Int
+    let hasBias: Bool
+
+    var name: String { "conv2d" }
+    var workspaceCount: Int { window.patchSize * window.outputPlane }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, weight, y, patches, w) = (buffers.input(0), buffers.input(1), buffers.output, buffers.workspace, window)
+        let outputImage = outputChannels * w.outputPlane
+        for n in 0..<w.batch {
+            w.gatherPatches(of: x + n * w.inputImage, into: patches)
+            let output = y + n * outputImage
+            if hasBias {
+                let bias = buffers.input(2)
+                for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
+            }
+            Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
+                        a: weight, b: patches, c: output, accumulate: hasBias)
+        }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (x, weight) = (call.inputs[0], call.inputs[1])
+        let part = { (part: ConvolutionGradient<Scalar>.Part, inputs: [Tensor<Scalar>], shape: [Int]) in
+            ConvolutionGradient(part: part, window: window, outputChannels: outputChannels)(inputs, shape: shape)
+        }
+        return [
+            call.needsGradient(0) ? part(.input, [g, weight], x.shape) : nil,
+            call.needsGradient(1) ? part(.weight, [g, x], weight.shape) : nil,
+        ] + (hasBias ? [call.needsGradient(2) ? part(.bias, [g], [outputChannels]) : nil] : [])
+    }
+}
+
+/// One of a convolution's three gradients, from the upstream gradient g (its first input).
+struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
+    enum Part {
+        /// ∂input from (g, weight): weightᵀ·gₙ per image, scattered back onto the image.
+        case input
+        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, Pₙ image n's patch matrix.
+        case weight
+        /// ∂bias from (g): the sum of each output channel over images and positions.
+        case bias
+    }
+    let part: Part
+    let window: SlidingWindow
+    let outputChannels: Int
+
+    var name: String { "conv2d \(part) gradient" }
+    var workspaceCount: Int { part == .bias ? 0 : window.patchSize * window.outputPlane }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (g, out, patches, w) = (buffers.input(0), buffers.output, buffers.workspace, window)
+        let outputImage = outputChannels * w.outputPlane
+        switch part {
+        case .input:
+            out.initialize(repeating: 0, count: w.batch * w.inputImage)
+            for n in 0..<w.batch {
+                Scalar.gemm(transposeA: true, transposeB: false, m: w.patchSize, n: w.outputPlane, k: outputChannels,
+                            a: buffers.input(1), b: g + n * outputImage, c: patches, accumulate: false)
+                w.scatterPatches(patches, addingInto: out + n * w.inputImage)
+            }
+        case .weight:
+            out.initialize(repeating: 0, count: outputChannels * w.patchSize)
+            for n in 0..<w.batch {
+                w.gatherPatches(of: buffers.input(1) + n * w.inputImage, into: patches)
+                Scalar.gemm(transposeA: false, transposeB: true, m: outputChannels, n: w.patchSize, k: w.outputPlane,
+                            a: g + n * outputImage, b: patches, c: out, accumulate: true)
+            }
+        case .bias:
+            for o in 0..<outputChannels {
+                var total: Scalar = 0
+                for n in 0..<w.batch {
+                    let plane = g + n * outputImage + o * w.outputPlane
+                    total += interleavedSum(count: w.outputPlane) { plane[$0] }
+                }
+                out[o] = total
+            }
+        }
+    }
+}
