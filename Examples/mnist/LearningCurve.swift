@@ -1,13 +1,16 @@
 import Foundation
+import Nabla
 
 /// Accuracy and training cost per epoch, drawn as a standalone SVG.
 struct LearningCurve {
     let total: Int
     private(set) var points: [(correct: Int, cost: Double)] = []
 
-    init(total: Int) { self.total = total }
-
-    mutating func append(correct: Int, cost: Double) { points.append((correct, cost)) }
+    /// The curve of a training run's reports, on the evaluation set named `evaluationName`.
+    init(total: Int, history: [EpochReport], evaluationName: String) {
+        self.total = total
+        points = history.map { ($0.evaluations[evaluationName]!.correct, $0.trainingCost) }
+    }
 
     /// The first epoch with the most correct answers (`max(by:)` keeps the earliest of equals).
     var bestEpoch: Int? { points.indices.max { points[$0].correct < points[$1].correct } }

@@ -9,7 +9,7 @@ import NablaData
 struct MNISTExample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist",
-        abstract: "Train the book's 784-30-10 sigmoid network on MNIST, or classify an image with a trained one.",
+        abstract: "Train the book's networks on MNIST, or classify an image with a trained one.",
         subcommands: [Train.self, Predict.self],
         defaultSubcommand: Train.self)
 
@@ -36,18 +36,6 @@ struct MNISTExample: AsyncParsableCommand {
     }
 }
 
-/// Options shared by the subcommands that build the network.
-struct NetworkOptions: ParsableArguments {
-    @Option(help: "Hidden layer sizes, comma-separated: 30, or 100,30.", transform: parseSizes)
-    var hidden: [Int] = [30]
-
-    @Option(help: "Cost: quadratic (the book's chapter 1) or cross-entropy (chapter 3).")
-    var loss: LossChoice = .quadratic
-
-    /// Layer sizes, input first.
-    var sizes: [Int] { [784] + hidden + [10] }
-}
-
 /// The book's network: Dense and Sigmoid layers, without the last sigmoid for cross-entropy
 /// (``SigmoidCrossEntropyLoss`` takes logits; the prediction, an argmax, is the same).
 func makeNetwork<S: TensorScalar>(sizes: [Int], crossEntropy: Bool = false, initializer: Initializer<S> = .standardNormal,
@@ -61,13 +49,19 @@ func makeNetwork<S: TensorScalar>(sizes: [Int], crossEntropy: Bool = false, init
 }
 
 /// What a checkpoint records about the network, so that `predict` can rebuild it.
-func checkpointMetadata(sizes: [Int], loss: LossChoice, epoch: Int, correct: Int, total: Int) -> [String: String] {
-    ["sizes": sizes.map(String.init).joined(separator: ","), "loss": loss.rawValue,
-     "epoch": String(epoch), "accuracy": "\(correct)/\(total)"]
+func checkpointMetadata(network: NetworkName, recipe: Recipe, epoch: Int, correct: Int, total: Int) -> [String: String] {
+    var metadata = ["network": network.rawValue, "loss": recipe.loss.rawValue, "epoch": String(epoch), "accuracy": "\(correct)/\(total)"]
+    switch recipe.architecture {
+    case .fullyConnected(let hidden):
+        metadata["sizes"] = ([784] + hidden + [10]).map(String.init).joined(separator: ",")
+    case .convolutional(_, let fullyConnected, _):
+        metadata["hidden"] = fullyConnected.map(String.init).joined(separator: ",")
+    }
+    return metadata
 }
 
 enum LossChoice: String, ExpressibleByArgument, CaseIterable {
-    case quadratic, crossEntropy = "cross-entropy"
+    case quadratic, crossEntropy = "cross-entropy", logLikelihood = "log-likelihood"
 }
 
 enum OptimizerChoice: String, ExpressibleByArgument, CaseIterable {
@@ -75,7 +69,7 @@ enum OptimizerChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 enum InitChoice: String, ExpressibleByArgument, CaseIterable {
-    case book, scaled
+    case book, scaled, network3
 }
 
 enum EvalChoice: String, ExpressibleByArgument, CaseIterable {

@@ -3,40 +3,62 @@ import Foundation
 import Nabla
 import NablaData
 
-/// The book's network.py loop: shuffle, mini-batches, update, evaluate, print.
+/// Trains one of the book's networks — chapter 1's by default — with Nabla's ``Trainer``.
 struct Train: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the network (the default subcommand).",
+        abstract: "Train a network of the book (the default subcommand).",
         discussion: """
-            The defaults are the book's: quadratic cost, SGD with η = 3.0, mini-batches of 10, \
-            30 epochs, N(0, 1) initialisation, evaluated on the 10,000 test images after each epoch.
+            --network picks one of the book's networks, with its architecture and hyperparameters: \
+            \(NetworkName.allCases.map(\.rawValue).joined(separator: ", ")). The default, chapter1, \
+            is the 784-30-10 sigmoid network with the quadratic cost, SGD with η = 3.0, mini-batches \
+            of 10, 30 epochs, N(0, 1) initialisation, evaluated on the 10,000 test images after each \
+            epoch. The other options override the network's settings.
             """)
 
     @Option(help: "A directory of MNIST IDX files, or the book's mnist.pkl.gz. Default: $NABLA_MNIST, then the cache directory.")
     var data: String?
 
-    @OptionGroup var network: NetworkOptions
+    @Option(help: "The book's network to train: \(NetworkName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var network: NetworkName = .chapter1
+
+    @Option(help: "Hidden (or, for chapter 6, fully connected) layer sizes, comma-separated: 30, or 100,30.", transform: parseSizes)
+    var hidden: [Int]?
+
+    @Option(help: "Cost: quadratic (chapter 1), cross-entropy (chapter 3) or log-likelihood (softmax, chapter 6).")
+    var loss: LossChoice?
 
     @Option(parsing: .unconditional, help: "Passes over the training images.")
-    var epochs = 30
+    var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Images per mini-batch.")
     var batchSize = 10
 
     @Option(parsing: .unconditional, help: "η, the learning rate.")
-    var learningRate: Float = 3.0
+    var learningRate: Float?
+
+    @Option(parsing: .unconditional, help: "λ, L2 regularization of the weights, as the network's chapter writes it.")
+    var lambda: Float?
 
     @Option(help: "Optimizer: sgd, momentum (0.9) or adam.")
     var optimizer: OptimizerChoice = .sgd
 
-    @Option(help: "Initial weights: book (N(0, 1)) or scaled (N(0, 1/n_in), chapter 3).")
-    var initialization: InitChoice = .book
+    @Option(help: "Initial weights: book (N(0, 1)), scaled (N(0, 1/n_in), chapter 3) or network3 (chapter 6).")
+    var initialization: InitChoice?
 
-    @Option(help: "Seed for initial weights and shuffling; the same seed gives the same run.")
+    @Option(help: "Seed for initial weights, shuffling and dropout; the same seed gives the same run.")
     var seed: UInt64 = 1
 
     @Option(help: "Evaluate on the test or the validation images.")
-    var eval: EvalChoice = .test
+    var eval: EvalChoice?
+
+    @Option(help: "Example order: shuffled each epoch (network2.py) or fixed (network3.py).")
+    var order: ExampleOrderChoice?
+
+    @Option(parsing: .unconditional, help: "Stop when evaluation accuracy has not improved for N epochs.")
+    var earlyStop: Int?
+
+    @Option(help: "Learning-rate schedule: constant, halving (the book's: halve η after 10 epochs without improvement, stop at η/128), step (×0.1 every 20 epochs) or cosine.")
+    var schedule: ScheduleChoice = .constant
 
     @Option(parsing: .unconditional, help: "Train on only the first N training images.")
     var limit: Int?
@@ -60,17 +82,48 @@ struct Train: AsyncParsableCommand {
     var checkGradients = false
 
     mutating func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be 0 or more, got \(epochs)") }
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must be 0 or more, got \(epochs)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be positive, got \(learningRate)")
+        }
+        if let lambda, !(lambda >= 0 && lambda.isFinite) { throw ValidationError("--lambda must be 0 or more, got \(lambda)") }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+        if let earlyStop, earlyStop <= 0 { throw ValidationError("--early-stop must be positive, got \(earlyStop)") }
         guard showMistakes >= 0 else { throw ValidationError("--show-mistakes must be 0 or more, got \(showMistakes)") }
+    }
+
+    /// The network's recipe with the options given on the command line.
+    var recipe: Recipe {
+        network.recipe.with { recipe in
+            if let hidden {
+                switch recipe.architecture {
+                case .fullyConnected: recipe.architecture = .fullyConnected(hidden: hidden)
+                case .convolutional(let activation, _, let dropout):
+                    recipe.architecture = .convolutional(activation: activation, fullyConnected: hidden, dropout: dropout)
+                }
+            }
+            if let loss { recipe.loss = loss }
+            if let epochs { recipe.epochs = epochs }
+            if let learningRate { recipe.learningRate = learningRate }
+            if let lambda { recipe.lambda = lambda }
+            if let initialization { recipe.initialization = initialization }
+            if let eval { recipe.evaluation = eval }
+            if let order { recipe.order = order }
+        }
     }
 
     func run() async throws {
         #if DEBUG
         printError("note: this is a debug build; `swift run -c release Examples/mnist` is many times faster")
         #endif
+        let recipe = self.recipe
+        if case .convolutional = recipe.architecture, recipe.loss != .logLikelihood {
+            throw failure("--loss \(recipe.loss.rawValue): the convolutional networks end in a softmax layer; use log-likelihood")
+        }
+        if optimizer == .adam && recipe.lambda != 0 {
+            throw failure("--lambda applies to sgd and momentum; with adam, set --lambda 0")
+        }
         let mnist: MNIST
         do {
             mnist = try await loadMNIST(explicit: data)
@@ -78,117 +131,161 @@ struct Train: AsyncParsableCommand {
             throw failure(error.description)
         }
         if checkGradients {
-            let passed = GradientReport(mnist: mnist, hidden: network.hidden, seed: seed).run()
-            if !passed { throw ExitCode.failure }
+            guard case .fullyConnected(let hidden) = recipe.architecture else {
+                throw failure("--check-gradients compares the fully connected networks with the book's backprop; pick one of chapters 1 and 3")
+            }
+            if !GradientReport(mnist: mnist, hidden: hidden, seed: seed).run() { throw ExitCode.failure }
             return
         }
         do {
-            try train(on: mnist)
+            try train(recipe, on: mnist)
         } catch let error as DataError {
             throw failure(error.description)
+        } catch let error as TrainingError {
+            throw failure(error.description + " (now \(recipe.learningRate))")
         }
     }
 
-    func train(on mnist: MNIST) throws {
+    func train(_ recipe: Recipe, on mnist: MNIST) throws {
         var rng = SeededGenerator(seed: seed)
-        let crossEntropy = network.loss == .crossEntropy
-        let model: Sequential<Float> = makeNetwork(
-            sizes: network.sizes, crossEntropy: crossEntropy,
-            initializer: initialization == .book ? .standardNormal : .scaledNormal, using: &rng)
+        let model: Sequential<Float> = recipe.makeModel(using: &rng)
         if let load { try model.load(from: load) }
-        let cost: any Loss<Float> = crossEntropy ? SigmoidCrossEntropyLoss() : QuadraticLoss()
-        var optimizer: any Optimizer<Float> = switch self.optimizer {
-        case .sgd: SGD(learningRate: learningRate)
-        case .momentum: SGD(learningRate: learningRate, momentum: 0.9)
-        case .adam: Adam(learningRate: learningRate)
+        let cost: any Loss<Float> = recipe.makeLoss()
+        var digits = limit.map { mnist.training.subset(0 ..< min($0, mnist.training.count)) } ?? mnist.training
+        if recipe.expanded { digits = digits.expandedByShifts(seed: seed) }
+        let labels: MNISTLabels = recipe.loss == .logLikelihood ? .classIndices : .oneHot
+        let dataset = { (set: MNISTSet) in set.dataset(as: Float.self, imageShape: recipe.imageShape, labels: labels) }
+        let evaluation = recipe.evaluation == .test ? mnist.test : mnist.validation
+        let decay = recipe.weightDecay(trainingCount: digits.count, batchSize: batchSize)
+        let weightsOnly: @Sendable (String) -> Bool = { $0.hasSuffix("weight") }  // the book's L2 spares biases
+        let optimizer: any Optimizer<Float> = switch self.optimizer {
+        case .sgd: SGD(learningRate: recipe.learningRate, weightDecay: decay, decays: weightsOnly)
+        case .momentum: SGD(learningRate: recipe.learningRate, momentum: 0.9, weightDecay: decay, decays: weightsOnly)
+        case .adam: Adam(learningRate: recipe.learningRate)
         }
-        let training = limit.map { mnist.training.subset(0 ..< min($0, mnist.training.count)) } ?? mnist.training
-        let evaluation = eval == .test ? mnist.test : mnist.validation
+        let architecture = describe(recipe.architecture)
+        print("Training \(network.rawValue), \(architecture), on \(digits.count) images: \(recipe.loss.rawValue) cost, "
+              + "\(self.optimizer.rawValue), η = \(recipe.learningRate)" + (recipe.lambda > 0 ? ", λ = \(recipe.lambda)" : "")
+              + ", mini-batch \(batchSize), seed \(seed)" + (load.map { ", starting from \($0)" } ?? ""))
         let metadata = { (epoch: Int, correct: Int) in
-            checkpointMetadata(sizes: network.sizes, loss: network.loss, epoch: epoch, correct: correct, total: evaluation.count)
+            checkpointMetadata(network: network, recipe: recipe, epoch: epoch, correct: correct, total: evaluation.count)
         }
-
-        print("Training \(network.sizes.map(String.init).joined(separator: "-")) on \(training.count) images: "
-              + "\(network.loss.rawValue) cost, \(self.optimizer.rawValue), η = \(learningRate), mini-batch \(batchSize), seed \(seed)"
-              + (load.map { ", starting from \($0)" } ?? ""))
-        if epochs == 0 {
-            let correct = evaluation.correctCount(of: model)
-            print("Evaluation: \(correct) / \(evaluation.count)")
-            if let save { try model.save(to: save, metadata: metadata(0, correct)) }
-            try showMistakes(of: model, on: evaluation)
+        if recipe.epochs == 0 {
+            let result = model.evaluate(on: dataset(evaluation), loss: cost)
+            print("Evaluation: \(result.correct) / \(result.count)")
+            if let save { try model.save(to: save, metadata: metadata(0, result.correct)) }
+            try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
             return
         }
 
-        // The step — the cost, its gradients and the optimizer's update — recorded on the first
-        // batch and replayed after that: no graph is built and nothing is allocated per step, and
-        // plain SGD's update is applied as the gradients are formed. `valueWithGradient(at:in:)`
-        // followed by `optimizer.update(&model, along:)` is the same computation, eagerly.
-        let lossAndGradient = TracedGradient(of: model) { model, x, y in cost(model(x), y) }
-        var x = Tensor<Float>(zeros: [batchSize, MNISTSet.pixelCount])
-        var y = Tensor<Float>(zeros: [batchSize, MNISTSet.classCount])
-        var curve = LearningCurve(total: evaluation.count)
+        // Each step — the cost, its gradients and the update — is recorded on the first batch and
+        // replayed after that: no graph is built and nothing is allocated per step.
+        let trainer = Trainer(model: model, loss: cost, optimizer: optimizer, batchSize: batchSize,
+                              order: recipe.order == .fixed ? .fixed : .shuffledEachEpoch(rng))
+        var progress = ProgressBar(total: 1)
+        trainer.progress = { step, steps in
+            if step == 1 { progress = ProgressBar(total: steps) }
+            progress.advance(to: step)
+            if step == steps { progress.clear() }
+        }
+        var printer = EpochPrinter(evaluationName: evaluation.name, reportsTest: recipe.reportsTestAtBestValidation)
+        printer.saveBest = saveBest.map { path in { epoch, correct in try model.save(to: path, metadata: metadata(epoch, correct)) } }
+        trainer.callbacks = [printer]
+        if let earlyStop { trainer.callbacks.append(EarlyStopping(patience: earlyStop, monitoring: evaluation.name)) }
+        switch schedule {
+        case .constant: break
+        case .halving: trainer.callbacks.append(HalvingOnPlateau(patience: earlyStop ?? 10, monitoring: evaluation.name))
+        case .step: trainer.callbacks.append(StepSchedule(every: 20, factor: 0.1))
+        case .cosine: trainer.callbacks.append(CosineSchedule(epochs: recipe.epochs))
+        }
+        var monitored: [(name: String, data: any Dataset<Float>)] = [(evaluation.name, dataset(evaluation))]
+        if recipe.reportsTestAtBestValidation { monitored.append(("test", dataset(mnist.test))) }
+
         let start = Date()
-        let steps = (training.count + batchSize - 1) / batchSize
-        for epoch in 0..<epochs {
-            let epochStart = Date()
-            var progress = ProgressBar(total: steps)
-            let order = rng.permutation(of: training.count)
-            var totalCost: Float = 0
-            for step in 0..<steps {
-                let first = step * batchSize
-                let batch = order[first ..< min(first + batchSize, training.count)]
-                training.images(at: batch, into: &x)
-                training.oneHotLabels(at: batch, into: &y)
-                let value = lossAndGradient.step(x, y, optimizer: &optimizer)
-                guard value.scalar.isFinite else {
-                    progress.clear()
-                    throw failure("training diverged at epoch \(epoch), step \(step): the cost is \(value.scalar). "
-                                  + "Try a smaller --learning-rate (now \(learningRate)).")
-                }
-                totalCost += value.scalar * Float(batch.count)
-                progress.advance(to: step + 1)
+        let history = try trainer.fit(dataset(digits), epochs: recipe.epochs, monitoring: monitored)
+        let curve = LearningCurve(total: evaluation.count, history: history, evaluationName: evaluation.name)
+        if let best = curve.bestEpoch, let last = history.last?.evaluations[evaluation.name] {
+            let percent = { (e: Evaluation) in String(format: "%.2f%%", 100 * e.accuracy) }
+            let bestEvaluation = history[best].evaluations[evaluation.name]!
+            var summary = "Best: \(bestEvaluation.correct) / \(bestEvaluation.count) (\(percent(bestEvaluation))) at epoch \(best); "
+                + "final \(percent(last))"
+            if let test = history[best].evaluations["test"], evaluation.name != "test" {
+                summary += "; test accuracy at the best validation epoch: \(percent(test))"
             }
-            progress.clear()
-            let trainSeconds = Date().timeIntervalSince(epochStart)
-            let correct = evaluation.correctCount(of: model)
-            let meanCost = totalCost / Float(training.count)
-            curve.append(correct: correct, cost: Double(meanCost))
-            print("Epoch \(epoch): \(correct) / \(evaluation.count)"
-                  + String(format: "  [%.2f s training, cost %.4f]", trainSeconds, meanCost))
-            if let saveBest, curve.bestEpoch == epoch {  // better than every earlier epoch
-                try model.save(to: saveBest, metadata: metadata(epoch, correct))
-            }
+            print(summary + String(format: "; %.1f s in all", Date().timeIntervalSince(start)))
         }
-        if let bestEpoch = curve.bestEpoch, let last = curve.points.last {
-            let percent = { (c: Int) in String(format: "%.2f%%", 100 * Double(c) / Double(evaluation.count)) }
-            print("Best: \(curve.points[bestEpoch].correct) / \(evaluation.count) (\(percent(curve.points[bestEpoch].correct))) at epoch \(bestEpoch); "
-                  + "final \(percent(last.correct)); " + String(format: "%.1f s in all", Date().timeIntervalSince(start)))
-        }
+        if history.count < recipe.epochs, let stop = trainer.stopReason { print("Stopped after epoch \(history.count - 1): \(stop)") }
         if let save {
-            try model.save(to: save, metadata: metadata(epochs - 1, curve.points.last?.correct ?? 0))
+            try model.save(to: save, metadata: metadata(history.count - 1, history.last?.evaluations[evaluation.name]?.correct ?? 0))
             print("Saved the final parameters to \(save)")
         }
         if let saveBest { print("Saved the best epoch's parameters to \(saveBest)") }
         if let plot {
-            try curve.svg(title: "\(network.sizes.map(String.init).joined(separator: "-")) on MNIST, \(network.loss.rawValue) cost, η = \(learningRate)",
+            try curve.svg(title: "\(network.rawValue) (\(architecture)) on MNIST, \(recipe.loss.rawValue) cost, η = \(recipe.learningRate)",
                           evaluationName: evaluation.name).write(toFile: plot)
             print("Drew the learning curve to \(plot)")
         }
-        try showMistakes(of: model, on: evaluation)
+        try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
     }
 
-    func showMistakes(of model: Sequential<Float>, on set: MNISTSet) throws {
+    func showMistakes(of model: Sequential<Float>, on set: MNISTSet, shape: MNISTImageShape) throws {
         guard showMistakes > 0 else { return }
-        let outputs = model(set.allImages(as: Float.self))
-        let predictions = outputs.argmax(alongAxis: 1)
-        let truth = set.labels(at: 0..<set.count)
-        let wrong = (0..<set.count).filter { predictions[$0] != truth[$0] }.prefix(showMistakes)
+        let data = set.dataset(as: Float.self, imageShape: shape, labels: .classIndices)
+        var (images, labels) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+        var wrong: [(index: Int, predicted: Int, truth: Int)] = []
+        let all = Array(0..<set.count)
+        for start in stride(from: 0, to: set.count, by: 500) where wrong.count < showMistakes {
+            data.batch(all[start ..< min(start + 500, set.count)], inputs: &images, targets: &labels)
+            for (row, (predicted, truth)) in zip(model(images).argmax(alongAxis: 1), labels.scalars).enumerated()
+            where predicted != Int(truth) && wrong.count < showMistakes {
+                wrong.append((start + row, predicted, Int(truth)))
+            }
+        }
         print("\(wrong.count) of the misclassified \(set.name) digits:")
-        for i in wrong {
-            print("\(set.name) image \(i): predicted \(predictions[i]), true \(truth[i])")
+        for (i, predicted, truth) in wrong {
+            print("\(set.name) image \(i): predicted \(predicted), true \(truth)")
             print(terminalPicture(of: Array(set.images(at: [i], as: Float.self).scalars)))
         }
     }
+}
+
+/// Prints each epoch as the book's programs do, and saves the best epoch's parameters.
+struct EpochPrinter: TrainingCallback {
+    let evaluationName: String
+    /// Chapter 6: the test accuracy, printed at each new best validation accuracy.
+    let reportsTest: Bool
+    var saveBest: ((_ epoch: Int, _ correct: Int) throws -> Void)?
+    private var best = -1
+
+    init(evaluationName: String, reportsTest: Bool) {
+        (self.evaluationName, self.reportsTest) = (evaluationName, reportsTest)
+    }
+
+    mutating func epochEnded(_ report: EpochReport, history: [EpochReport], control: inout TrainingControl) throws {
+        let result = report.evaluations[evaluationName]!
+        var line = "Epoch \(report.epoch): \(result.correct) / \(result.count)"
+            + String(format: "  [%.2f s training, cost %.4f]", report.trainingSeconds, report.trainingCost)
+        if result.correct > best {
+            best = result.correct
+            if reportsTest, let test = report.evaluations["test"] { line += "  best so far; test \(test.correct) / \(test.count)" }
+            try saveBest?(report.epoch, result.correct)
+        }
+        print(line)
+    }
+}
+
+/// "784-30-10" or "conv 20, conv 40, 100, softmax 10 (ReLU, dropout 0.5)".
+func describe(_ architecture: Recipe.Architecture) -> String {
+    switch architecture {
+    case .fullyConnected(let hidden): return ([784] + hidden + [10]).map(String.init).joined(separator: "-")
+    case .convolutional(let activation, let fullyConnected, let dropout):
+        return "conv 20, conv 40, " + fullyConnected.map(String.init).joined(separator: ", ") + ", softmax 10 ("
+            + activation.rawValue + (dropout > 0 ? ", dropout \(dropout)" : "") + ")"
+    }
+}
+
+enum ScheduleChoice: String, ExpressibleByArgument, CaseIterable {
+    case constant, halving, step, cosine
 }
 
 extension String {

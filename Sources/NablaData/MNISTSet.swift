@@ -66,7 +66,7 @@ public struct MNISTSet: Sendable {
     /// when it already has that shape (and is not shared), so a training loop can fill one batch
     /// tensor again and again without allocating.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
-        withIndices(indices) { refill(&batch, rows: $0, columns: Self.pixelCount) { writeImages(at: $0, into: $1) } }
+        withIndices(indices) { refill(&batch, shape: [$0.count, Self.pixelCount], rows: $0) { writeImages(at: $0, into: $1) } }
     }
 
     /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
@@ -79,24 +79,24 @@ public struct MNISTSet: Sendable {
     /// Writes the labels at `indices` into `batch` as one-hot rows of a [n, 10] tensor, reusing
     /// its storage like ``images(at:into:)``.
     public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
-        withIndices(indices) { refill(&batch, rows: $0, columns: Self.classCount) { writeOneHotLabels(at: $0, into: $1) } }
+        withIndices(indices) { refill(&batch, shape: [$0.count, Self.classCount], rows: $0) { writeOneHotLabels(at: $0, into: $1) } }
     }
 
-    /// Has `write` fill a row of `columns` values for each of `indices`: in `batch`'s storage if
+    /// Has `write` fill a tensor of `shape`, a row for each of `indices`: in `batch`'s storage if
     /// it has that shape, else in a new tensor that replaces it.
     ///
     /// Specialised: called from a caller's generic code (a training loop in another module), the
     /// unspecialised form looks up the tensor's type metadata on every batch.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func refill<Scalar: TensorScalar>(
-        _ batch: inout Tensor<Scalar>, rows indices: UnsafeBufferPointer<Int>, columns: Int,
+    func refill<Scalar: TensorScalar>(
+        _ batch: inout Tensor<Scalar>, shape: [Int], rows indices: UnsafeBufferPointer<Int>,
         _ write: (UnsafeBufferPointer<Int>, UnsafeMutablePointer<Scalar>) -> Void
     ) {
-        if batch.rank == 2 && batch.shape[0] == indices.count && batch.shape[1] == columns {
+        if batch.shape == shape {
             batch.withUnsafeMutableBufferPointer { if let storage = $0.baseAddress { write(indices, storage) } }
         } else {
-            batch = Tensor(shape: [indices.count, columns]) { write(indices, $0) }
+            batch = Tensor(shape: shape) { write(indices, $0) }
         }
     }
 
@@ -106,7 +106,7 @@ public struct MNISTSet: Sendable {
     /// Specialised for ranges, which are copied: the generic copy walks a range through protocol
     /// witnesses, which took a fifth of evaluating the test set (Docs/Performance.md).
     @_specialize(where Indices == Range<Int>)
-    private func withIndices<Indices: Collection<Int>>(_ indices: Indices, _ body: (UnsafeBufferPointer<Int>) -> Void) {
+    func withIndices<Indices: Collection<Int>>(_ indices: Indices, _ body: (UnsafeBufferPointer<Int>) -> Void) {
         // Closure literals, not a stored closure: a stored one would be allocated on every call.
         if indices.withContiguousStorageIfAvailable({ checked($0, body) }) == nil {
             Array(indices).withUnsafeBufferPointer { checked($0, body) }
@@ -122,7 +122,7 @@ public struct MNISTSet: Sendable {
     @inline(never)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func writeImages<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
+    func writeImages<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         pixelStorage.withUnsafeBufferPointer { p in
             // A large batch (an evaluation set) is converted on all cores, a few images each.
             forEachChunk(indices.count, unitSize: Self.pixelCount) { chunk in
@@ -141,10 +141,19 @@ public struct MNISTSet: Sendable {
     @inline(never)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    private func writeOneHotLabels<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
+    func writeOneHotLabels<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         out.initialize(repeating: 0, count: indices.count * Self.classCount)
         labelStorage.withUnsafeBufferPointer { labels in  // indices already checked by `withIndices`
             for row in indices.indices { out[row * Self.classCount + Int(labels[indices[row]])] = 1 }
+        }
+    }
+
+    @inline(never)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func writeClassIndices<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
+        labelStorage.withUnsafeBufferPointer { labels in  // indices already checked by `withIndices`
+            for row in indices.indices { out[row] = Scalar(labels[indices[row]]) }
         }
     }
 

@@ -20,6 +20,10 @@ public protocol Optimizer<Scalar> {
     /// ``SGD`` and ``Adam``: the learning rate).
     var hyperparameters: Tensor<Scalar> { get set }
 
+    /// η, the step size, which learning-rate schedules change between steps (for ``SGD`` and
+    /// ``Adam``, the one element of ``hyperparameters``).
+    var learningRate: Scalar { get set }
+
     /// Each parameter's state, by parameter name: made by ``makeState(for:)`` before its first
     /// update, then updated in place.
     var state: [String: [Tensor<Scalar>]] { get set }
@@ -29,6 +33,20 @@ public protocol Optimizer<Scalar> {
 
     /// Updates one parameter and its state in place along its gradient.
     func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>)
+
+    /// Updates one parameter, given its name (`0.weight`): a rule that treats parameters
+    /// differently by name (weight decay on weights only, as the book's L2) implements this; by
+    /// default it is ``update(_:state:along:)``.
+    func update(_ parameter: inout Tensor<Scalar>, named name: String, state: inout [Tensor<Scalar>],
+                along gradient: Tensor<Scalar>)
+}
+
+extension Optimizer {
+    /// The same update for every parameter, whatever its name.
+    public func update(_ parameter: inout Tensor<Scalar>, named name: String, state: inout [Tensor<Scalar>],
+                       along gradient: Tensor<Scalar>) {
+        update(&parameter, state: &state, along: gradient)
+    }
 }
 
 extension Optimizer {
@@ -58,7 +76,7 @@ extension Optimizer {
             // The state is taken out while it is updated: passed in place, as part of `self`, it
             // would be shared with the copy of `self` the call needs, and copied on write.
             var parameterState = state.removeValue(forKey: p.name) ?? makeState(for: p.parameter.wrappedValue)
-            update(&p.parameter.wrappedValue, state: &parameterState, along: gradient)
+            update(&p.parameter.wrappedValue, named: p.name, state: &parameterState, along: gradient)
             state[p.name] = parameterState
         }
     }

@@ -18,14 +18,21 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
     public let nesterov: Bool
     /// λ, the L2 penalty's coefficient.
     public let weightDecay: Scalar
+    /// Which parameters, by name, weight decay applies to (by default all).
+    public let decays: @Sendable (_ parameterName: String) -> Bool
     /// `[η]`: the learning rate, read by every step, replayed ones included.
     public var hyperparameters: Tensor<Scalar>
     /// With momentum, each parameter's velocity and a one-element flag set after its first step.
     public var state: [String: [Tensor<Scalar>]] = [:]
 
     /// Creates the optimizer. Nesterov momentum needs a positive momentum and no dampening.
+    ///
+    /// Weight decay applies to the parameters whose names `decays` accepts: the book's L2
+    /// regularization decays weights, not biases, by 1 − η·λ/n per step (n the training-set
+    /// size), which is `weightDecay: λ / n, decays: { $0.hasSuffix("weight") }`.
     public init(learningRate: Scalar, momentum: Scalar = 0, dampening: Scalar = 0,
-                nesterov: Bool = false, weightDecay: Scalar = 0) {
+                nesterov: Bool = false, weightDecay: Scalar = 0,
+                decays: @escaping @Sendable (_ parameterName: String) -> Bool = { _ in true }) {
         check(learningRate >= 0 && momentum >= 0 && weightDecay >= 0,
               "SGD: learning rate \(learningRate), momentum \(momentum) and weight decay \(weightDecay) must not be negative")
         check(!nesterov || (momentum > 0 && dampening == 0),
@@ -35,6 +42,7 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
         self.dampening = dampening
         self.nesterov = nesterov
         self.weightDecay = weightDecay
+        self.decays = decays
     }
 
     /// η.
@@ -48,10 +56,21 @@ public struct SGD<Scalar: TensorScalar>: Optimizer {
         momentum == 0 ? [] : [Tensor(zeros: parameter.shape), Tensor(zeros: [1])]
     }
 
-    /// Applies one step to one parameter.
+    /// Applies one step to one parameter, with weight decay.
+    public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
+        step(&parameter, state: &state, along: gradient, weightDecay: weightDecay)
+    }
+
+    /// Applies one step to one parameter, with weight decay if ``decays`` accepts its name.
+    public func update(_ parameter: inout Tensor<Scalar>, named name: String, state: inout [Tensor<Scalar>],
+                       along gradient: Tensor<Scalar>) {
+        step(&parameter, state: &state, along: gradient, weightDecay: weightDecay == 0 || decays(name) ? weightDecay : 0)
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func update(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>) {
+    private func step(_ parameter: inout Tensor<Scalar>, state: inout [Tensor<Scalar>], along gradient: Tensor<Scalar>,
+                      weightDecay: Scalar) {
         check(momentum == 0 ? state.isEmpty : state.count == 2 && state[0].shape == parameter.shape && state[1].count == 1,
               "SGD: a state of shapes \(state.map(\.shape)) does not fit a parameter of shape \(parameter.shape)")
         let step = SGDStep<Scalar>(count: parameter.count, momentum: momentum, dampening: dampening,

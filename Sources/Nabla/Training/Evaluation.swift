@@ -1,0 +1,38 @@
+/// How a model does on a data set: its mean cost and how many examples it classifies correctly
+/// (its answer the index of its largest output; the truth the target's class index, or the
+/// largest entry of a one-hot target).
+public struct Evaluation: Sendable, Equatable {
+    /// The cost averaged over examples.
+    public var cost: Double
+    /// Examples classified correctly.
+    public var correct: Int
+    /// Examples evaluated.
+    public var count: Int
+
+    /// correct / count.
+    public var accuracy: Double { count == 0 ? 0 : Double(correct) / Double(count) }
+}
+
+extension Layer {
+    /// Evaluates the model on `data` in inference mode, `batchSize` examples at a time (which
+    /// bounds the memory a convolutional network's activations take).
+    public func evaluate(on data: some Dataset<Scalar>, loss: some Loss<Scalar>, batchSize: Int = 500) -> Evaluation {
+        check(batchSize > 0, "evaluate: batch size \(batchSize) must be positive")
+        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
+        var result = Evaluation(cost: 0, correct: 0, count: data.count)
+        let all = Array(0..<data.count)
+        withLayerMode(.inference) {
+            for start in stride(from: 0, to: data.count, by: batchSize) {
+                let indices = all[start ..< min(start + batchSize, data.count)]
+                data.batch(indices, inputs: &inputs, targets: &targets)
+                let outputs = self(inputs)
+                result.cost += Double(loss(outputs, targets).scalar) * Double(indices.count)
+                let answers = outputs.argmax(alongAxis: -1)
+                let truth = targets.rank == outputs.rank ? targets.argmax(alongAxis: -1) : targets.scalars.map { Int($0) }
+                result.correct += zip(answers, truth).filter { $0 == $1 }.count
+            }
+        }
+        if data.count > 0 { result.cost /= Double(data.count) }
+        return result
+    }
+}

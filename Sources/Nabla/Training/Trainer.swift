@@ -1,0 +1,147 @@
+import Foundation
+
+/// Mini-batch training, epoch after epoch: the loop of the book's `network2.SGD`, for any
+/// model, loss, optimizer and data.
+///
+/// Each epoch takes the training examples in an order (shuffled afresh, or fixed as
+/// `network3.py` does), runs one replayed step (``TracedGradient``) per mini-batch, evaluates
+/// the model on the monitored sets, and hands the epoch's ``EpochReport`` to each callback,
+/// which may lower the learning rate or stop training.
+///
+/// ```swift
+/// let trainer = Trainer(model: model, loss: SoftmaxCrossEntropyLoss(), optimizer: SGD(learningRate: 0.1))
+/// trainer.callbacks = [EarlyStopping(patience: 10, monitoring: "validation")]
+/// let history = try trainer.fit(training, epochs: 60, monitoring: [("validation", validation)])
+/// ```
+public final class Trainer<Model: Layer> {
+    /// The scalar type.
+    public typealias Scalar = Model.Scalar
+
+    /// The model, trained in place (its parameters are shared objects).
+    public let model: Model
+    /// The cost minimised.
+    public let loss: any Loss<Scalar>
+    /// The update rule; callbacks change its learning rate.
+    public var optimizer: any Optimizer<Scalar>
+    /// Examples per mini-batch; the last batch of an epoch may be smaller.
+    public var batchSize: Int
+    /// The order examples are visited in.
+    public var order: ExampleOrder
+    /// Called after each epoch, in order.
+    public var callbacks: [any TrainingCallback] = []
+    /// Called after each step with (steps done, steps in the epoch), for a progress display.
+    public var progress: ((_ step: Int, _ steps: Int) -> Void)?
+    /// Examples per batch when evaluating.
+    public var evaluationBatchSize = 500
+    /// Why the last ``fit(_:epochs:monitoring:)`` stopped before its last epoch, if a callback
+    /// stopped it.
+    public private(set) var stopReason: String?
+
+    private let stepper: TracedGradient<Scalar>
+
+    /// Creates a trainer.
+    public init(model: Model, loss: some Loss<Scalar>, optimizer: some Optimizer<Scalar>,
+                batchSize: Int = 10, order: ExampleOrder = .shuffledEachEpoch(seed: 1)) {
+        check(batchSize > 0, "Trainer: batch size \(batchSize) must be positive")
+        (self.model, self.loss, self.optimizer, self.batchSize, self.order) = (model, loss, optimizer, batchSize, order)
+        stepper = TracedGradient(of: model) { model, x, y in loss(model(x), y) }
+    }
+
+    /// Trains for up to `epochs` epochs on `training`, evaluating on each of `monitoring` (by
+    /// name) after every epoch, and returns the reports of the epochs run.
+    ///
+    /// - Throws: ``TrainingError/diverged(epoch:step:cost:)`` when a step's cost is not finite:
+    ///   the parameters are then no longer meaningful.
+    @discardableResult
+    public func fit(_ training: some Dataset<Scalar>, epochs: Int,
+                    monitoring: [(name: String, data: any Dataset<Scalar>)] = []) throws -> [EpochReport] {
+        check(epochs >= 0, "fit: epochs \(epochs) must not be negative")
+        check(training.count > 0, "fit: the training set is empty")
+        stopReason = nil
+        var history: [EpochReport] = []
+        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
+        var examples = Array(0..<training.count)
+        var generator: SeededGenerator? = nil
+        if case .shuffledEachEpoch(let start) = order { generator = start }
+        let steps = (training.count + batchSize - 1) / batchSize
+        for epoch in 0..<epochs {
+            let start = Date()
+            if generator != nil { examples = generator!.permutation(of: training.count) }
+            var totalCost = 0.0
+            for step in 0..<steps {
+                let batch = examples[step * batchSize ..< min((step + 1) * batchSize, training.count)]
+                training.batch(batch, inputs: &inputs, targets: &targets)
+                let cost = Double(stepper.step(inputs, targets, optimizer: &optimizer).scalar)
+                guard cost.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step, cost: cost) }
+                totalCost += cost * Double(batch.count)
+                progress?(step + 1, steps)
+            }
+            let trainingSeconds = Date().timeIntervalSince(start)
+            var evaluations: [String: Evaluation] = [:]
+            for (name, data) in monitoring {
+                evaluations[name] = model.evaluate(on: data, loss: loss, batchSize: evaluationBatchSize)
+            }
+            let report = EpochReport(epoch: epoch, trainingCost: totalCost / Double(training.count),
+                                     evaluations: evaluations, learningRate: Double(optimizer.learningRate),
+                                     trainingSeconds: trainingSeconds)
+            history.append(report)
+            var control = TrainingControl(learningRate: report.learningRate)
+            for index in callbacks.indices { try callbacks[index].epochEnded(report, history: history, control: &control) }
+            if control.learningRate != report.learningRate { optimizer.learningRate = Scalar(control.learningRate) }
+            if let reason = control.stopReason {
+                stopReason = reason
+                break
+            }
+        }
+        if generator != nil { order = .shuffledEachEpoch(generator!) }  // a second fit continues the sequence
+        return history
+    }
+}
+
+/// The order a ``Trainer`` takes examples in.
+public enum ExampleOrder: Sendable {
+    /// A fresh permutation every epoch, drawn from this generator (the book's `network2.py`).
+    case shuffledEachEpoch(SeededGenerator)
+    /// The data set's own order, every epoch (the book's `network3.py`).
+    case fixed
+
+    /// A fresh permutation every epoch, from a generator seeded with `seed`.
+    public static func shuffledEachEpoch(seed: UInt64) -> ExampleOrder { .shuffledEachEpoch(SeededGenerator(seed: seed)) }
+}
+
+/// What one epoch of training did.
+public struct EpochReport: Sendable {
+    /// Counting from 0.
+    public let epoch: Int
+    /// The mean over the epoch's examples of the mini-batch costs as they were trained (the
+    /// parameters moving during the epoch).
+    public let trainingCost: Double
+    /// The model on each monitored set after the epoch, by name.
+    public let evaluations: [String: Evaluation]
+    /// The learning rate the epoch ran with.
+    public let learningRate: Double
+    /// Seconds spent in training steps (not evaluating).
+    public let trainingSeconds: Double
+}
+
+/// What a callback may change after an epoch.
+public struct TrainingControl: Sendable {
+    /// The learning rate for the next epoch.
+    public var learningRate: Double
+    /// Set to stop training, saying why.
+    public var stopReason: String?
+}
+
+/// Why training stopped early.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// A step's cost was infinite or NaN.
+    case diverged(epoch: Int, step: Int, cost: Double)
+
+    /// Names the epoch and step, and what to try.
+    public var description: String {
+        switch self {
+        case .diverged(let epoch, let step, let cost):
+            "training diverged at epoch \(epoch), step \(step): the cost is \(cost); try a smaller learning rate"
+        }
+    }
+}
