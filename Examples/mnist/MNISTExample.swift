@@ -10,7 +10,7 @@ struct MNISTExample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist",
         abstract: "Train the book's networks on MNIST, or classify an image with a trained one.",
-        subcommands: [Train.self, Predict.self],
+        subcommands: [Train.self, LearningSpeed.self, EnsembleCommand.self, Predict.self],
         defaultSubcommand: Train.self)
 
     /// Runs the command; every failure is one line on standard error and a non-zero exit code.

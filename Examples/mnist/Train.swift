@@ -146,7 +146,9 @@ struct Train: AsyncParsableCommand {
         }
     }
 
-    func train(_ recipe: Recipe, on mnist: MNIST) throws {
+    /// Trains the network `recipe` describes and returns it.
+    @discardableResult
+    func train(_ recipe: Recipe, on mnist: MNIST) throws -> Sequential<Float> {
         var rng = SeededGenerator(seed: seed)
         let model: Sequential<Float> = recipe.makeModel(using: &rng)
         if let load { try model.load(from: load) }
@@ -175,7 +177,7 @@ struct Train: AsyncParsableCommand {
             print("Evaluation: \(result.correct) / \(result.count)")
             if let save { try model.save(to: save, metadata: metadata(0, result.correct)) }
             try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
-            return
+            return model
         }
 
         // Each step — the cost, its gradients and the update — is recorded on the first batch and
@@ -226,6 +228,7 @@ struct Train: AsyncParsableCommand {
             print("Drew the learning curve to \(plot)")
         }
         try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
+        return model
     }
 
     func showMistakes(of model: Sequential<Float>, on set: MNISTSet, shape: MNISTImageShape) throws {
@@ -271,6 +274,7 @@ struct EpochPrinter: TrainingCallback {
             try saveBest?(report.epoch, result.correct)
         }
         print(line)
+        fflush(nil)  // the line reaches a log file now, not when the run ends
     }
 }
 

@@ -9,6 +9,9 @@ public struct Evaluation: Sendable, Equatable {
     /// Examples evaluated.
     public var count: Int
 
+    /// Creates an evaluation's figures.
+    public init(cost: Double, correct: Int, count: Int) { (self.cost, self.correct, self.count) = (cost, correct, count) }
+
     /// correct / count.
     public var accuracy: Double { count == 0 ? 0 : Double(correct) / Double(count) }
 }
@@ -28,11 +31,16 @@ extension Layer {
                 let outputs = self(inputs)
                 result.cost += Double(loss(outputs, targets).scalar) * Double(indices.count)
                 let answers = outputs.argmax(alongAxis: -1)
-                let truth = targets.rank == outputs.rank ? targets.argmax(alongAxis: -1) : targets.scalars.map { Int($0) }
-                result.correct += zip(answers, truth).filter { $0 == $1 }.count
+                result.correct += zip(answers, trueClasses(targets, outputRank: outputs.rank)).filter { $0 == $1 }.count
             }
         }
         if data.count > 0 { result.cost /= Double(data.count) }
         return result
     }
+}
+
+/// Each example's class: the target itself when targets are class indices (one rank below the
+/// outputs), else the index of the target's largest entry (one-hot rows).
+func trueClasses<Scalar>(_ targets: Tensor<Scalar>, outputRank: Int) -> [Int] {
+    targets.rank == outputRank ? targets.argmax(alongAxis: -1) : targets.scalars.map { Int($0) }
 }

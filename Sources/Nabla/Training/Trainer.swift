@@ -122,6 +122,12 @@ public struct EpochReport: Sendable {
     public let learningRate: Double
     /// Seconds spent in training steps (not evaluating).
     public let trainingSeconds: Double
+
+    /// Creates a report (the trainer makes them; a callback's tests may too).
+    public init(epoch: Int, trainingCost: Double, evaluations: [String: Evaluation], learningRate: Double, trainingSeconds: Double) {
+        (self.epoch, self.trainingCost, self.evaluations) = (epoch, trainingCost, evaluations)
+        (self.learningRate, self.trainingSeconds) = (learningRate, trainingSeconds)
+    }
 }
 
 /// What a callback may change after an epoch.
@@ -130,6 +136,9 @@ public struct TrainingControl: Sendable {
     public var learningRate: Double
     /// Set to stop training, saying why.
     public var stopReason: String?
+
+    /// Starts from the current learning rate, not stopping.
+    public init(learningRate: Double) { self.learningRate = learningRate }
 }
 
 /// Why training stopped early.
