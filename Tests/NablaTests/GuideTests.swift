@@ -102,3 +102,52 @@ struct StepCounter: Layer {
         #expect(value.scalar == 91 && gradient == x * 2)
     }
 }
+
+/// Docs/Chapter6.md's network, as written there: its shapes and parameter count.
+@Suite struct ChapterGuideTests {
+    @Test func chapterSixsNetworkHasTheBooksShapes() {
+        var rng = SeededGenerator(seed: 1)
+        let model = Sequential<Float> {
+            Conv2D(inputChannels: 1, outputChannels: 20, kernelSize: 5,
+                   weightInitializer: .outputScaledNormal(poolArea: 4), using: &rng)
+            MaxPool2D(kernelSize: 2)
+            ReLU()
+            Conv2D(inputChannels: 20, outputChannels: 40, kernelSize: 5,
+                   weightInitializer: .outputScaledNormal(poolArea: 4), using: &rng)
+            MaxPool2D(kernelSize: 2)
+            ReLU()
+            Flatten()
+            Dense(inputSize: 640, outputSize: 100, weightInitializer: .outputScaledNormal(), using: &rng)
+            ReLU()
+            Dense(inputSize: 100, outputSize: 10, weightInitializer: .zeros, biasInitializer: .zeros, using: &rng)
+        }
+        let summary = model.summary(inputShape: [1, 28, 28])
+        for shape in ["[batch, 20, 24, 24]", "[batch, 20, 12, 12]", "[batch, 40, 8, 8]", "[batch, 40, 4, 4]", "[batch, 640]", "[batch, 10]"] {
+            #expect(summary.contains(shape), "\(summary)")
+        }
+        // 20·25 + 20, 40·500 + 40, 640·100 + 100, 100·10 + 10.
+        #expect(model.parameterCount == 85_670)
+        // network3's initialization: conv weights with standard deviation √(4/(20·25)) ≈ 0.089.
+        let w = model.parameterValues["0.weight"]!.scalars
+        let deviation = (w.reduce(0) { $0 + $1 * $1 } / Float(w.count)).squareRoot()
+        #expect(abs(deviation - 0.0894) < 0.01)
+    }
+
+    /// Docs/Training.md's loop on the blobs, with early stopping.
+    @Test func theTrainingGuidesLoopRuns() throws {
+        var rng = SeededGenerator(seed: 3)
+        let model = Sequential<Double> {
+            Dense(inputSize: 2, outputSize: 8, weightInitializer: .scaledNormal, using: &rng)
+            ReLU()
+            Dense(inputSize: 8, outputSize: 3, using: &rng)
+        }
+        let (training, validation) = (blobs(count: 300, seed: 1), blobs(count: 100, seed: 2))
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropyLoss(), optimizer: SGD(learningRate: 0.1),
+                              batchSize: 10, order: .shuffledEachEpoch(seed: 4))
+        trainer.callbacks = [EarlyStopping(patience: 5, monitoring: "validation")]
+        let history = try trainer.fit(training, epochs: 50, monitoring: [("validation", validation)])
+        #expect(history.count < 50, "the blobs are learned in a few epochs; early stopping should end it")
+        #expect(trainer.stopReason == "no improvement in validation accuracy for 5 epochs")
+        #expect(history.last!.evaluations["validation"]!.accuracy > 0.95)
+    }
+}
