@@ -133,7 +133,7 @@ struct StepCounter: Layer {
         #expect(abs(deviation - 0.0894) < 0.01)
     }
 
-    /// Docs/Training.md's loop on the blobs, with early stopping.
+    /// Docs/TrainingYourOwnModel.md's loop on the blobs, with early stopping.
     @Test func theTrainingGuidesLoopRuns() throws {
         var rng = SeededGenerator(seed: 3)
         let model = Sequential<Double> {
