@@ -89,8 +89,15 @@ struct Recipe {
         return .flat
     }
 
-    /// The trainable parameters the architecture has, counted without building it (a
-    /// checkpoint's sizes are checked against its tensors before a network is allocated).
+    /// The elements a checkpoint of the network holds — its parameters, and each dropout
+    /// layer's one-element count of masks drawn — counted without building it (a checkpoint's
+    /// sizes are checked against its tensors before a network is allocated).
+    var checkpointCount: Int {
+        guard case .convolutional(_, let fullyConnected, let dropout) = architecture, dropout > 0 else { return parameterCount }
+        return parameterCount + fullyConnected.count + 1
+    }
+
+    /// The trainable parameters the architecture has, counted without building it.
     var parameterCount: Int {
         switch architecture {
         case .fullyConnected(let hidden):

@@ -62,9 +62,9 @@ struct Predict: ParsableCommand {
             let recipe = try recipe(of: checkpoint)
             // The sizes come from the file: check them against its tensors before building anything.
             let stored = checkpoint.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
-            guard recipe.parameterCount == stored else {
-                throw DataError(file: load, "its metadata describes \(describe(recipe.architecture)), \(recipe.parameterCount) parameters, "
-                                + "but it holds \(stored)")
+            guard recipe.checkpointCount == stored else {
+                throw DataError(file: load, "its metadata describes \(describe(recipe.architecture)), "
+                                + "\(recipe.checkpointCount) values, but it holds \(stored)")
             }
             var rng = SeededGenerator(seed: 0)
             let model: Sequential<Float> = recipe.makeModel(using: &rng)

@@ -67,6 +67,44 @@ import Testing
         #expect(evaluate.status == 0 && evaluate.output.contains("Evaluation: "))
     }
 
+    /// A convolutional network trains, saves, and is rebuilt by `predict` from its checkpoint.
+    @Test(.needsMNIST) func aChapterSixNetworkTrainsAndPredicts() throws {
+        let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let train = try Self.run(["--network", "chapter6-dropout", "--hidden", "30", "--epochs", "1", "--limit", "500",
+                                  "--save", scratch + "/conv.safetensors"])
+        #expect(train.status == 0, "\(train.errors)")
+        #expect(train.output.contains("Training chapter6-dropout, conv 20, conv 40, 30, softmax 10 (relu, dropout 0.5)"), "\(train.output)")
+        // Chapter 6 prints the test accuracy at each new best validation accuracy.
+        let epoch = train.output.split(separator: "\n").first { $0.hasPrefix("Epoch 0: ") }
+        #expect(epoch?.contains(/best so far; test \d+ \/ 10000/) == true, "\(train.output)")
+        let checkpoint = try SafeTensors(contentsOf: scratch + "/conv.safetensors")
+        #expect(checkpoint.metadata["network"] == "chapter6-dropout" && checkpoint.metadata["hidden"] == "30")
+        #expect(checkpoint.tensors["0.weight"]?.shape == [20, 1, 5, 5])
+
+        try Data(Array("P5 28 28 255\n".utf8) + realMNIST.test.pixels[0..<784]).write(to: URL(fileURLWithPath: scratch + "/digit.pgm"))
+        let predict = try Self.run(["predict", "--load", scratch + "/conv.safetensors", scratch + "/digit.pgm"])
+        #expect(predict.status == 0, "\(predict.errors)")
+
+        // Metadata that does not fit the tensors is refused before a network is built.
+        var forged = checkpoint
+        forged.metadata["hidden"] = "3000000"
+        try forged.write(to: scratch + "/forged.safetensors")
+        let refused = try Self.run(["predict", "--load", scratch + "/forged.safetensors", scratch + "/digit.pgm"])
+        #expect(refused.status == 1 && Self.errorLines(refused).first?.contains("could hold") == true, "\(refused.errors)")
+    }
+
+    @Test(.needsMNIST) func theLearningSpeedReportHasTheBooksShape() throws {
+        let run = try Self.run(["learning-speed", "--hidden", "30,30,30", "--epochs", "2", "--print-every", "1"])
+        #expect(run.status == 0, "\(run.errors)")
+        let rows = run.output.split(separator: "\n").filter { $0.wholeMatch(of: /\s+\d+(\s+\d\.\d{6}){3}/) != nil }
+        #expect(rows.count == 3, "\(run.output)")
+        // At initialization each layer learns several times slower than the next (the book: 0.012, 0.060, 0.283).
+        let speeds = rows[0].split(separator: " ").dropFirst().compactMap { Double($0) }
+        #expect(speeds.count == 3 && speeds[0] * 2 < speeds[1] && speeds[1] * 2 < speeds[2], "\(rows[0])")
+    }
+
     @Test(.needsMNIST) func checkGradientsAgreesWithTheHandWrittenBackprop() throws {
         let check = try Self.run(["--check-gradients"])
         #expect(check.status == 0, "\(check.output)\(check.errors)")
@@ -85,6 +123,10 @@ import Testing
         (["--epochs", "1", "--limit", "10", "--plot", NSTemporaryDirectory()], 1, "is a directory"),
         (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
         (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
+        (["--network", "chapter7"], 64, "error: "),
+        (["--lambda", "-1"], 64, "--lambda must be 0 or more, got -1"),
+        (["--network", "chapter6-relu", "--loss", "quadratic", "--epochs", "0"], 1, "use log-likelihood"),
+        (["ensemble", "--count", "0"], 64, "--count must be positive, got 0"),
         (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),
     ])
     func failuresAreOneLineAndNonZero(arguments: [String], status: Int32, message: String) throws {
