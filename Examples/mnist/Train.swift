@@ -190,9 +190,10 @@ struct Train: AsyncParsableCommand {
             progress.advance(to: step)
             if step == steps { progress.clear() }
         }
-        var printer = EpochPrinter(evaluationName: evaluation.name, reportsTest: recipe.reportsTestAtBestValidation)
-        printer.saveBest = saveBest.map { path in { epoch, correct in try model.save(to: path, metadata: metadata(epoch, correct)) } }
-        trainer.callbacks = [printer]
+        trainer.callbacks = [EpochPrinter(evaluationName: evaluation.name, reportsTest: recipe.reportsTestAtBestValidation)]
+        if let saveBest {
+            trainer.callbacks.append(SaveBestCheckpoint(of: model, to: saveBest, monitoring: evaluation.name, metadata: metadata(0, 0)))
+        }
         if let earlyStop { trainer.callbacks.append(EarlyStopping(patience: earlyStop, monitoring: evaluation.name)) }
         switch schedule {
         case .constant: break
@@ -252,12 +253,11 @@ struct Train: AsyncParsableCommand {
     }
 }
 
-/// Prints each epoch as the book's programs do, and saves the best epoch's parameters.
+/// Prints each epoch as the book's programs do.
 struct EpochPrinter: TrainingCallback {
     let evaluationName: String
     /// Chapter 6: the test accuracy, printed at each new best validation accuracy.
     let reportsTest: Bool
-    var saveBest: ((_ epoch: Int, _ correct: Int) throws -> Void)?
     private var best = -1
 
     init(evaluationName: String, reportsTest: Bool) {
@@ -271,7 +271,6 @@ struct EpochPrinter: TrainingCallback {
         if result.correct > best {
             best = result.correct
             if reportsTest, let test = report.evaluations["test"] { line += "  best so far; test \(test.correct) / \(test.count)" }
-            try saveBest?(report.epoch, result.correct)
         }
         print(line)
         fflush(nil)  // the line reaches a log file now, not when the run ends

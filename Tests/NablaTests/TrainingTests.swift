@@ -1,3 +1,4 @@
+import Foundation
 import Nabla
 import NablaData
 import Testing
@@ -83,6 +84,23 @@ func drive<C: TrainingCallback>(_ callback: C, accuracies: [Int], learningRate: 
             optimizer.update(&eager, along: gradients)
         }
         #expect(model.parameterValues == eager.parameterValues)
+    }
+
+    @Test func theBestEpochIsSavedAndLoadsBack() throws {
+        let path = NSTemporaryDirectory() + "nabla-best-\(UInt64.random(in: 0 ... .max)).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (training, validation) = (blobs(count: 200, seed: 11), blobs(count: 90, seed: 12))
+        let model = blobNetwork(seed: 13)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropyLoss(), optimizer: SGD(learningRate: 0.05), order: .fixed)
+        trainer.callbacks = [SaveBestCheckpoint(of: model, to: path, monitoring: "validation", metadata: ["note": "blobs"])]
+        let history = try trainer.fit(training, epochs: 4, monitoring: [("validation", validation)])
+        let best = history.indices.max { history[$0].evaluations["validation"]!.correct < history[$1].evaluations["validation"]!.correct
+            || (history[$0].evaluations["validation"]!.correct == history[$1].evaluations["validation"]!.correct && $0 > $1) }!
+        let restored = blobNetwork(seed: 14)
+        try restored.load(from: path)
+        #expect(restored.evaluate(on: validation, loss: SoftmaxCrossEntropyLoss()) == history[best].evaluations["validation"]!)
+        let metadata = try SafeTensors(contentsOf: path).metadata
+        #expect(metadata["epoch"] == String(best) && metadata["note"] == "blobs")
     }
 
     @Test func divergenceNamesTheEpochAndStep() {

@@ -118,3 +118,37 @@ public struct CosineSchedule: TrainingCallback {
         control.learningRate = minimum + (initial - minimum) * (1 + Double.cos(Double.pi * progress)) / 2
     }
 }
+
+/// Saves the model's parameters (and states) whenever the accuracy on a monitored set is the
+/// best so far: after training, the file holds the best epoch's network.
+///
+/// ```swift
+/// trainer.callbacks.append(SaveBestCheckpoint(of: model, to: "best.safetensors", monitoring: "validation"))
+/// ```
+public struct SaveBestCheckpoint<Model: Layer>: TrainingCallback {
+    /// The model saved.
+    public let model: Model
+    /// Where (written atomically: a temporary file, then a rename).
+    public let path: String
+    /// The monitored set's name.
+    public let monitoring: String
+    /// Saved with each checkpoint, besides its `epoch` and `accuracy`.
+    public let metadata: [String: String]
+    private var best = -1
+
+    /// Creates the callback.
+    public init(of model: Model, to path: String, monitoring: String = "validation", metadata: [String: String] = [:]) {
+        (self.model, self.path, self.monitoring, self.metadata) = (model, path, monitoring, metadata)
+    }
+
+    /// Saves when the epoch beats every earlier one, with its epoch and accuracy as metadata.
+    public mutating func epochEnded(_ report: EpochReport, history: [EpochReport], control: inout TrainingControl) throws {
+        guard let evaluation = report.evaluations[monitoring] else {
+            fatalError("SaveBestCheckpoint: no evaluation named '\(monitoring)': the trainer monitors \(report.evaluations.keys.sorted())")
+        }
+        guard evaluation.correct > best else { return }
+        best = evaluation.correct
+        try model.save(to: path, metadata: metadata.merging(
+            ["epoch": String(report.epoch), "accuracy": "\(evaluation.correct)/\(evaluation.count)"]) { _, new in new })
+    }
+}
