@@ -38,36 +38,46 @@ struct SlidingWindow {
         return low ..< max(low, high)
     }
 
+    /// Visits each row of an image's column matrix ([patchSize, outputPlane], one row per kernel
+    /// tap (c, ky, kx), one column per output position) one output row oy at a time, with
+    /// - `target`, the offset in the column matrix of that stretch of `outputWidth` elements,
+    /// - `source`, the offset in the image of the element output column 0 would read — so output
+    ///   column ox reads `source + ox·stride` — or nil when input row oy·stride − padding + ky lies
+    ///   in the padding,
+    /// - `valid`, the output columns whose input column lies inside the image.
+    @inline(__always)
+    func forEachPatchRow(_ visit: (_ target: Int, _ source: Int?, _ valid: Range<Int>) -> Void) {
+        var target = 0
+        for c in 0..<channels {
+            for ky in 0..<kernelHeight {
+                for kx in 0..<kernelWidth {
+                    let valid = validColumns(kx: kx)
+                    for oy in 0..<outputHeight {
+                        let iy = oy * stride - padding + ky
+                        let inside = iy >= 0 && iy < height
+                        visit(target + oy * outputWidth, inside ? c * inputPlane + iy * width - padding + kx : nil, valid)
+                    }
+                    target += outputPlane
+                }
+            }
+        }
+    }
+
     /// Copies one image's patches into `columns`, a [patchSize, outputPlane] matrix: row
     /// (c, ky, kx) holds, for every output position, the input element that kernel tap meets
     /// (zero in the padding). A convolution is then one matrix product ("im2col").
     @inline(__always)
     func gatherPatches<Scalar: TensorScalar>(of image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>) {
-        var row = columns
-        for c in 0..<channels {
-            let plane = image + c * inputPlane
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let valid = validColumns(kx: kx)
-                    for oy in 0..<outputHeight {
-                        let target = row + oy * outputWidth
-                        let iy = oy * stride - padding + ky
-                        guard iy >= 0 && iy < height else {
-                            target.initialize(repeating: 0, count: outputWidth)
-                            continue
-                        }
-                        let source = plane + iy * width - padding + kx
-                        target.initialize(repeating: 0, count: valid.lowerBound)
-                        if stride == 1 {
-                            (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
-                        } else {
-                            for ox in valid { target[ox] = source[ox * stride] }
-                        }
-                        (target + valid.upperBound).initialize(repeating: 0, count: outputWidth - valid.upperBound)
-                    }
-                    row += outputPlane
-                }
+        forEachPatchRow { target, source, valid in
+            let target = columns + target
+            guard let source else { return target.initialize(repeating: 0, count: outputWidth) }
+            target.initialize(repeating: 0, count: valid.lowerBound)
+            if stride == 1 {
+                (target + valid.lowerBound).update(from: image + (source + valid.lowerBound), count: valid.count)
+            } else {
+                for ox in valid { target[ox] = image[source + ox * stride] }
             }
+            (target + valid.upperBound).initialize(repeating: 0, count: outputWidth - valid.upperBound)
         }
     }
 
@@ -75,21 +85,9 @@ struct SlidingWindow {
     /// input element it was copied from ("col2im"); padding positions are dropped.
     @inline(__always)
     func scatterPatches<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, addingInto image: UnsafeMutablePointer<Scalar>) {
-        var row = columns
-        for c in 0..<channels {
-            let plane = image + c * inputPlane
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let valid = validColumns(kx: kx)
-                    for oy in 0..<outputHeight {
-                        let iy = oy * stride - padding + ky
-                        guard iy >= 0 && iy < height else { continue }
-                        let (source, target) = (row + oy * outputWidth, plane + iy * width - padding + kx)
-                        for ox in valid { target[ox * stride] += source[ox] }
-                    }
-                    row += outputPlane
-                }
-            }
+        forEachPatchRow { target, source, valid in
+            guard let source else { return }
+            for ox in valid { image[source + ox * stride] += columns[target + ox] }
         }
     }
 }
