@@ -98,15 +98,15 @@ struct Recipe {
     }
 
     /// The trainable parameters the architecture has, counted without building it.
-    var parameterCount: Int {
-        switch architecture {
-        case .fullyConnected(let hidden):
-            let sizes = [784] + hidden + [10]
-            return zip(sizes, sizes.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
-        case .convolutional(_, let fullyConnected, _):
-            let sizes = [640] + fullyConnected + [10]
-            return (20 * 25 + 20) + (40 * 20 * 25 + 40) + zip(sizes, sizes.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
+    var parameterCount: Int { Int(exactly: parameterCountEstimate) ?? .max }
+
+    /// The same count in floating point, which cannot overflow whatever the sizes.
+    var parameterCountEstimate: Double {
+        let (sizes, convolutions): ([Int], Double) = switch architecture {
+        case .fullyConnected(let hidden): ([784] + hidden + [10], 0)
+        case .convolutional(_, let fullyConnected, _): ([640] + fullyConnected + [10], 20 * 25 + 20 + 40 * 20 * 25 + 40)
         }
+        return zip(sizes, sizes.dropFirst()).reduce(convolutions) { $0 + (Double($1.0) + 1) * Double($1.1) }
     }
 
     /// Builds the network, drawing its parameters from `rng`.

@@ -91,6 +91,14 @@ struct Train: AsyncParsableCommand {
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         if let earlyStop, earlyStop <= 0 { throw ValidationError("--early-stop must be positive, got \(earlyStop)") }
         guard showMistakes >= 0 else { throw ValidationError("--show-mistakes must be 0 or more, got \(showMistakes)") }
+        // Parameters, gradients and optimizer state: refuse sizes this machine cannot hold, in one
+        // line, before allocating anything.
+        let parameters = recipe.parameterCountEstimate
+        let needed = parameters * Double(MemoryLayout<Float>.size) * 4, available = Double(ProcessInfo.processInfo.physicalMemory)
+        if needed > available {
+            throw ValidationError(String(format: "%@ has %.3g parameters, which need about %.0f GB to train; this machine has %.0f GB",
+                                         describe(recipe.architecture), parameters, needed / 1e9, available / 1e9))
+        }
     }
 
     /// The network's recipe with the options given on the command line.

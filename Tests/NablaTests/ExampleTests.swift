@@ -124,6 +124,8 @@ import Testing
         (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
         (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
         (["--network", "chapter7"], 64, "error: "),
+        (["--hidden", "100000000"], 64, "parameters, which need about"),
+        (["--hidden", "9223372036854775807,9223372036854775807"], 64, "parameters, which need about"),
         (["--lambda", "-1"], 64, "--lambda must be 0 or more, got -1"),
         (["--network", "chapter6-relu", "--loss", "quadratic", "--epochs", "0"], 1, "use log-likelihood"),
         (["ensemble", "--count", "0"], 64, "--count must be positive, got 0"),
