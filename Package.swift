@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         // Benchmarks: figures for the README's Performance section, never timed tests.
         .executableTarget(name: "nabla-bench", dependencies: ["Nabla", "NablaData", "CAllocationCounter", "CNablaKernels"]),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla", "NablaData", "CNablaKernels", "BookBackprop", "CAllocationCounter"]),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "NablaData", "CNablaKernels", "BookBackprop", "CAllocationCounter", "CZlib"]),
         // An op defined outside Nabla, importing only its public interface, as a user's would be.
         .testTarget(name: "ExtensionTests", dependencies: ["Nabla", "CAllocationCounter"]),
     ]

@@ -1,9 +1,9 @@
 import Nabla
 
 /// A file's bytes, gunzipped if they are gzip data.
-func readFile(_ path: String) throws -> [UInt8] {
+func readFile(_ path: String, declaredSize: ((_ head: [UInt8]) throws -> Int)? = nil) throws -> [UInt8] {
     let bytes = try readBytes(path)
-    return isGzip(bytes) ? try gunzipData(bytes, file: path) : bytes
+    return isGzip(bytes) ? try gunzipData(bytes, file: path, declaredSize: declaredSize) : bytes
 }
 
 /// Bounds-checked reading of a byte array: every read that would pass the end throws instead.

@@ -9,16 +9,19 @@ func isGzip(_ bytes: [UInt8]) -> Bool {
 /// Inflates gzip data in memory with zlib (the readers of ``IDXFile`` and ``MNIST`` files call
 /// it); `file` names the source in errors.
 ///
-/// The output grows as zlib produces it, up to deflate's largest possible expansion of the
-/// input (about 1032:1), so a corrupt or hostile file cannot make it allocate more than its size
-/// justifies.
-public func gunzipData(_ compressed: [UInt8], file: String) throws -> [UInt8] {
-    // The trailer's last four bytes hold the size modulo 2³²: a good first guess.
-    let sizeHint = compressed.count >= 4
-        ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
+/// Memory is bounded by what the data can justify, never by what it claims. The output grows as
+/// zlib produces it, up to deflate's largest possible expansion of the input (about 1032:1); the
+/// gzip trailer's size, which a truncated or hostile file can set to anything, is only a first
+/// guess, and no larger than 16 times the input. `declaredSize`, given the first bytes inflated,
+/// can lower the bound to what the data's own header declares (an IDX file's dimensions): a stream
+/// that inflates past it is refused as soon as it does.
+public func gunzipData(_ compressed: [UInt8], file: String, declaredSize: ((_ head: [UInt8]) throws -> Int)? = nil) throws -> [UInt8] {
+    let limit = compressed.count * 1032 + 1024
+    // The trailer's last four bytes hold the size modulo 2³².
+    let trailer = compressed.count >= 4 ? compressed.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
     // 16 + MAX_WBITS: expect a gzip header and trailer.
-    return try inflateStream(compressed, windowBits: 16 + MAX_WBITS, sizeHint: sizeHint,
-                             limit: compressed.count * 1032 + 1024, file: file, format: "gzip")
+    return try inflateStream(compressed, windowBits: 16 + MAX_WBITS, sizeHint: Swift.min(trailer, compressed.count * 16 + 65_536),
+                             limit: limit, declaredSize: declaredSize, file: file, format: "gzip")
 }
 
 /// Inflates a zlib stream (as in PNG) that must decompress to at most `limit` bytes. (One byte
@@ -30,7 +33,8 @@ func inflateZlib(_ compressed: [UInt8], limit: Int, file: String) throws -> [UIn
 }
 
 private func inflateStream(_ compressed: [UInt8], windowBits: Int32, sizeHint: Int, limit: Int,
-                           file: String, format: String) throws -> [UInt8] {
+                           declaredSize: (([UInt8]) throws -> Int)? = nil, file: String, format: String) throws -> [UInt8] {
+    var (limit, declaredSize, declared) = (limit, declaredSize, false)
     var stream = z_stream()
     guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
         throw DataError(file: file, "zlib could not start inflating")
@@ -55,6 +59,19 @@ private func inflateStream(_ compressed: [UInt8], windowBits: Int32, sizeHint: I
                 let result = inflate(&stream, Z_NO_FLUSH)
                 produced = out.count - Int(stream.avail_out)
                 return result
+            }
+            if let sizeOf = declaredSize, produced > 0 {
+                // The header is in the first bytes: from now on, allow one byte more than it
+                // declares, so that a longer stream is caught as soon as it is longer.
+                let size = try sizeOf(Array(output[..<Swift.min(produced, 64)]))
+                if size != .max || produced >= 64 || status == Z_STREAM_END { declaredSize = nil }
+                if size != .max {
+                    (limit, declared) = (Swift.min(limit, size + 1), true)
+                    if output.count > limit { output.removeSubrange(Swift.max(limit, produced)...) }
+                }
+            }
+            if declared && produced >= limit && status != Z_STREAM_END {
+                throw DataError(file: file, "\(format) data holds more than the \(limit - 1) bytes its header declares")
             }
             switch status {
             case Z_OK, Z_STREAM_END: continue

@@ -13,6 +13,19 @@ public struct IDXFile: Sendable {
     /// header is read as something it is not.
     public init(parsing data: [UInt8], file: String, expected: (rank: Int, kind: String)? = nil) throws {
         var reader = ByteReader(bytes: data, file: file)
+        let (dimensions, count) = try Self.header(&reader, expected: expected)
+        guard reader.remaining == count else {
+            throw DataError(file: file, "IDX dimensions \(dimensions) need \(count) data bytes, the file has \(reader.remaining)")
+        }
+        self.dimensions = dimensions
+        self.bytes = try reader.take(count)
+    }
+
+    /// Reads and checks the header: the magic number (and, with `expected`, the kind of file it
+    /// declares) and the dimensions, whose product — checked for overflow, so that a header alone
+    /// cannot demand an absurd size — is the number of data bytes.
+    static func header(_ reader: inout ByteReader, expected: (rank: Int, kind: String)?) throws -> (dimensions: [Int], count: Int) {
+        let file = reader.file
         let magic = try reader.unsigned(width: 4, bigEndian: true)
         let (zeros, type, rank) = (magic >> 16, (magic >> 8) & 0xFF, Int(magic & 0xFF))
         let hex = { (value: UInt64) in "0x" + String(repeating: "0", count: max(0, 8 - String(value, radix: 16).count)) + String(value, radix: 16) }
@@ -28,24 +41,30 @@ public struct IDXFile: Sendable {
         }
         var dimensions: [Int] = []
         for _ in 0..<rank { dimensions.append(Int(try reader.unsigned(width: 4, bigEndian: true))) }
-        // Multiply with overflow checks: the header alone must not be able to demand an absurd size.
-        var expected = 1
+        var count = 1
         for d in dimensions {
-            let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
             guard !overflow else { throw DataError(file: file, "IDX dimensions \(dimensions) overflow") }
-            expected = product
+            count = product
         }
-        guard reader.remaining == expected else {
-            throw DataError(file: file, "IDX dimensions \(dimensions) need \(expected) data bytes, the file has \(reader.remaining)")
-        }
-        self.dimensions = dimensions
-        self.bytes = try reader.take(expected)
+        return (dimensions, count)
     }
 }
 
 extension IDXFile {
-    /// Reads and parses an IDX file, gunzipping it if needed.
+    /// Reads and parses an IDX file, gunzipping it if needed (no further than its header says
+    /// the file holds).
     public init(path: String) throws {
-        try self.init(parsing: try readFile(path), file: path)
+        try self.init(parsing: try readFile(path) { try IDXFile.declaredSize(head: $0, file: path) }, file: path)
+    }
+
+    /// The size in bytes, header included, that an IDX file starting with `head` declares, or
+    /// `Int.max` while the header is incomplete; a bad header throws as ``init(parsing:file:expected:)``
+    /// would. Inflating a gzip'd file stops there.
+    static func declaredSize(head: [UInt8], file: String, expected: (rank: Int, kind: String)? = nil) throws -> Int {
+        guard head.count >= 4, head.count >= 4 + 4 * Int(head[3]) else { return .max }
+        var reader = ByteReader(bytes: head, file: file)
+        let (_, count) = try header(&reader, expected: expected)
+        return count.addingReportingOverflow(reader.position).overflow ? .max : count + reader.position
     }
 }

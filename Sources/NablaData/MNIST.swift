@@ -104,7 +104,8 @@ public struct MNIST: Sendable {
             let gzPath = directory + "/" + name
             let path = FileManager.default.fileExists(atPath: gzPath) ? gzPath : gzPath.replacingOccurrences(of: ".gz", with: "")
             let kind = rank == 3 ? "an images file" : "a labels file"
-            let idx = try IDXFile(parsing: try readFile(path), file: path, expected: (rank, kind))
+            let bytes = try readFile(path) { try IDXFile.declaredSize(head: $0, file: path, expected: (rank, kind)) }
+            let idx = try IDXFile(parsing: bytes, file: path, expected: (rank, kind))
             let expected = rank == 3 ? [count, 28, 28] : [count]
             guard idx.dimensions == expected else {
                 throw DataError(file: path, "has dimensions \(idx.dimensions), expected \(expected)")
