@@ -215,7 +215,10 @@ struct Train: AsyncParsableCommand {
         let start = Date()
         let history = try trainer.fit(dataset(digits), epochs: recipe.epochs, monitoring: monitored)
         let curve = LearningCurve(total: evaluation.count, history: history, evaluationName: evaluation.name)
-        if let best = curve.bestEpoch, let last = history.last?.evaluations[evaluation.name] {
+        // network3.py keeps the test accuracy of the *last* epoch that reaches the best validation
+        // accuracy (`>=`); network.py and network2.py report the first best.
+        let lastBest = history.indices.last { history[$0].evaluations[evaluation.name]!.correct == history.map { $0.evaluations[evaluation.name]!.correct }.max() }
+        if let best = recipe.reportsTestAtBestValidation ? lastBest : curve.bestEpoch, let last = history.last?.evaluations[evaluation.name] {
             let percent = { (e: Evaluation) in String(format: "%.2f%%", 100 * e.accuracy) }
             let bestEvaluation = history[best].evaluations[evaluation.name]!
             var summary = "Best: \(bestEvaluation.correct) / \(bestEvaluation.count) (\(percent(bestEvaluation))) at epoch \(best); "
@@ -276,7 +279,8 @@ struct EpochPrinter: TrainingCallback {
         let result = report.evaluations[evaluationName]!
         var line = "Epoch \(report.epoch): \(result.correct) / \(result.count)"
             + String(format: "  [%.2f s training, cost %.4f]", report.trainingSeconds, report.trainingCost)
-        if result.correct > best {
+        // Chapter 6 follows network3.py, which takes a tie with the best as the new best.
+        if result.correct > best || (reportsTest && result.correct == best) {
             best = result.correct
             if reportsTest, let test = report.evaluations["test"] { line += "  best so far; test \(test.correct) / \(test.count)" }
         }
