@@ -285,7 +285,8 @@ struct EpochPrinter: TrainingCallback {
             if reportsTest, let test = report.evaluations["test"] { line += "  best so far; test \(test.correct) / \(test.count)" }
         }
         print(line)
-        fflush(nil)  // the line reaches a log file now, not when the run ends
+        fflush(nil)  // the line reaches a log file now, not when the run ends, and before any warning
+        for warning in report.warnings { printError("warning: " + warning) }
     }
 }
 

@@ -59,7 +59,12 @@ TWO_PATHS(nabla_gather_bytes_to_double,
 /* Plain SGD's update, in C so that it is vectorised and stays fast in debug builds, where a
  * Swift element loop over every weight would dominate a training step. Eight floats per AVX2
  * instruction against four for the baseline build: it reads and writes every weight each step. */
-#define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * (g[i] + decay * w[i]);
+/* The decayed gradient d = g + decay·w, with no decay term at all when decay is 0: 0·w would
+ * turn an infinite weight into NaN, where no weight decay must leave it as it is. The test is
+ * loop-invariant, so the compiler unswitches it out of each loop. */
+#define DECAYED(i) (decay != 0 ? g[i] + decay * w[i] : g[i])
+
+#define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * DECAYED(i);
 TWO_PATHS(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
           (w, g, count, rate, decay), SGD_STEP)
 TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double rate, double decay),
@@ -70,7 +75,7 @@ TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double ra
  * rate·b. The flags are loop-invariant, so the compiler unswitches them out of the loop. */
 #define MOMENTUM_STEP(T)                                                                       \
     for (long i = 0; i < count; i++) {                                                         \
-        T d = g[i] + decay * w[i];                                                             \
+        T d = DECAYED(i);                                                                      \
         T b = first ? d : momentum * v[i] + keep * d;                                          \
         v[i] = b;                                                                              \
         w[i] -= rate * (nesterov ? d + momentum * b : b);                                      \
@@ -90,7 +95,7 @@ TWO_PATHS(nabla_momentum_step_f64,
  * The elementwise square root carries no errno, so the loop vectorises. */
 #define ADAM_STEP(T)                                                                           \
     for (long i = 0; i < count; i++) {                                                         \
-        T d = g[i] + decay * w[i];                                                             \
+        T d = DECAYED(i);                                                                      \
         m[i] = beta1 * m[i] + (1 - beta1) * d;                                                 \
         v[i] = beta2 * v[i] + (1 - beta2) * d * d;                                             \
         w[i] -= stepSize * m[i] / (__builtin_elementwise_sqrt(v[i]) * inverseRoot2 + epsilon);  \

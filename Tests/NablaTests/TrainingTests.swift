@@ -227,3 +227,57 @@ struct QuadraticLossOnIndices: Loss {
         #expect(lines.last == "total: \(chapter6Network(seed: 1).parameterCount) parameters")
     }
 }
+
+@Suite struct DivergenceTests {
+    /// The book's kind of network: sigmoid outputs keep the quadratic cost bounded however large
+    /// the weights grow.
+    func sigmoidNetwork(seed: UInt64) -> Sequential<Double> {
+        var rng = SeededGenerator(seed: seed)
+        return Sequential { Dense(inputSize: 2, outputSize: 8, using: &rng); Sigmoid(); Dense(inputSize: 8, outputSize: 3, using: &rng); Sigmoid() }
+    }
+
+    @Test func aHugeLearningRateIsReportedOnce() throws {
+        let trainer = Trainer(model: sigmoidNetwork(seed: 15), loss: QuadraticLossOnIndices(), optimizer: SGD(learningRate: 1e30), order: .fixed)
+        let history = try trainer.fit(blobs(count: 60, seed: 16), epochs: 3)
+        #expect(history[0].warnings.count == 1 && history[0].warnings[0].contains("a parameter has grown to"), "\(history[0].warnings)")
+        #expect(history.dropFirst().allSatisfy { $0.warnings.isEmpty })
+    }
+
+    /// A weight that is infinite while the cost stays finite — a ReLU unit it drives to −∞ is
+    /// just off — is caught after the epoch, named.
+    @Test func aNonFiniteParameterStopsTrainingNamingIt() {
+        let model = blobNetwork(seed: 17)
+        var weight = model.parameters[0].parameter.wrappedValue.scalars
+        (weight[0], weight[1]) = (-.infinity, -.infinity)    // unit 0 of the first layer
+        model.parameters[0].parameter.wrappedValue = Tensor(weight, shape: [8, 2])
+        let points = blobs(count: 40, seed: 18)
+        let positive = TensorDataset(inputs: abs(points.inputs) + 0.1, targets: points.targets)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropyLoss(), optimizer: SGD(learningRate: 0.1), order: .fixed)
+        #expect {
+            try trainer.fit(positive, epochs: 2)
+        } throws: { error in
+            guard case .nonFiniteParameter(0, "0.weight", [0, 0], let value) = error as? TrainingError else { return false }
+            return value == -.infinity && "\(error)".contains("parameter 0.weight holds -inf at element [0, 0]")
+        }
+    }
+
+    @Test func loadingANonFiniteCheckpointIsRefusedNamingTheElement() throws {
+        let path = NSTemporaryDirectory() + "nabla-nan-\(UInt64.random(in: 0 ... .max)).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = blobNetwork(seed: 19)
+        var weight = model.parameters[0].parameter.wrappedValue.scalars
+        weight[5] = .infinity
+        model.parameters[0].parameter.wrappedValue = Tensor(weight, shape: [8, 2])
+        try model.save(to: path)
+        let fresh = blobNetwork(seed: 20)
+        let before = fresh.parameterValues
+        #expect {
+            try fresh.load(from: path)
+        } throws: { error in
+            "\(error)".contains("tensor 0.weight holds inf at element [2, 1]")
+        }
+        #expect(fresh.parameterValues == before, "a refused load changed the model")
+        try fresh.load(from: path, allowingNonFinite: true)
+        #expect(fresh.parameterValues["0.weight"]!.scalars[5] == .infinity)
+    }
+}

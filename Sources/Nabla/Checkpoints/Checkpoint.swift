@@ -17,10 +17,11 @@ extension Layer {
     /// Loads parameters and states saved by ``save(to:metadata:)`` (or by another tool, with the
     /// same names).
     ///
-    /// Strict: a tensor the model lacks, a parameter or state the file lacks, or a shape that
-    /// differs throws an error naming the tensor (and both shapes), and the model is left
-    /// unchanged. Values stored in the other precision are converted.
-    public func load(from path: String) throws {
+    /// Strict: a tensor the model lacks, a parameter or state the file lacks, a shape that
+    /// differs, or (unless `allowingNonFinite`) a NaN or infinite value throws an error naming
+    /// the tensor (and both shapes, or the first bad element), and the model is left unchanged.
+    /// Values stored in the other precision are converted.
+    public func load(from path: String, allowingNonFinite: Bool = false) throws {
         let file = try SafeTensors(contentsOf: path)
         let parameters = checkpointed
         let expected = Set(parameters.map(\.name))
@@ -33,7 +34,17 @@ extension Layer {
         for p in parameters where file.tensors[p.name]!.shape != p.value.shape {
             throw DataError(file: path, "tensor \(p.name) has shape \(file.tensors[p.name]!.shape), the model's has \(p.value.shape)")
         }
-        for p in parameters { p.load(file.tensors[p.name]!.tensor()) }
+        let values = parameters.map { file.tensors[$0.name]!.tensor(as: Scalar.self) }
+        if !allowingNonFinite {
+            for (p, value) in zip(parameters, values) {
+                let bad = value.withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite } }
+                if let bad {
+                    throw DataError(file: path, "tensor \(p.name) holds \(value.scalars[bad]) at element \(multiIndex(bad, in: value.shape)): "
+                                    + "a model with it gives no meaningful answer")
+                }
+            }
+        }
+        for (p, value) in zip(parameters, values) { p.load(value) }
     }
 }
 
@@ -85,3 +96,4 @@ extension Optimizer {
     /// The optimizer's type, as checkpoints of its state record it.
     static var stateKind: String { String(String(describing: Self.self).prefix { $0 != "<" }) }
 }
+

@@ -77,13 +77,22 @@ public final class Trainer<Model: Layer> {
                 progress?(step + 1, steps)
             }
             let trainingSeconds = Date().timeIntervalSince(start)
+            let largest = try largestParameter(after: epoch)
+            var warnings: [String] = []   // each kind once per fit: the first sign is the news
+            if largest > Self.saneParameterLimit && !history.contains(where: { $0.warnings.contains { $0.contains("parameter") } }) {
+                warnings.append("after epoch \(epoch) a parameter has grown to \(largest): training is likely diverging; try a smaller learning rate")
+            }
+            if let first = history.first?.trainingCost, first > 0, totalCost / Double(training.count) > 100 * first,
+               !history.contains(where: { $0.warnings.contains { $0.contains("training cost") } }) {
+                warnings.append("after epoch \(epoch) the training cost is \(totalCost / Double(training.count)), over 100 times epoch 0's \(first)")
+            }
             var evaluations: [String: Evaluation] = [:]
             for (name, data) in monitoring {
                 evaluations[name] = model.evaluate(on: data, loss: loss, batchSize: evaluationBatchSize)
             }
             let report = EpochReport(epoch: epoch, trainingCost: totalCost / Double(training.count),
                                      evaluations: evaluations, learningRate: Double(optimizer.learningRate),
-                                     trainingSeconds: trainingSeconds)
+                                     trainingSeconds: trainingSeconds, warnings: warnings)
             history.append(report)
             var control = TrainingControl(learningRate: report.learningRate)
             for index in callbacks.indices { try callbacks[index].epochEnded(report, history: history, control: &control) }
@@ -95,6 +104,27 @@ public final class Trainer<Model: Layer> {
         }
         if generator != nil { order = .shuffledEachEpoch(generator!) }  // a second fit continues the sequence
         return history
+    }
+
+    /// Beyond this magnitude a parameter is taken as a sign of divergence, and reported.
+    public static var saneParameterLimit: Double { 1e6 }
+
+    /// The largest magnitude of any parameter; a NaN or infinite one ends training, named.
+    private func largestParameter(after epoch: Int) throws -> Double {
+        var largest = 0.0
+        for p in model.parameters {
+            let value = p.parameter.wrappedValue
+            try value.withUnsafeBufferPointer { elements in
+                for (index, element) in elements.enumerated() {
+                    guard element.isFinite else {
+                        throw TrainingError.nonFiniteParameter(epoch: epoch, name: p.name, element: multiIndex(index, in: value.shape),
+                                                               value: Double(element))
+                    }
+                    largest = Swift.max(largest, Double(Swift.abs(element)))
+                }
+            }
+        }
+        return largest
     }
 }
 
@@ -122,11 +152,15 @@ public struct EpochReport: Sendable {
     public let learningRate: Double
     /// Seconds spent in training steps (not evaluating).
     public let trainingSeconds: Double
+    /// Signs that training is going wrong — a parameter beyond ``Trainer/saneParameterLimit``,
+    /// a training cost a hundred times epoch 0's — for the program to show.
+    public let warnings: [String]
 
     /// Creates a report (the trainer makes them; a callback's tests may too).
-    public init(epoch: Int, trainingCost: Double, evaluations: [String: Evaluation], learningRate: Double, trainingSeconds: Double) {
+    public init(epoch: Int, trainingCost: Double, evaluations: [String: Evaluation], learningRate: Double,
+                trainingSeconds: Double, warnings: [String] = []) {
         (self.epoch, self.trainingCost, self.evaluations) = (epoch, trainingCost, evaluations)
-        (self.learningRate, self.trainingSeconds) = (learningRate, trainingSeconds)
+        (self.learningRate, self.trainingSeconds, self.warnings) = (learningRate, trainingSeconds, warnings)
     }
 }
 
@@ -145,12 +179,16 @@ public struct TrainingControl: Sendable {
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A step's cost was infinite or NaN.
     case diverged(epoch: Int, step: Int, cost: Double)
+    /// After an epoch, a parameter was infinite or NaN (the cost can stay finite meanwhile).
+    case nonFiniteParameter(epoch: Int, name: String, element: [Int], value: Double)
 
-    /// Names the epoch and step, and what to try.
+    /// Names the epoch and step or parameter, and what to try.
     public var description: String {
         switch self {
         case .diverged(let epoch, let step, let cost):
             "training diverged at epoch \(epoch), step \(step): the cost is \(cost); try a smaller learning rate"
+        case .nonFiniteParameter(let epoch, let name, let element, let value):
+            "training diverged by epoch \(epoch): parameter \(name) holds \(value) at element \(element); try a smaller learning rate"
         }
     }
 }
