@@ -45,6 +45,25 @@ import Testing
         #expect { try adam.loadState(from: path) } throws: { "\($0)".contains("holds the state of SGD, not of Adam") }
     }
 
+    @Test func stateForAnotherModelIsRefusedNamingTheParameter() throws {
+        let path = temporaryPath("momentum")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let wide = bookNetwork(Double.self, seed: 5, hidden: 40)
+        var sgd = SGD<Double>(learningRate: 0.1, momentum: 0.9)
+        let (_, gradients) = valueWithGradient(at: wide) { QuadraticLoss()($0(random([2, 784], seed: 6)), random([2, 10], seed: 7)) }
+        var model = wide
+        sgd.update(&model, along: gradients)
+        try sgd.saveState(to: path)
+        var fresh = SGD<Double>(learningRate: 0.1, momentum: 0.9)
+        try fresh.loadState(from: path, for: wide)
+        #expect(fresh.state.count == 4)
+        var other = SGD<Double>(learningRate: 0.1, momentum: 0.9)
+        #expect {
+            try other.loadState(from: path, for: bookNetwork(Double.self, seed: 5, hidden: 30))
+        } throws: { "\($0)".contains("holds a state of shapes [[40], [1]] for 0.bias, whose shape [30] needs [[30], [1]]") }
+        #expect(other.state.isEmpty)
+    }
+
     /// A schedule lowers the learning rate between replayed steps, and the replay follows it.
     @Test func aReplayedStepReadsTheCurrentLearningRate() {
         let (x, y) = (random([3, 784], seed: 1), random([3, 10], seed: 2))

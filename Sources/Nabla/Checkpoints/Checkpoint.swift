@@ -93,6 +93,26 @@ extension Optimizer {
         self.state = state
     }
 
+    /// Loads what ``saveState(to:)`` saved, as ``loadState(from:)`` does, and checks it against
+    /// `model` first: each state must belong to one of the model's parameters and have the shapes
+    /// this optimizer keeps for it, or the load throws naming the parameter, and the optimizer is
+    /// left unchanged.
+    public mutating func loadState<Model: Layer>(from path: String, for model: Model) throws where Model.Scalar == Scalar {
+        var loaded = self
+        try loaded.loadState(from: path)
+        let parameters = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.parameter.wrappedValue) })
+        for (name, tensors) in loaded.state.sorted(by: { $0.key < $1.key }) {
+            guard let parameter = parameters[name] else {
+                throw DataError(file: path, "holds the state of \(name), which is not a parameter of the model (\(parameters.keys.sorted()))")
+            }
+            let expected = makeState(for: parameter).map(\.shape)
+            guard tensors.map(\.shape) == expected else {
+                throw DataError(file: path, "holds a state of shapes \(tensors.map(\.shape)) for \(name), whose shape \(parameter.shape) needs \(expected)")
+            }
+        }
+        self = loaded
+    }
+
     /// The optimizer's type, as checkpoints of its state record it.
     static var stateKind: String { String(String(describing: Self.self).prefix { $0 != "<" }) }
 }
