@@ -217,7 +217,8 @@ struct Train: AsyncParsableCommand {
         let curve = LearningCurve(total: evaluation.count, history: history, evaluationName: evaluation.name)
         // network3.py keeps the test accuracy of the *last* epoch that reaches the best validation
         // accuracy (`>=`); network.py and network2.py report the first best.
-        let lastBest = history.indices.last { history[$0].evaluations[evaluation.name]!.correct == history.map { $0.evaluations[evaluation.name]!.correct }.max() }
+        let accuracies = history.map { $0.evaluations[evaluation.name]!.correct }
+        let lastBest = accuracies.lastIndex(of: accuracies.max() ?? 0)
         if let best = recipe.reportsTestAtBestValidation ? lastBest : curve.bestEpoch, let last = history.last?.evaluations[evaluation.name] {
             let percent = { (e: Evaluation) in String(format: "%.2f%%", 100 * e.accuracy) }
             let bestEvaluation = history[best].evaluations[evaluation.name]!
