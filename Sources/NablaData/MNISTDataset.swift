@@ -20,12 +20,12 @@ public struct MNISTDataset<Scalar: TensorScalar>: Dataset {
     /// Writes the images and labels at `indices`.
     public func batch(_ indices: ArraySlice<Int>, inputs: inout Tensor<Scalar>, targets: inout Tensor<Scalar>) {
         digits.withIndices(indices) { rows in
-            digits.refill(&inputs, shape: [rows.count] + imageShape.dimensions, rows: rows) { digits.writeImages(at: $0, into: $1) }
+            digits.refill(&inputs, rows: rows, trailing: imageShape.dimensions) { digits.writeImages(at: $0, into: $1) }
             switch labels {
             case .oneHot:
-                digits.refill(&targets, shape: [rows.count, MNISTSet.classCount], rows: rows) { digits.writeOneHotLabels(at: $0, into: $1) }
+                digits.refill(&targets, rows: rows, trailing: MNISTSet.oneHotDimensions) { digits.writeOneHotLabels(at: $0, into: $1) }
             case .classIndices:
-                digits.refill(&targets, shape: [rows.count], rows: rows) { digits.writeClassIndices(at: $0, into: $1) }
+                digits.refill(&targets, rows: rows, trailing: MNISTImageShape.scalar) { digits.writeClassIndices(at: $0, into: $1) }
             }
         }
     }
@@ -39,7 +39,12 @@ public enum MNISTImageShape: Sendable {
     case image
 
     /// The dimensions of one image.
-    public var dimensions: [Int] { self == .flat ? [MNISTSet.pixelCount] : [1, 28, 28] }
+    public var dimensions: [Int] { self == .flat ? Self.flatDimensions : Self.imageDimensions }
+
+    // Kept, so that reading them allocates nothing per batch.
+    private static let flatDimensions = [MNISTSet.pixelCount], imageDimensions = [1, 28, 28]
+    /// No dimensions: one class index per example.
+    static let scalar: [Int] = []
 }
 
 /// How MNIST labels are written in a batch.

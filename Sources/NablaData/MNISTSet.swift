@@ -66,7 +66,7 @@ public struct MNISTSet: Sendable {
     /// when it already has that shape (and is not shared), so a training loop can fill one batch
     /// tensor again and again without allocating.
     public func images<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
-        withIndices(indices) { refill(&batch, shape: [$0.count, Self.pixelCount], rows: $0) { writeImages(at: $0, into: $1) } }
+        withIndices(indices) { refill(&batch, rows: $0, trailing: MNISTImageShape.flat.dimensions) { writeImages(at: $0, into: $1) } }
     }
 
     /// The labels at `indices` as one-hot rows of a [n, 10] tensor: the book's target vectors y.
@@ -79,24 +79,28 @@ public struct MNISTSet: Sendable {
     /// Writes the labels at `indices` into `batch` as one-hot rows of a [n, 10] tensor, reusing
     /// its storage like ``images(at:into:)``.
     public func oneHotLabels<Scalar: TensorScalar>(at indices: some Collection<Int>, into batch: inout Tensor<Scalar>) {
-        withIndices(indices) { refill(&batch, shape: [$0.count, Self.classCount], rows: $0) { writeOneHotLabels(at: $0, into: $1) } }
+        withIndices(indices) { refill(&batch, rows: $0, trailing: Self.oneHotDimensions) { writeOneHotLabels(at: $0, into: $1) } }
     }
 
-    /// Has `write` fill a tensor of `shape`, a row for each of `indices`: in `batch`'s storage if
-    /// it has that shape, else in a new tensor that replaces it.
+    /// One one-hot label's dimensions, kept so that batches compare shapes without allocating.
+    static let oneHotDimensions = [classCount]
+
+    /// Has `write` fill a tensor of shape [indices.count] + `trailing`, a row for each of
+    /// `indices`: in `batch`'s storage if it has that shape, else in a new tensor that replaces it.
+    /// (The shape is compared piece by piece: building [n] + trailing would allocate per batch.)
     ///
     /// Specialised: called from a caller's generic code (a training loop in another module), the
     /// unspecialised form looks up the tensor's type metadata on every batch.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func refill<Scalar: TensorScalar>(
-        _ batch: inout Tensor<Scalar>, shape: [Int], rows indices: UnsafeBufferPointer<Int>,
+        _ batch: inout Tensor<Scalar>, rows indices: UnsafeBufferPointer<Int>, trailing: [Int],
         _ write: (UnsafeBufferPointer<Int>, UnsafeMutablePointer<Scalar>) -> Void
     ) {
-        if batch.shape == shape {
+        if batch.rank == trailing.count + 1 && batch.shape[0] == indices.count && batch.shape.dropFirst().elementsEqual(trailing) {
             batch.withUnsafeMutableBufferPointer { if let storage = $0.baseAddress { write(indices, storage) } }
         } else {
-            batch = Tensor(shape: shape) { write(indices, $0) }
+            batch = Tensor(shape: [indices.count] + trailing) { write(indices, $0) }
         }
     }
 

@@ -4,9 +4,9 @@ import Foundation
 import Nabla
 import NablaData
 
-/// `swift run -c release nabla-bench [--json] [--data PATH]`: the book's network's training and
-/// evaluation speed, heap allocations per step, peak memory, and matrix-product throughput at
-/// the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
+/// `swift run -c release nabla-bench [--json] [--data PATH]`: the book's networks' training and
+/// evaluation speed — chapter 1's and chapter 6's convolutional one — heap allocations per step,
+/// peak memory, and matrix-product and convolution throughput at the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
 @main
 struct Benchmark {
     static func main() {
@@ -227,6 +227,8 @@ struct Benchmark {
             report("gemm_\(key)_gflops", flops / kernel / 1e9, "GFLOP/s", "matmul \(name)")
             report("naive_\(key)_gflops", flops / naive / 1e9, "GFLOP/s", "  naive loop, same shape")
         }
+
+        ConvolutionBenchmark.run(mnist: mnist, report: report)
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
