@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Foundation
 import Nabla
 import NablaData
@@ -171,6 +172,20 @@ struct QuadraticLossOnIndices: Loss {
         data.batch([1, 0], inputs: &x, targets: &y)
         #expect(x.shape == [2, 1, 28, 28] && y.scalars == [8, 3])
         #expect(x.scalars[27] == 100 / 256 && x.scalars[784 + 5 * 28 + 7] == 200 / 256)
+    }
+
+    /// A training loop refills one batch again and again: once shaped, that allocates nothing.
+    @Test func refillingABatchAllocatesNothing() throws {
+        let digits = try twoDigits()
+        for (shape, labels) in [(MNISTImageShape.image, MNISTLabels.classIndices), (.flat, .oneHot)] {
+            let data = digits.dataset(as: Float.self, imageShape: shape, labels: labels)
+            var (x, y) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+            let indices = [1, 0][...]
+            data.batch(indices, inputs: &x, targets: &y)
+            let before = nabla_thread_allocation_count()
+            for _ in 0..<10 { data.batch(indices, inputs: &x, targets: &y) }
+            if isOptimizedBuild { #expect(nabla_thread_allocation_count() == before, "\(shape), \(labels)") }
+        }
     }
 
     @Test func theBooksExpansionShiftsEachDigitByOnePixelFourWays() throws {
