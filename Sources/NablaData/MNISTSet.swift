@@ -100,7 +100,13 @@ public struct MNISTSet: Sendable {
         if batch.rank == trailing.count + 1 && batch.shape[0] == indices.count && batch.shape.dropFirst().elementsEqual(trailing) {
             batch.withUnsafeMutableBufferPointer { if let storage = $0.baseAddress { write(indices, storage) } }
         } else {
-            batch = Tensor(shape: [indices.count] + trailing) { write(indices, $0) }
+            // One allocation for the shape ([n] + trailing would make two).
+            let shape = [Int](unsafeUninitializedCapacity: trailing.count + 1) { buffer, count in
+                buffer[0] = indices.count
+                for (axis, size) in trailing.enumerated() { buffer[axis + 1] = size }
+                count = trailing.count + 1
+            }
+            batch = Tensor(shape: shape) { write(indices, $0) }
         }
     }
 
