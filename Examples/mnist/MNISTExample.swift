@@ -10,6 +10,8 @@ struct MNISTExample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist",
         abstract: "Train the book's networks on MNIST, or classify an image with a trained one.",
+        discussion: "The book's networks, for `--network NAME`: " + NetworkName.allCases.map(\.rawValue).joined(separator: ", ")
+            + ". `mnist train --help` lists every training option.",
         subcommands: [Train.self, LearningSpeed.self, EnsembleCommand.self, Predict.self],
         defaultSubcommand: Train.self)
 
