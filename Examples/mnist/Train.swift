@@ -246,15 +246,12 @@ struct Train: AsyncParsableCommand {
 
     func showMistakes(of model: Sequential<Float>, on set: MNISTSet, shape: MNISTImageShape) throws {
         guard showMistakes > 0 else { return }
-        let data = set.dataset(as: Float.self, imageShape: shape, labels: .classIndices)
-        var (images, labels) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
         var wrong: [(index: Int, predicted: Int, truth: Int)] = []
-        let all = Array(0..<set.count)
-        for start in stride(from: 0, to: set.count, by: 500) where wrong.count < showMistakes {
-            data.batch(all[start ..< min(start + 500, set.count)], inputs: &images, targets: &labels)
+        set.dataset(as: Float.self, imageShape: shape, labels: .classIndices).forEachBatch(of: 500) { images, labels, first in
+            guard wrong.count < showMistakes else { return }
             for (row, (predicted, truth)) in zip(model(images).argmax(alongAxis: 1), labels.scalars).enumerated()
             where predicted != Int(truth) && wrong.count < showMistakes {
-                wrong.append((start + row, predicted, Int(truth)))
+                wrong.append((first + row, predicted, Int(truth)))
             }
         }
         print("\(wrong.count) of the misclassified \(set.name) digits:")

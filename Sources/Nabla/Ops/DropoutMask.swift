@@ -29,13 +29,3 @@ struct DropoutMask<Scalar: TensorScalar>: TensorOperation {
 struct CountUp<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) { buffers.updating(0)[0] += 1 }
 }
-
-/// SplitMix64's output function: a bijection of 64-bit words whose outputs for consecutive
-/// inputs pass statistical tests of randomness.
-@inline(__always)
-func splitMix64(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}

@@ -18,14 +18,12 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Creates a generator whose whole future sequence is determined by `seed`.
     public init(seed: UInt64) {
-        // SplitMix64 spreads any seed (0 included) over the 256-bit state.
+        // SplitMix64 spreads any seed (0 included) over the 256-bit state: its outputs for seed,
+        // seed + γ, seed + 2γ, … (splitMix64 adds γ first).
         var s = seed
         func splitMix() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            defer { s &+= 0x9E37_79B9_7F4A_7C15 }
+            return splitMix64(s)
         }
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
@@ -80,4 +78,14 @@ extension SeededGenerator {
         }
         return order
     }
+}
+
+/// SplitMix64's output function (seeding, and dropout's counter-based masks): a bijection of 64-bit words whose outputs for consecutive
+/// inputs pass statistical tests of randomness.
+@inline(__always)
+func splitMix64(_ value: UInt64) -> UInt64 {
+    var z = value &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

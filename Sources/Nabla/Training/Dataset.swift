@@ -17,6 +17,27 @@ public protocol Dataset<Scalar> {
     func batch(_ indices: ArraySlice<Int>, inputs: inout Tensor<Scalar>, targets: inout Tensor<Scalar>)
 }
 
+extension Dataset {
+    /// Calls `body` with each batch of up to `batchSize` examples in order — its inputs, its
+    /// targets and its first example's index — refilling the same two tensors, in inference mode:
+    /// how a model is evaluated over a whole set without holding its activations at once.
+    ///
+    /// ```swift
+    /// data.forEachBatch(of: 500) { inputs, targets, first in predictions += model(inputs).argmax(alongAxis: -1) }
+    /// ```
+    public func forEachBatch(of batchSize: Int, _ body: (_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, _ first: Int) -> Void) {
+        check(batchSize > 0, "forEachBatch: batch size \(batchSize) must be positive")
+        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
+        let all = Array(0..<count)
+        withLayerMode(.inference) {
+            for start in stride(from: 0, to: count, by: batchSize) {
+                batch(all[start ..< Swift.min(start + batchSize, count)], inputs: &inputs, targets: &targets)
+                body(inputs, targets, start)
+            }
+        }
+    }
+}
+
 /// Examples held as two tensors whose first dimension counts them: inputs [n, …] and targets
 /// [n, …] (class indices [n], or one-hot rows [n, classes], or any values).
 ///

@@ -29,21 +29,15 @@ public struct Ensemble<Scalar: TensorScalar> {
     /// Each member's classes for `data`'s examples, and the true classes (from the targets:
     /// class indices, or the largest entry of one-hot rows), in inference mode, `batchSize` at a time.
     public func predictions(on data: some Dataset<Scalar>, batchSize: Int = 500) -> (members: [[Int]], truth: [Int]) {
-        check(batchSize > 0, "Ensemble: batch size \(batchSize) must be positive")
-        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
         var (answers, truth) = ([[Int]](repeating: [], count: members.count), [Int]())
-        let all = Array(0..<data.count)
-        withLayerMode(.inference) {
-            for start in stride(from: 0, to: data.count, by: batchSize) {
-                data.batch(all[start ..< min(start + batchSize, data.count)], inputs: &inputs, targets: &targets)
-                var outputRank = 0
-                for (index, member) in members.enumerated() {
-                    let outputs = member(inputs)
-                    answers[index] += outputs.argmax(alongAxis: -1)
-                    outputRank = outputs.rank
-                }
-                truth += trueClasses(targets, outputRank: outputRank)
+        data.forEachBatch(of: batchSize) { inputs, targets, _ in
+            var outputRank = 0
+            for (index, member) in members.enumerated() {
+                let outputs = member(inputs)
+                answers[index] += outputs.argmax(alongAxis: -1)
+                outputRank = outputs.rank
             }
+            truth += trueClasses(targets, outputRank: outputRank)
         }
         return (answers, truth)
     }

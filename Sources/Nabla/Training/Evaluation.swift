@@ -20,19 +20,12 @@ extension Layer {
     /// Evaluates the model on `data` in inference mode, `batchSize` examples at a time (which
     /// bounds the memory a convolutional network's activations take).
     public func evaluate(on data: some Dataset<Scalar>, loss: some Loss<Scalar>, batchSize: Int = 500) -> Evaluation {
-        check(batchSize > 0, "evaluate: batch size \(batchSize) must be positive")
-        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
         var result = Evaluation(cost: 0, correct: 0, count: data.count)
-        let all = Array(0..<data.count)
-        withLayerMode(.inference) {
-            for start in stride(from: 0, to: data.count, by: batchSize) {
-                let indices = all[start ..< min(start + batchSize, data.count)]
-                data.batch(indices, inputs: &inputs, targets: &targets)
-                let outputs = self(inputs)
-                result.cost += Double(loss(outputs, targets).scalar) * Double(indices.count)
-                let answers = outputs.argmax(alongAxis: -1)
-                result.correct += zip(answers, trueClasses(targets, outputRank: outputs.rank)).filter { $0 == $1 }.count
-            }
+        data.forEachBatch(of: batchSize) { inputs, targets, _ in
+            let outputs = self(inputs)
+            result.cost += Double(loss(outputs, targets).scalar) * Double(inputs.shape[0])
+            let answers = outputs.argmax(alongAxis: -1)
+            result.correct += zip(answers, trueClasses(targets, outputRank: outputs.rank)).filter { $0 == $1 }.count
         }
         if data.count > 0 { result.cost /= Double(data.count) }
         return result
