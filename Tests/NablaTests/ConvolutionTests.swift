@@ -47,8 +47,8 @@ import Testing
                                  0, 0, 0, 0])
     }
 
-    @Test func shapeErrorsAreCaughtBeforeRunning() {
-        // The messages are checked by reading them: these only show which calls are accepted.
+    /// A kernel or window that exactly fits the (padded) image gives one output position.
+    @Test func windowsThatJustFitAreAccepted() {
         let x = Tensor<Double>(zeros: [2, 3, 8, 8])
         #expect(conv2d(x, weight: Tensor(zeros: [4, 3, 8, 8])).shape == [2, 4, 1, 1])
         #expect(conv2d(x, weight: Tensor(zeros: [4, 3, 9, 9]), padding: 1).shape == [2, 4, 2, 2])
