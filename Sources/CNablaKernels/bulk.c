@@ -3,24 +3,7 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define HAVE_AVX2_PATH 1
-#endif
-
-/* A kernel written once as a plain loop that the compiler vectorises, compiled twice — for the
- * baseline instruction set and, with a target attribute, for AVX2+FMA — behind a public function
- * that picks one at run time, like the products. PARAMS and ARGS are the parenthesised parameter
- * and argument lists; the rest is the body. */
-#if HAVE_AVX2_PATH
-#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...)                                                    \
-    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
-    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
-    void PUBLIC PARAMS {                                                                        \
-        if (nabla_kernel_isa() == 1) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS;           \
-    }
-#else
-#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
-#endif
+#include "kernel_paths.h"
 
 /* Byte-to-float conversion of whole rows picked by index (a mini-batch of images); AVX2 widens
  * and converts 8 bytes per instruction.

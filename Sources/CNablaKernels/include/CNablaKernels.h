@@ -62,6 +62,52 @@ void nabla_adam_step_f64(double *w, double *m, double *v, const double *g, long 
 /// y[i] = 1 / (1 + e^−x[i]) for `count` floats: the logistic function, vectorised.
 void nabla_sigmoid_f32(const float *x, float *y, long count);
 
+/// A window sliding over NCHW images — a convolution's kernel or a pooling window — as Nabla's
+/// `SlidingWindow` describes it: output row oy, column ox and kernel tap (ky, kx) read input row
+/// oy·stride − padding + ky and column ox·stride − padding + kx, zero outside the image.
+typedef struct {
+    long channels, height, width;
+    long kernelHeight, kernelWidth, stride, padding;
+    long outputHeight, outputWidth;
+} nabla_window;
+
+/// The output columns [*low, *high) whose input column ox·stride − padding + kx lies inside the
+/// image.
+void nabla_window_valid_columns(const nabla_window *window, long kx, long *low, long *high);
+
+/// Rows firstRow ..< firstRow + rowCount of one image's patch matrix, written to `columns`
+/// (rowCount × outputHeight·outputWidth): row (c, ky, kx) holds, for every output position, the
+/// input element that kernel tap meets, zero in the padding ("im2col").
+void nabla_gather_patches_f32(const nabla_window *window, const float *image, long firstRow, long rowCount,
+                              float *columns);
+
+/// Double-precision twin of `nabla_gather_patches_f32`.
+void nabla_gather_patches_f64(const nabla_window *window, const double *image, long firstRow, long rowCount,
+                              double *columns);
+
+/// The reverse of `nabla_gather_patches_f32` for the whole patch matrix: adds each element of
+/// `columns` onto the image element it came from; padding positions are dropped ("col2im").
+void nabla_scatter_patches_f32(const nabla_window *window, const float *columns, float *image);
+
+/// Double-precision twin of `nabla_scatter_patches_f32`.
+void nabla_scatter_patches_f64(const nabla_window *window, const double *columns, double *image);
+
+/// Max pooling of `planes` consecutive image planes (the window's padding must be 0): each output
+/// the largest element of its window, or NaN if the window holds one.
+void nabla_max_pool_f32(const nabla_window *window, long planes, const float *x, float *y);
+
+/// Double-precision twin of `nabla_max_pool_f32`.
+void nabla_max_pool_f64(const nabla_window *window, long planes, const double *x, double *y);
+
+/// Max pooling's gradient: dx (written whole) is zero except that each output's gradient g is
+/// added onto the first element of its window equal to the output y (the first NaN, if y is NaN).
+void nabla_max_pool_gradient_f32(const nabla_window *window, long planes, const float *x, const float *y,
+                                 const float *g, float *dx);
+
+/// Double-precision twin of `nabla_max_pool_gradient_f32`.
+void nabla_max_pool_gradient_f64(const nabla_window *window, long planes, const double *x, const double *y,
+                                 const double *g, double *dx);
+
 /// Products of at least this many multiply-adds are split across the cores (default 4,000,000;
 /// 0 restores it), and products of 256 rows or more from a
 /// sixteenth of it. The number of threads is the number of online cores, at most 8, or

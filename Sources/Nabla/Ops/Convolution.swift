@@ -1,3 +1,5 @@
+import CNablaKernels
+
 extension Tensor {
     /// The 2-D convolution (strictly, cross-correlation, as in every framework) of a batch of
     /// images with a bank of filters, plus one bias per output channel.
@@ -28,7 +30,11 @@ extension Tensor {
                                          stride: stride, padding: padding) else {
             fatalError("conv2d: \(shapes), padding \(padding): the \(weight.shape[2])×\(weight.shape[3]) kernel is larger than the padded image")
         }
-        let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil)
+        // Training keeps each image's patch matrix for the weight gradient, rather than gathering
+        // it again, unless that would hold more than 64 MB (of floats) a step.
+        let savesPatches = weight.isTracked && window.batch * window.patchMatrix <= 1 << 24
+        let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil,
+                                       savesPatches: savesPatches)
         return op([input, weight] + (bias.map { [$0] } ?? []),
                   shape: [window.batch, weight.shape[0], window.outputHeight, window.outputWidth])
     }
@@ -47,28 +53,40 @@ public func conv2d<Scalar>(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias
 /// Gradients, with g the upstream gradient of image n as [outChannels, outputPlane] and P its
 /// patch matrix: ∂weight = Σₙ g·Pᵀ, ∂P = weightᵀ·g scattered back onto the image, ∂bias = Σ g
 /// over images and positions.
+///
+/// When its weight is being trained, the op saves every image's patch matrix for the weight
+/// gradient (`savesPatches`); otherwise one patch matrix per thread is scratch.
+///
+/// Images go to the worker pool's threads in contiguous shares, each with a patch matrix of its
+/// own in the workspace. Every output element is computed by the same operations whatever the
+/// number of threads, so the result does not depend on it.
 struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
     let outputChannels: Int
     let hasBias: Bool
+    let savesPatches: Bool
 
     var name: String { "conv2d" }
-    var workspaceCount: Int { window.patchSize * window.outputPlane }
+    var savedCount: Int { savesPatches ? window.batch * window.patchMatrix : 0 }
+    var workspaceCount: Int { savesPatches ? 0 : window.patchMatrixSlots * window.patchMatrix }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, weight, y, patches, w) = (buffers.input(0), buffers.input(1), buffers.output, buffers.workspace, window)
+        let (x, weight, y, w) = (buffers.input(0), buffers.input(1), buffers.output, window)
+        let bias = hasBias ? buffers.input(2) : nil
         let outputImage = outputChannels * w.outputPlane
-        for n in 0..<w.batch {
-            w.gatherPatches(of: x + n * w.inputImage, into: patches)
-            let output = y + n * outputImage
-            if hasBias {
-                let bias = buffers.input(2)
-                for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
+        w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
+            for n in images {
+                let patches = savesPatches ? buffers.saved + n * w.patchMatrix : buffers.workspace + share * w.patchMatrix
+                w.gatherPatches(of: x + n * w.inputImage, rows: 0..<w.patchSize, into: patches)
+                let output = y + n * outputImage
+                if let bias {
+                    for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
+                }
+                Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
+                            a: weight, b: patches, c: output, accumulate: bias != nil)
             }
-            Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
-                        a: weight, b: patches, c: output, accumulate: hasBias)
         }
     }
 
@@ -79,7 +97,8 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         }
         return [
             call.needsGradient(0) ? part(.input, [g, weight], x.shape) : nil,
-            call.needsGradient(1) ? part(.weight, [g, x], weight.shape) : nil,
+            call.needsGradient(1) ? (savesPatches ? part(.weightFromPatches, [g, call.saved], weight.shape)
+                                                  : part(.weight, [g, x], weight.shape)) : nil,
         ] + (hasBias ? [call.needsGradient(2) ? part(.bias, [g], [outputChannels]) : nil] : [])
     }
 }
@@ -89,8 +108,10 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     enum Part {
         /// ∂input from (g, weight): weightᵀ·gₙ per image, scattered back onto the image.
         case input
-        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, Pₙ image n's patch matrix.
+        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, Pₙ image n's patch matrix, gathered again.
         case weight
+        /// ∂weight from (g, the patch matrices the forward pass saved).
+        case weightFromPatches
         /// ∂bias from (g): the sum of each output channel over images and positions.
         case bias
     }
@@ -99,27 +120,63 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     let outputChannels: Int
 
     var name: String { "conv2d \(part) gradient" }
-    var workspaceCount: Int { part == .bias ? 0 : window.patchSize * window.outputPlane }
+
+    /// The weight gradient sums the batch in this many fixed groups of consecutive images, each
+    /// into a partial sum of its own, then adds the partial sums in order: the groups can go to
+    /// different threads, and the rounding is the same however many there are.
+    private var weightGroups: Int { window.patchMatrixSlots }
+    private var weightSize: Int { outputChannels * window.patchSize }
+
+    var workspaceCount: Int {
+        switch part {
+        case .input: window.patchMatrixSlots * window.patchMatrix
+        case .weight: window.patchMatrixSlots * window.patchMatrix + weightGroups * weightSize
+        case .weightFromPatches: weightGroups * weightSize
+        case .bias: 0
+        }
+    }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (g, out, patches, w) = (buffers.input(0), buffers.output, buffers.workspace, window)
+        let (g, out, w) = (buffers.input(0), buffers.output, window)
         let outputImage = outputChannels * w.outputPlane
         switch part {
         case .input:
-            out.initialize(repeating: 0, count: w.batch * w.inputImage)
-            for n in 0..<w.batch {
-                Scalar.gemm(transposeA: true, transposeB: false, m: w.patchSize, n: w.outputPlane, k: outputChannels,
-                            a: buffers.input(1), b: g + n * outputImage, c: patches, accumulate: false)
-                w.scatterPatches(patches, addingInto: out + n * w.inputImage)
+            let weight = buffers.input(1)
+            w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
+                let patches = buffers.workspace + share * w.patchMatrix
+                for n in images {
+                    Scalar.gemm(transposeA: true, transposeB: false, m: w.patchSize, n: w.outputPlane, k: outputChannels,
+                                a: weight, b: g + n * outputImage, c: patches, accumulate: false)
+                    let image = out + n * w.inputImage
+                    image.initialize(repeating: 0, count: w.inputImage)
+                    w.scatterPatches(patches, addingInto: image)
+                }
             }
-        case .weight:
-            out.initialize(repeating: 0, count: outputChannels * w.patchSize)
-            for n in 0..<w.batch {
-                w.gatherPatches(of: buffers.input(1) + n * w.inputImage, into: patches)
-                Scalar.gemm(transposeA: false, transposeB: true, m: outputChannels, n: w.patchSize, k: w.outputPlane,
-                            a: g + n * outputImage, b: patches, c: out, accumulate: true)
+        case .weight, .weightFromPatches:
+            let (source, groups, size, saved) = (buffers.input(1), weightGroups, weightSize, part == .weightFromPatches)
+            let partials = buffers.workspace + (saved ? 0 : w.patchMatrixSlots * w.patchMatrix)
+            forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots) { share, groupRange in
+                for group in groupRange {
+                    let partial = partials + group * size
+                    partial.initialize(repeating: 0, count: size)
+                    for n in w.batch * group / groups ..< w.batch * (group + 1) / groups {
+                        var patches = UnsafePointer(buffers.workspace + share * w.patchMatrix)
+                        if saved {
+                            patches = source + n * w.patchMatrix
+                        } else {
+                            w.gatherPatches(of: source + n * w.inputImage, rows: 0..<w.patchSize, into: buffers.workspace + share * w.patchMatrix)
+                        }
+                        Scalar.gemm(transposeA: false, transposeB: true, m: outputChannels, n: w.patchSize, k: w.outputPlane,
+                                    a: g + n * outputImage, b: patches, c: partial, accumulate: true)
+                    }
+                }
+            }
+            out.update(from: partials, count: size)
+            for group in 1..<groups {
+                let partial = partials + group * size
+                for i in 0..<size { out[i] += partial[i] }
             }
         case .bias:
             for o in 0..<outputChannels {
@@ -131,5 +188,21 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                 out[o] = total
             }
         }
+    }
+}
+
+extension SlidingWindow {
+    /// Elements in one image's patch matrix, [patchSize, outputPlane].
+    var patchMatrix: Int { patchSize * outputPlane }
+
+    /// How many patch matrices a convolution's workspace holds: one for each share of the batch
+    /// that a thread may take (at most the pool's largest number of threads).
+    var patchMatrixSlots: Int { min(batch, Int(NABLA_MAX_THREADS)) }
+
+    /// Runs `body` over the batch's images in contiguous shares — on the worker pool when there is
+    /// work enough — each share numbered, so that it can use patch matrix `share`.
+    @inline(__always)
+    func forEachImageShare(multiplyAdds: Int, _ body: (_ share: Int, Range<Int>) -> Void) {
+        forEachShare(batch, unitSize: multiplyAdds, maxShares: patchMatrixSlots, body)
     }
 }

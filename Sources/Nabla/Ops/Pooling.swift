@@ -30,46 +30,29 @@ public func maxPool2d<Scalar>(_ input: Tensor<Scalar>, kernelSize: Int, stride: 
     Tensor.maxPool2d(input, kernelSize: kernelSize, stride: stride)
 }
 
-/// Max pooling. It saves, for each output, which element of its window won (ky·k + kx, a small
-/// integer, exact in any scalar type), and its gradient sends each upstream value there.
+/// Max pooling. Its gradient finds each window's winner again, as the first element equal to
+/// the output, rather than storing it: nothing saved, and the search costs what the forward
+/// pass's did.
 struct MaxPooling<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
 
     var name: String { "maxPool2d" }
-    var savedCount: Int { window.batch * window.channels * window.outputPlane }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y, winners, w) = (buffers.input(0), buffers.output, buffers.saved, window)
-        for plane in 0..<(w.batch * w.channels) {
-            let (input, base) = (x + plane * w.inputPlane, plane * w.outputPlane)
-            for oy in 0..<w.outputHeight {
-                for ox in 0..<w.outputWidth {
-                    let corner = input + oy * w.stride * w.width + ox * w.stride
-                    var (best, winner) = (corner[0], 0)
-                    search: for ky in 0..<w.kernelHeight {
-                        for kx in 0..<w.kernelWidth {
-                            let value = corner[ky * w.width + kx]
-                            if value > best || value.isNaN {
-                                (best, winner) = (value, ky * w.kernelWidth + kx)
-                                if value.isNaN { break search }
-                            }
-                        }
-                    }
-                    y[base + oy * w.outputWidth + ox] = best
-                    winners[base + oy * w.outputWidth + ox] = Scalar(winner)
-                }
-            }
+        let (x, y, w) = (buffers.input(0), buffers.output, window)
+        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane) { planes in
+            w.maxPool(planes: planes.count, x + planes.lowerBound * w.inputPlane, into: y + planes.lowerBound * w.outputPlane)
         }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        [MaxPoolingGradient(window: window)([g, call.saved], shape: call.inputs[0].shape)]
+        [MaxPoolingGradient(window: window)([g, call.inputs[0], call.output], shape: call.inputs[0].shape)]
     }
 }
 
-/// Max pooling's gradient from (g, winners): each g added onto its window's winning element.
+/// Max pooling's gradient from (g, x, y): each g added onto its window's winning element.
 struct MaxPoolingGradient<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
 
@@ -78,17 +61,10 @@ struct MaxPoolingGradient<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (g, winners, dx, w) = (buffers.input(0), buffers.input(1), buffers.output, window)
-        dx.initialize(repeating: 0, count: w.batch * w.channels * w.inputPlane)
-        for plane in 0..<(w.batch * w.channels) {
-            let (input, base) = (dx + plane * w.inputPlane, plane * w.outputPlane)
-            for oy in 0..<w.outputHeight {
-                for ox in 0..<w.outputWidth {
-                    let winner = Int(winners[base + oy * w.outputWidth + ox])
-                    let (ky, kx) = winner.quotientAndRemainder(dividingBy: w.kernelWidth)
-                    input[(oy * w.stride + ky) * w.width + ox * w.stride + kx] += g[base + oy * w.outputWidth + ox]
-                }
-            }
+        let (g, x, y, dx, w) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, window)
+        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane) { planes in
+            let (input, output) = (planes.lowerBound * w.inputPlane, planes.lowerBound * w.outputPlane)
+            w.maxPoolGradient(planes: planes.count, x + input, y + output, g + output, into: dx + input)
         }
     }
 }

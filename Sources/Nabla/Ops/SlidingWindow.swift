@@ -1,3 +1,5 @@
+import CNablaKernels
+
 /// A window sliding over a batch of images in NCHW layout — a convolution's kernel or a pooling
 /// window — and where it lands: the geometry that convolution and pooling share.
 ///
@@ -5,6 +7,9 @@
 /// ox·stride − padding + kx, for ky < kernelHeight and kx < kernelWidth; positions outside the
 /// image read as zero (padding). The output has ⌊(size + 2·padding − kernel) / stride⌋ + 1 rows
 /// and columns, as in PyTorch: a window that would hang over the far edge is dropped.
+///
+/// The loops over windows are C kernels (`Sources/CNablaKernels/sliding_window.c`), with the
+/// same run-time choice of instruction set as the matrix products.
 struct SlidingWindow {
     let batch, channels, height, width: Int
     let kernelHeight, kernelWidth: Int
@@ -26,76 +31,69 @@ struct SlidingWindow {
     var outputPlane: Int { outputHeight * outputWidth }
     /// Elements in one input image.
     var inputImage: Int { channels * inputPlane }
-    /// Rows of an image's column matrix: one per (channel, ky, kx).
+    /// Rows of an image's patch matrix: one per kernel tap (c, ky, kx).
     var patchSize: Int { channels * kernelHeight * kernelWidth }
 
-    /// The output columns ox whose input column ox·stride − padding + kx lies inside the image.
-    @inline(__always)
-    func validColumns(kx: Int) -> Range<Int> {
-        // ix = ox·s − p + kx ≥ 0  ⇔  ox ≥ ⌈(p − kx)/s⌉;   ix < width  ⇔  ox ≤ ⌊(width − 1 + p − kx)/s⌋.
-        let low = max(0, ceilDivide(padding - kx, stride))
-        let high = min(outputWidth, floorDivide(width - 1 + padding - kx, stride) + 1)
-        return low ..< max(low, high)
+    /// The geometry as the C kernels take it.
+    private var kernelWindow: nabla_window {
+        nabla_window(channels: channels, height: height, width: width, kernelHeight: kernelHeight,
+                     kernelWidth: kernelWidth, stride: stride, padding: padding,
+                     outputHeight: outputHeight, outputWidth: outputWidth)
     }
 
-    /// Visits each row of an image's column matrix ([patchSize, outputPlane], one row per kernel
-    /// tap (c, ky, kx), one column per output position) one output row oy at a time, with
-    /// - `target`, the offset in the column matrix of that stretch of `outputWidth` elements,
-    /// - `source`, the offset in the image of the element output column 0 would read — so output
-    ///   column ox reads `source + ox·stride` — or nil when input row oy·stride − padding + ky lies
-    ///   in the padding,
-    /// - `valid`, the output columns whose input column lies inside the image.
+    /// Writes `rows` of one image's patch matrix ([patchSize, outputPlane]: row (c, ky, kx) holds,
+    /// for every output position, the input element that kernel tap meets, zero in the padding)
+    /// into `columns`, `rows.count` × outputPlane. A convolution is then one matrix product
+    /// ("im2col").
     @inline(__always)
-    func forEachPatchRow(_ visit: (_ target: Int, _ source: Int?, _ valid: Range<Int>) -> Void) {
-        var target = 0
-        for c in 0..<channels {
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let valid = validColumns(kx: kx)
-                    for oy in 0..<outputHeight {
-                        let iy = oy * stride - padding + ky
-                        let inside = iy >= 0 && iy < height
-                        visit(target + oy * outputWidth, inside ? c * inputPlane + iy * width - padding + kx : nil, valid)
-                    }
-                    target += outputPlane
-                }
-            }
+    func gatherPatches<Scalar: TensorScalar>(of image: UnsafePointer<Scalar>, rows: Range<Int>,
+                                             into columns: UnsafeMutablePointer<Scalar>) {
+        var window = kernelWindow
+        if Scalar.isFloat {
+            nabla_gather_patches_f32(&window, image.assuming(Float.self), rows.lowerBound, rows.count, columns.assuming(Float.self))
+        } else {
+            nabla_gather_patches_f64(&window, image.assuming(Double.self), rows.lowerBound, rows.count, columns.assuming(Double.self))
         }
     }
 
-    /// Copies one image's patches into `columns`, a [patchSize, outputPlane] matrix: row
-    /// (c, ky, kx) holds, for every output position, the input element that kernel tap meets
-    /// (zero in the padding). A convolution is then one matrix product ("im2col").
-    @inline(__always)
-    func gatherPatches<Scalar: TensorScalar>(of image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>) {
-        forEachPatchRow { target, source, valid in
-            let target = columns + target
-            guard let source else { return target.initialize(repeating: 0, count: outputWidth) }
-            target.initialize(repeating: 0, count: valid.lowerBound)
-            if stride == 1 {
-                (target + valid.lowerBound).update(from: image + (source + valid.lowerBound), count: valid.count)
-            } else {
-                for ox in valid { target[ox] = image[source + ox * stride] }
-            }
-            (target + valid.upperBound).initialize(repeating: 0, count: outputWidth - valid.upperBound)
-        }
-    }
-
-    /// The reverse of ``gatherPatches(of:into:)``: adds each element of `columns` back onto the
-    /// input element it was copied from ("col2im"); padding positions are dropped.
+    /// The reverse of ``gatherPatches(of:rows:into:)`` for a whole patch matrix: adds each element
+    /// of `columns` back onto the input element it was copied from ("col2im"); padding
+    /// positions are dropped.
     @inline(__always)
     func scatterPatches<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, addingInto image: UnsafeMutablePointer<Scalar>) {
-        forEachPatchRow { target, source, valid in
-            guard let source else { return }
-            for ox in valid { image[source + ox * stride] += columns[target + ox] }
+        var window = kernelWindow
+        if Scalar.isFloat {
+            nabla_scatter_patches_f32(&window, columns.assuming(Float.self), image.assuming(Float.self))
+        } else {
+            nabla_scatter_patches_f64(&window, columns.assuming(Double.self), image.assuming(Double.self))
+        }
+    }
+
+    /// Max pooling of `planes` consecutive channel planes (padding 0): each output the largest
+    /// element of its window, NaN if the window holds one.
+    @inline(__always)
+    func maxPool<Scalar: TensorScalar>(planes: Int, _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>) {
+        var window = kernelWindow
+        if Scalar.isFloat {
+            nabla_max_pool_f32(&window, planes, x.assuming(Float.self), y.assuming(Float.self))
+        } else {
+            nabla_max_pool_f64(&window, planes, x.assuming(Double.self), y.assuming(Double.self))
+        }
+    }
+
+    /// Max pooling's gradient over `planes` planes: `dx` written whole, zero except that each
+    /// output's gradient lands on the first element of its window equal to the output `y` (the
+    /// winner; the first NaN when `y` is NaN).
+    @inline(__always)
+    func maxPoolGradient<Scalar: TensorScalar>(planes: Int, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
+                                               _ g: UnsafePointer<Scalar>, into dx: UnsafeMutablePointer<Scalar>) {
+        var window = kernelWindow
+        if Scalar.isFloat {
+            let f = Float.self
+            nabla_max_pool_gradient_f32(&window, planes, x.assuming(f), y.assuming(f), g.assuming(f), dx.assuming(f))
+        } else {
+            let d = Double.self
+            nabla_max_pool_gradient_f64(&window, planes, x.assuming(d), y.assuming(d), g.assuming(d), dx.assuming(d))
         }
     }
 }
-
-/// ⌊a / b⌋ for b > 0 (Swift's `/` rounds toward zero).
-@inline(__always)
-func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-
-/// ⌈a / b⌉ for b > 0.
-@inline(__always)
-func ceilDivide(_ a: Int, _ b: Int) -> Int { -floorDivide(-a, b) }

@@ -11,18 +11,25 @@ let parallelElementMinimum = 1 << 14
 /// only write to its own chunk's units.
 @inline(__always)
 package func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void) {
-    let threads = nabla_thread_count()
-    guard count * unitSize >= parallelElementMinimum, count > 1, threads > 1 else {
-        body(0..<count)
+    forEachShare(count, unitSize: unitSize) { _, chunk in body(chunk) }
+}
+
+/// Like ``forEachChunk(_:unitSize:_:)``, in at most `maxShares` chunks, each passed with its
+/// number (0, 1, …), so that a chunk can use scratch memory of its own.
+@inline(__always)
+func forEachShare(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ body: (_ share: Int, Range<Int>) -> Void) {
+    let shares = min(nabla_thread_count(), count, maxShares)
+    guard count * unitSize >= parallelElementMinimum, shares > 1 else {
+        body(0, 0..<count)
         return
     }
-    typealias Job = (body: (Range<Int>) -> Void, count: Int, shares: Int)
+    typealias Job = (body: (Int, Range<Int>) -> Void, count: Int, shares: Int)
     withoutActuallyEscaping(body) { body in
-        var job: Job = (body, count, min(threads, count))
+        var job: Job = (body, count, shares)
         withUnsafeMutablePointer(to: &job) { pointer in
-            nabla_parallel_for(min(threads, count), { context, share in
+            nabla_parallel_for(shares, { context, share in
                 let job = context!.assumingMemoryBound(to: Job.self).pointee
-                job.body(job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
+                job.body(share, job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
             }, pointer)
         }
     }

@@ -1,0 +1,36 @@
+/* How a kernel carries two instruction-set paths: its source compiled for the baseline and, with
+ * a target attribute, for AVX2+FMA, behind a public function that picks one at run time
+ * (`nabla_kernel_isa`), like the products. No unsafeFlags: per-function attributes let one
+ * binary carry both and Nabla stay usable as a dependency. */
+#ifndef NABLA_KERNEL_PATHS_H
+#define NABLA_KERNEL_PATHS_H
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_AVX2_PATH 1
+#endif
+
+/* A kernel written once as a plain loop that the compiler vectorises, compiled twice. PARAMS and
+ * ARGS are the parenthesised parameter and argument lists; the rest is the body. */
+#if HAVE_AVX2_PATH
+#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...)                                                    \
+    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
+    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
+    void PUBLIC PARAMS {                                                                        \
+        if (nabla_kernel_isa() == 1) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS;           \
+    }
+#else
+#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
+#endif
+
+/* The public entry point PUBLIC for a kernel instantiated from a template as NAME_portable and,
+ * where there is one, NAME_avx2. */
+#if HAVE_AVX2_PATH
+#define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS)                                             \
+    void PUBLIC PARAMS {                                                                        \
+        if (nabla_kernel_isa() == 1) NAME##_avx2 ARGS; else NAME##_portable ARGS;               \
+    }
+#else
+#define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS) void PUBLIC PARAMS { NAME##_portable ARGS; }
+#endif
+
+#endif

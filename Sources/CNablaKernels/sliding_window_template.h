@@ -1,0 +1,185 @@
+/*
+ * The sliding-window kernels — a convolution's patch gathering and scattering (im2col, col2im)
+ * and max pooling — instantiated per scalar type and instruction set by sliding_window.c.
+ *
+ * Expects: T (scalar), BITS (an unsigned integer of its size), VF and VU (a vector of VL
+ * scalars, 32 bytes, aligned and not), VI (VL BITS, for masks), EVEN_LANES and ODD_LANES (the
+ * even and odd lanes of two vectors, as one), LOW_INTERLEAVED and HIGH_INTERLEAVED (two
+ * vectors' lanes alternated: the first and second halves of the result), VL, NAME(x) (suffixes
+ * symbols) and ATTR (function attributes for the instruction set). Branch-free where the data
+ * decides: a max-pool comparison that branched would mispredict half the time.
+ */
+
+/* out[i] = in[i] for i < n, whole vectors at a time: an image row is often shorter than the 32
+ * elements a compiler-vectorised loop wants before its vector body runs. The last vector may
+ * overlap the one before (rewriting the same values). */
+ATTR static inline __attribute__((always_inline)) void NAME(copy)(T *out, const T *in, long n) {
+    if (n < VL) {
+        for (long i = 0; i < n; i++) out[i] = in[i];
+        return;
+    }
+    long i = 0;
+    for (; i + VL <= n; i += VL) *(VU *)(out + i) = *(const VU *)(in + i);
+    if (i < n) *(VU *)(out + n - VL) = *(const VU *)(in + n - VL);
+}
+
+/* out[i] += in[i] for i < n, whole vectors, then the rest one by one. */
+ATTR static inline __attribute__((always_inline)) void NAME(add)(T *out, const T *in, long n) {
+    long i = 0;
+    for (; i + VL <= n; i += VL) *(VU *)(out + i) += *(const VU *)(in + i);
+    for (; i < n; i++) out[i] += in[i];
+}
+
+/* Row `row` = (c, ky, kx) of one image's patch matrix, rowLength = outputPlane elements: for
+ * every output position, the input element that kernel tap meets, or zero in the padding. */
+ATTR static void NAME(gatherRow)(const nabla_window *w, const T *image, long row, T *out) {
+    long kx = row % w->kernelWidth, ky = row / w->kernelWidth % w->kernelHeight;
+    long c = row / (w->kernelWidth * w->kernelHeight);
+    long ow = w->outputWidth, s = w->stride, lo, hi;
+    nabla_window_valid_columns(w, kx, &lo, &hi);
+    for (long oy = 0; oy < w->outputHeight; oy++, out += ow) {
+        long iy = oy * s - w->padding + ky;
+        if (iy < 0 || iy >= w->height) {
+            for (long ox = 0; ox < ow; ox++) out[ox] = 0;
+            continue;
+        }
+        /* Output column ox reads in[ox·s]. */
+        const T *in = image + (c * w->height + iy) * w->width - w->padding + kx;
+        for (long ox = 0; ox < lo; ox++) out[ox] = 0;
+        if (s == 1) NAME(copy)(out + lo, in + lo, hi - lo);
+        else for (long ox = lo; ox < hi; ox++) out[ox] = in[ox * s];
+        for (long ox = hi; ox < ow; ox++) out[ox] = 0;
+    }
+}
+
+ATTR static void NAME(gatherPatches)(const nabla_window *w, const T *image, long firstRow, long rowCount, T *columns) {
+    long plane = w->outputHeight * w->outputWidth;
+    for (long r = 0; r < rowCount; r++) NAME(gatherRow)(w, image, firstRow + r, columns + r * plane);
+}
+
+ATTR static void NAME(scatterPatches)(const nabla_window *w, const T *columns, T *image) {
+    long rows = w->channels * w->kernelHeight * w->kernelWidth, ow = w->outputWidth, s = w->stride;
+    for (long row = 0; row < rows; row++) {
+        long kx = row % w->kernelWidth, ky = row / w->kernelWidth % w->kernelHeight;
+        long c = row / (w->kernelWidth * w->kernelHeight), lo, hi;
+        nabla_window_valid_columns(w, kx, &lo, &hi);
+        const T *column = columns + row * w->outputHeight * ow;
+        for (long oy = 0; oy < w->outputHeight; oy++, column += ow) {
+            long iy = oy * s - w->padding + ky;
+            if (iy < 0 || iy >= w->height) continue;
+            T *in = image + (c * w->height + iy) * w->width - w->padding + kx;
+            if (s == 1) NAME(add)(in + lo, column + lo, hi - lo);
+            else for (long ox = lo; ox < hi; ox++) in[ox * s] += column[ox];
+        }
+    }
+}
+
+/* Whether v takes over from best: a NaN wins, so that it propagates; otherwise the first
+ * largest element. Bitwise operators, not logical ones: they leave no branch to mispredict. */
+#define BETTER(v, best) (((v) > (best)) | (((v) != (v)) & ((best) == (best))))
+
+ATTR static void NAME(maxPool)(const nabla_window *w, long planes, const T *x, T *y) {
+    long s = w->stride, kh = w->kernelHeight, kw = w->kernelWidth, width = w->width;
+    for (long plane = 0; plane < planes; plane++) {
+        const T *input = x + plane * w->height * width;
+        for (long oy = 0; oy < w->outputHeight; oy++, y += w->outputWidth) {
+            const T *row = input + oy * s * width;
+            if (kh == 2 && kw == 2 && s == 2) {  /* the common case, in a form that vectorises */
+                const T *next = row + width;
+                for (long ox = 0; ox < w->outputWidth; ox++) {
+                    T a = row[2 * ox], b = row[2 * ox + 1], c = next[2 * ox], d = next[2 * ox + 1];
+                    T ab = BETTER(b, a) ? b : a, cd = BETTER(d, c) ? d : c;
+                    y[ox] = BETTER(cd, ab) ? cd : ab;
+                }
+                continue;
+            }
+            for (long ox = 0; ox < w->outputWidth; ox++) {
+                const T *corner = row + ox * s;
+                T best = corner[0];
+                for (long ky = 0; ky < kh; ky++)
+                    for (long kx = 0; kx < kw; kx++) {
+                        T v = corner[ky * width + kx];
+                        best = BETTER(v, best) ? v : best;
+                    }
+                y[ox] = best;
+            }
+        }
+    }
+}
+
+/* One output row of a 2×2, stride-2 max pool's gradient: `row` and the input row after it, the
+ * row's outputs `best` and their gradients `up`, written to the same two rows of `to` (the
+ * windows do not overlap). A window's four elements are told apart by selecting bits with
+ * masks — no branch, and a NaN gradient reaches only its winner. VL outputs at a time: the
+ * even and odd columns of two input vectors are split apart, and the four gradients
+ * interleaved back. */
+ATTR static inline __attribute__((always_inline)) void NAME(maxPoolGradient2x2Row)(
+    const T *row, long width, const T *best, const T *up, long count, T *to) {
+    const T *next = row + width;
+    T *toNext = to + width;
+    long ox = 0;
+    for (; ox + VL <= count; ox += VL) {
+        VF r0 = *(const VU *)(row + 2 * ox), r1 = *(const VU *)(row + 2 * ox + VL);
+        VF n0 = *(const VU *)(next + 2 * ox), n1 = *(const VU *)(next + 2 * ox + VL);
+        VF a = EVEN_LANES(r0, r1), b = ODD_LANES(r0, r1), c = EVEN_LANES(n0, n1), d = ODD_LANES(n0, n1);
+        VF m = *(const VU *)(best + ox);
+        VI u = (VI) * (const VU *)(up + ox), nan = m != m;
+        VI ma = (a == m) | (nan & (a != a));
+        VI mb = ~ma & ((b == m) | (nan & (b != b)));
+        VI mc = ~(ma | mb) & ((c == m) | (nan & (c != c)));
+        VI md = ~(ma | mb | mc);
+        VF ga = (VF)(u & ma), gb = (VF)(u & mb), gc = (VF)(u & mc), gd = (VF)(u & md);
+        *(VU *)(to + 2 * ox) = LOW_INTERLEAVED(ga, gb);
+        *(VU *)(to + 2 * ox + VL) = HIGH_INTERLEAVED(ga, gb);
+        *(VU *)(toNext + 2 * ox) = LOW_INTERLEAVED(gc, gd);
+        *(VU *)(toNext + 2 * ox + VL) = HIGH_INTERLEAVED(gc, gd);
+    }
+    for (; ox < count; ox++) {
+        T m = best[ox], a = row[2 * ox], b = row[2 * ox + 1], c = next[2 * ox], d = next[2 * ox + 1];
+        BITS u, nan = -(BITS)(m != m);
+        __builtin_memcpy(&u, up + ox, sizeof u);
+        BITS ma = -(BITS)(a == m) | (nan & -(BITS)(a != a));
+        BITS mb = ~ma & (-(BITS)(b == m) | (nan & -(BITS)(b != b)));
+        BITS mc = ~(ma | mb) & (-(BITS)(c == m) | (nan & -(BITS)(c != c)));
+        BITS md = ~(ma | mb | mc), ga = u & ma, gb = u & mb, gc = u & mc, gd = u & md;
+        __builtin_memcpy(to + 2 * ox, &ga, sizeof ga);
+        __builtin_memcpy(to + 2 * ox + 1, &gb, sizeof gb);
+        __builtin_memcpy(toNext + 2 * ox, &gc, sizeof gc);
+        __builtin_memcpy(toNext + 2 * ox + 1, &gd, sizeof gd);
+    }
+}
+
+/* Each output's gradient goes to the first element of its window equal to the output (the
+ * forward pass's winner, recovered without storing it), or to its first NaN if the output is
+ * NaN. `dx` is written whole: zero, plus every gradient that lands on an element. */
+ATTR static void NAME(maxPoolGradient)(const nabla_window *w, long planes, const T *x, const T *y, const T *g, T *dx) {
+    long s = w->stride, kh = w->kernelHeight, kw = w->kernelWidth, width = w->width;
+    long inputPlane = w->height * width, outputPlane = w->outputHeight * w->outputWidth;
+    for (long i = 0; i < planes * inputPlane; i++) dx[i] = 0;
+    for (long plane = 0; plane < planes; plane++) {
+        const T *input = x + plane * inputPlane;
+        T *gradient = dx + plane * inputPlane;
+        for (long oy = 0; oy < w->outputHeight; oy++) {
+            if (kh == 2 && kw == 2 && s == 2) {
+                NAME(maxPoolGradient2x2Row)(input + 2 * oy * width, width, y + plane * outputPlane + oy * w->outputWidth,
+                                            g + plane * outputPlane + oy * w->outputWidth, w->outputWidth,
+                                            gradient + 2 * oy * width);
+                continue;
+            }
+            for (long ox = 0; ox < w->outputWidth; ox++) {
+                long o = plane * outputPlane + oy * w->outputWidth + ox, corner = oy * s * width + ox * s;
+                T best = y[o], up = g[o];
+                int found = 0;
+                for (long ky = 0; ky < kh; ky++)
+                    for (long kx = 0; kx < kw; kx++) {
+                        T v = input[corner + ky * width + kx];
+                        int match = (!found) & ((v == best) | ((v != v) & (best != best)));
+                        gradient[corner + ky * width + kx] += match ? up : 0;
+                        found |= match;
+                    }
+            }
+        }
+    }
+}
+
+#undef BETTER
