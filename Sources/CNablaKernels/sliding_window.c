@@ -132,12 +132,10 @@ typedef uint64_t v4i __attribute__((vector_size(32)));
 #undef ATTR
 #endif
 
-DISPATCH_BY_ISA(nabla_gather_patches_f32, gatherPatches_f32,
-                (const nabla_window *w, const float *image, long firstRow, long rowCount, float *columns),
-                (w, image, firstRow, rowCount, columns))
-DISPATCH_BY_ISA(nabla_gather_patches_f64, gatherPatches_f64,
-                (const nabla_window *w, const double *image, long firstRow, long rowCount, double *columns),
-                (w, image, firstRow, rowCount, columns))
+DISPATCH_BY_ISA(nabla_gather_patches_f32, gatherPatches_f32, (const nabla_window *w, const float *image, float *columns),
+                (w, image, columns))
+DISPATCH_BY_ISA(nabla_gather_patches_f64, gatherPatches_f64, (const nabla_window *w, const double *image, double *columns),
+                (w, image, columns))
 DISPATCH_BY_ISA(nabla_scatter_patches_f32, scatterPatches_f32, (const nabla_window *w, const float *columns, float *image),
                 (w, columns, image))
 DISPATCH_BY_ISA(nabla_scatter_patches_f64, scatterPatches_f64, (const nabla_window *w, const double *columns, double *image),

@@ -30,49 +30,50 @@ ATTR static inline __attribute__((always_inline)) void NAME(add)(T *out, const T
     for (; i < n; i++) out[i] += in[i];
 }
 
-/* Row `row` = (c, ky, kx) of one image's patch matrix, rowLength = outputPlane elements: for
- * every output position, the input element that kernel tap meets, or zero in the padding. */
-ATTR static void NAME(gatherRow)(const nabla_window *w, const T *image, long row, T *out) {
-    long kx = row % w->kernelWidth, ky = row / w->kernelWidth % w->kernelHeight;
-    long c = row / (w->kernelWidth * w->kernelHeight);
-    long ow = w->outputWidth, s = w->stride, lo, hi;
-    nabla_window_valid_columns(w, kx, &lo, &hi);
-    for (long oy = 0; oy < w->outputHeight; oy++, out += ow) {
-        long iy = oy * s - w->padding + ky;
-        if (iy < 0 || iy >= w->height) {
-            for (long ox = 0; ox < ow; ox++) out[ox] = 0;
+/* Visits the rows of one image's patch matrix ([channels·kernelHeight·kernelWidth,
+ * outputPlane], one row per kernel tap (c, ky, kx)) one output row oy at a time: BODY runs with
+ * `column` pointing at that stretch of outputWidth elements, `in` at the input element output
+ * column 0 would read (output column ox reads in[ox·stride]), `inside` saying whether input row
+ * oy·stride − padding + ky lies in the image, and [lo, hi) the output columns whose input column
+ * does. Without padding every window lies inside the image, and the bounds are not worked out. */
+#define FOR_EACH_PATCH_ROW(COLUMNS, BODY)                                                        \
+    long ow = w->outputWidth, s = w->stride, p = w->padding;                                    \
+    T *column = (T *)(COLUMNS);                                                                  \
+    for (long c = 0; c < w->channels; c++)                                                       \
+        for (long ky = 0; ky < w->kernelHeight; ky++)                                            \
+            for (long kx = 0; kx < w->kernelWidth; kx++) {                                       \
+                long lo = 0, hi = ow;                                                            \
+                if (p > 0) nabla_window_valid_columns(w, kx, &lo, &hi);                          \
+                for (long oy = 0; oy < w->outputHeight; oy++, column += ow) {                    \
+                    long iy = oy * s - p + ky;                                                   \
+                    int inside = p == 0 || (iy >= 0 && iy < w->height);                          \
+                    T *in = (T *)image + (c * w->height + iy) * w->width - p + kx;               \
+                    BODY                                                                         \
+                }                                                                                \
+            }
+
+ATTR static void NAME(gatherPatches)(const nabla_window *w, const T *image, T *columns) {
+    FOR_EACH_PATCH_ROW(columns, {
+        if (!inside) {
+            for (long ox = 0; ox < ow; ox++) column[ox] = 0;
             continue;
         }
-        /* Output column ox reads in[ox·s]. */
-        const T *in = image + (c * w->height + iy) * w->width - w->padding + kx;
-        for (long ox = 0; ox < lo; ox++) out[ox] = 0;
-        if (s == 1) NAME(copy)(out + lo, in + lo, hi - lo);
-        else for (long ox = lo; ox < hi; ox++) out[ox] = in[ox * s];
-        for (long ox = hi; ox < ow; ox++) out[ox] = 0;
-    }
-}
-
-ATTR static void NAME(gatherPatches)(const nabla_window *w, const T *image, long firstRow, long rowCount, T *columns) {
-    long plane = w->outputHeight * w->outputWidth;
-    for (long r = 0; r < rowCount; r++) NAME(gatherRow)(w, image, firstRow + r, columns + r * plane);
+        for (long ox = 0; ox < lo; ox++) column[ox] = 0;
+        if (s == 1) NAME(copy)(column + lo, in + lo, hi - lo);
+        else for (long ox = lo; ox < hi; ox++) column[ox] = in[ox * s];
+        for (long ox = hi; ox < ow; ox++) column[ox] = 0;
+    })
 }
 
 ATTR static void NAME(scatterPatches)(const nabla_window *w, const T *columns, T *image) {
-    long rows = w->channels * w->kernelHeight * w->kernelWidth, ow = w->outputWidth, s = w->stride;
-    for (long row = 0; row < rows; row++) {
-        long kx = row % w->kernelWidth, ky = row / w->kernelWidth % w->kernelHeight;
-        long c = row / (w->kernelWidth * w->kernelHeight), lo, hi;
-        nabla_window_valid_columns(w, kx, &lo, &hi);
-        const T *column = columns + row * w->outputHeight * ow;
-        for (long oy = 0; oy < w->outputHeight; oy++, column += ow) {
-            long iy = oy * s - w->padding + ky;
-            if (iy < 0 || iy >= w->height) continue;
-            T *in = image + (c * w->height + iy) * w->width - w->padding + kx;
-            if (s == 1) NAME(add)(in + lo, column + lo, hi - lo);
-            else for (long ox = lo; ox < hi; ox++) in[ox * s] += column[ox];
-        }
-    }
+    FOR_EACH_PATCH_ROW(columns, {
+        if (!inside) continue;
+        if (s == 1) NAME(add)(in + lo, column + lo, hi - lo);
+        else for (long ox = lo; ox < hi; ox++) in[ox * s] += column[ox];
+    })
 }
+
+#undef FOR_EACH_PATCH_ROW
 
 /* Whether v takes over from best: a NaN wins, so that it propagates; otherwise the first
  * largest element. Bitwise operators, not logical ones: they leave no branch to mispredict. */

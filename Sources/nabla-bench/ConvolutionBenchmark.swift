@@ -59,12 +59,26 @@ enum ConvolutionBenchmark {
             return (best, allocations)
         }
 
+        // The floor: an epoch's arithmetic at the speed of a large matrix product on one core,
+        // measured in the same run (the machine's speed varies by the hour).
+        nabla_set_threads(1)
+        var floorRNG = SeededGenerator(seed: 4)
+        let a = Tensor<Float>(randomNormal: [1024, 1024], using: &floorRNG), b = Tensor<Float>(randomNormal: [1024, 1024], using: &floorRNG)
+        let sgemmSeconds = Benchmark.time(5) { _ = matmul(a, b) }
+        nabla_set_threads(0)
+        let sgemmGFLOPs = 2 * 1024 * 1024 * 1024 / sgemmSeconds / 1e9
+        let floor = flopsPerExample * 50_000 / (sgemmGFLOPs * 1e9)
+        report("sgemm_gflops", sgemmGFLOPs, "GFLOP/s", "sgemm [1024×1024]·[1024×1024], one thread")
+        report("conv_floor_epoch_s", floor, "s", "  chapter-6 epoch (461 GFLOP) at that speed")
+
         let one = stepSeconds(batchSize: 10, threads: 1, steps: 300)
         report("conv_step_us", one.seconds * 1e6, "µs", "chapter-6 training step (batch 10, one thread)")
         report("conv_allocations_per_step", one.allocations, "", "  its heap allocations")
         report("conv_epoch_s", one.seconds * 5000, "s", "  × 5,000 steps: an epoch of 50,000 images")
+        report("conv_epoch_over_floor", one.seconds * 5000 / floor, "×", "  the epoch over the floor")
         let all = stepSeconds(batchSize: 10, threads: 0, steps: 300)
         report("conv_epoch_s_all_cores", all.seconds * 5000, "s", "  the same on all cores")
+        report("conv_speedup_all_cores", one.seconds / all.seconds, "×", "  speed-up from threads")
         let hundred = stepSeconds(batchSize: 100, threads: 1, steps: 30)
         report("conv_step_us_batch100", hundred.seconds * 1e6, "µs", "chapter-6 training step (batch 100, one thread)")
         report("conv_gflops_batch100", flopsPerExample * 100 / hundred.seconds / 1e9, "GFLOP/s", "  effective over the whole step")
@@ -74,7 +88,9 @@ enum ConvolutionBenchmark {
         let evaluate = Benchmark.time(1) { _ = model.evaluate(on: test, loss: SoftmaxCrossEntropyLoss()) }
         report("conv_evaluate_ms", evaluate * 1e3, "ms", "evaluate 10,000 test images (chapter-6 network)")
 
-        // Each convolution's three kernels at mini-batch 10, against the naive loop.
+        // Each convolution's three kernels at mini-batch 10 on one thread, against the naive loop.
+        nabla_set_threads(1)
+        defer { nabla_set_threads(0) }
         var r = SeededGenerator(seed: 3)
         for (name, channels, size, filters) in [("conv1", 1, 28, 20), ("conv2", 20, 12, 40)] {
             let x = Tensor<Float>(randomNormal: [10, channels, size, size], using: &r)
@@ -83,11 +99,14 @@ enum ConvolutionBenchmark {
             let g = Tensor<Float>(randomNormal: [10, filters, outputSide, outputSide], using: &r)
             let flops = 2.0 * Double(10 * filters * outputSide * outputSide * channels * 25)
             let forward = Benchmark.time(20) { _ = conv2d(x, weight: w) }
-            let (_, pullback) = valueWithPullback(at: [x, w]) { conv2d($0[0], weight: $0[1]) }
-            let backward = Benchmark.time(20) { _ = pullback(g) }    // weight and input gradients
+            let (_, weightPullback) = valueWithPullback(at: [w]) { conv2d(x, weight: $0[0]) }
+            let weightGradient = Benchmark.time(20) { _ = weightPullback(g) }
+            let (_, inputPullback) = valueWithPullback(at: [x]) { conv2d($0[0], weight: w) }
+            let inputGradient = Benchmark.time(20) { _ = inputPullback(g) }
             let naive = Benchmark.time(1) { _ = naiveConvolution(x.scalars, w.scalars, channels: channels, size: size, filters: filters) }
-            report("\(name)_forward_gflops", flops / forward / 1e9, "GFLOP/s", "\(name) forward [10×\(channels)×\(size)²] ∗ [\(filters)×\(channels)×5²]")
-            report("\(name)_gradients_gflops", 2 * flops / backward / 1e9, "GFLOP/s", "  its weight and input gradients")
+            report("\(name)_forward_gflops", flops / forward / 1e9, "GFLOP/s", "\(name) forward [10×\(channels)×\(size)²] ∗ [\(filters)×\(channels)×5²], one thread")
+            report("\(name)_weight_gradient_gflops", flops / weightGradient / 1e9, "GFLOP/s", "  its weight gradient")
+            report("\(name)_input_gradient_gflops", flops / inputGradient / 1e9, "GFLOP/s", "  its input gradient")
             report("\(name)_naive_gflops", flops / naive / 1e9, "GFLOP/s", "  naive loop, forward")
         }
     }

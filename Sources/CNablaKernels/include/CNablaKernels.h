@@ -75,15 +75,13 @@ typedef struct {
 /// image.
 void nabla_window_valid_columns(const nabla_window *window, long kx, long *low, long *high);
 
-/// Rows firstRow ..< firstRow + rowCount of one image's patch matrix, written to `columns`
-/// (rowCount × outputHeight·outputWidth): row (c, ky, kx) holds, for every output position, the
-/// input element that kernel tap meets, zero in the padding ("im2col").
-void nabla_gather_patches_f32(const nabla_window *window, const float *image, long firstRow, long rowCount,
-                              float *columns);
+/// One image's patch matrix, written to `columns` (channels·kernelHeight·kernelWidth rows of
+/// outputHeight·outputWidth): row (c, ky, kx) holds, for every output position, the input
+/// element that kernel tap meets, zero in the padding ("im2col").
+void nabla_gather_patches_f32(const nabla_window *window, const float *image, float *columns);
 
 /// Double-precision twin of `nabla_gather_patches_f32`.
-void nabla_gather_patches_f64(const nabla_window *window, const double *image, long firstRow, long rowCount,
-                              double *columns);
+void nabla_gather_patches_f64(const nabla_window *window, const double *image, double *columns);
 
 /// The reverse of `nabla_gather_patches_f32` for the whole patch matrix: adds each element of
 /// `columns` onto the image element it came from; padding positions are dropped ("col2im").

@@ -79,7 +79,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
             for n in images {
                 let patches = savesPatches ? buffers.saved + n * w.patchMatrix : buffers.workspace + share * w.patchMatrix
-                w.gatherPatches(of: x + n * w.inputImage, rows: 0..<w.patchSize, into: patches)
+                w.gatherPatches(of: x + n * w.inputImage, into: patches)
                 let output = y + n * outputImage
                 if let bias {
                     for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
@@ -166,7 +166,7 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                         if saved {
                             patches = source + n * w.patchMatrix
                         } else {
-                            w.gatherPatches(of: source + n * w.inputImage, rows: 0..<w.patchSize, into: buffers.workspace + share * w.patchMatrix)
+                            w.gatherPatches(of: source + n * w.inputImage, into: buffers.workspace + share * w.patchMatrix)
                         }
                         Scalar.gemm(transposeA: false, transposeB: true, m: outputChannels, n: w.patchSize, k: w.outputPlane,
                                     a: g + n * outputImage, b: patches, c: partial, accumulate: true)

@@ -41,22 +41,20 @@ struct SlidingWindow {
                      outputHeight: outputHeight, outputWidth: outputWidth)
     }
 
-    /// Writes `rows` of one image's patch matrix ([patchSize, outputPlane]: row (c, ky, kx) holds,
-    /// for every output position, the input element that kernel tap meets, zero in the padding)
-    /// into `columns`, `rows.count` × outputPlane. A convolution is then one matrix product
-    /// ("im2col").
+    /// Writes one image's patch matrix ([patchSize, outputPlane]: row (c, ky, kx) holds, for
+    /// every output position, the input element that kernel tap meets, zero in the padding) into
+    /// `columns`. A convolution is then one matrix product ("im2col").
     @inline(__always)
-    func gatherPatches<Scalar: TensorScalar>(of image: UnsafePointer<Scalar>, rows: Range<Int>,
-                                             into columns: UnsafeMutablePointer<Scalar>) {
+    func gatherPatches<Scalar: TensorScalar>(of image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>) {
         var window = kernelWindow
         if Scalar.isFloat {
-            nabla_gather_patches_f32(&window, image.assuming(Float.self), rows.lowerBound, rows.count, columns.assuming(Float.self))
+            nabla_gather_patches_f32(&window, image.assuming(Float.self), columns.assuming(Float.self))
         } else {
-            nabla_gather_patches_f64(&window, image.assuming(Double.self), rows.lowerBound, rows.count, columns.assuming(Double.self))
+            nabla_gather_patches_f64(&window, image.assuming(Double.self), columns.assuming(Double.self))
         }
     }
 
-    /// The reverse of ``gatherPatches(of:rows:into:)`` for a whole patch matrix: adds each element
+    /// The reverse of ``gatherPatches(of:into:)`` for a whole patch matrix: adds each element
     /// of `columns` back onto the input element it was copied from ("col2im"); padding
     /// positions are dropped.
     @inline(__always)
