@@ -156,12 +156,24 @@ ATTR static inline __attribute__((always_inline)) void NAME(maxPoolGradient2x2Ro
 ATTR static void NAME(maxPoolGradient)(const nabla_window *w, long planes, const T *x, const T *y, const T *g, T *dx) {
     long s = w->stride, kh = w->kernelHeight, kw = w->kernelWidth, width = w->width;
     long inputPlane = w->height * width, outputPlane = w->outputHeight * w->outputWidth;
-    for (long i = 0; i < planes * inputPlane; i++) dx[i] = 0;
+    /* 2×2 windows at stride 2 tile the image and their rows write every element they cover, so
+     * only an odd last row or column is zeroed first; any other window adds onto zeros. */
+    int tiled = kh == 2 && kw == 2 && s == 2;
+    for (long plane = 0; plane < planes; plane++) {
+        T *gradient = dx + plane * inputPlane;
+        if (!tiled) {
+            for (long i = 0; i < inputPlane; i++) gradient[i] = 0;
+            continue;
+        }
+        for (long i = 2 * w->outputHeight * width; i < inputPlane; i++) gradient[i] = 0;
+        if (width > 2 * w->outputWidth)
+            for (long iy = 0; iy < 2 * w->outputHeight; iy++) gradient[iy * width + width - 1] = 0;
+    }
     for (long plane = 0; plane < planes; plane++) {
         const T *input = x + plane * inputPlane;
         T *gradient = dx + plane * inputPlane;
         for (long oy = 0; oy < w->outputHeight; oy++) {
-            if (kh == 2 && kw == 2 && s == 2) {
+            if (tiled) {
                 NAME(maxPoolGradient2x2Row)(input + 2 * oy * width, width, y + plane * outputPlane + oy * w->outputWidth,
                                             g + plane * outputPlane + oy * w->outputWidth, w->outputWidth,
                                             gradient + 2 * oy * width);

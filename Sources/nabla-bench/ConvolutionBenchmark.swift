@@ -104,7 +104,7 @@ enum ConvolutionBenchmark {
             let (_, inputPullback) = valueWithPullback(at: [x]) { conv2d($0[0], weight: w) }
             let inputGradient = Benchmark.time(20) { _ = inputPullback(g) }
             let naive = Benchmark.time(1) { _ = naiveConvolution(x.scalars, w.scalars, channels: channels, size: size, filters: filters) }
-            report("\(name)_forward_gflops", flops / forward / 1e9, "GFLOP/s", "\(name) forward [10×\(channels)×\(size)²] ∗ [\(filters)×\(channels)×5²], one thread")
+            report("\(name)_forward_gflops", flops / forward / 1e9, "GFLOP/s", "\(name) forward [10×\(channels)×\(size)²] ∗ [\(filters)×\(channels)×5²]")
             report("\(name)_weight_gradient_gflops", flops / weightGradient / 1e9, "GFLOP/s", "  its weight gradient")
             report("\(name)_input_gradient_gflops", flops / inputGradient / 1e9, "GFLOP/s", "  its input gradient")
             report("\(name)_naive_gflops", flops / naive / 1e9, "GFLOP/s", "  naive loop, forward")

@@ -155,28 +155,34 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                 }
             }
         case .weight, .weightFromPatches:
-            let (source, groups, size, saved) = (buffers.input(1), weightGroups, weightSize, part == .weightFromPatches)
-            let partials = buffers.workspace + (saved ? 0 : w.patchMatrixSlots * w.patchMatrix)
+            // Computed transposed, ∂weightᵀ = Σₙ Pₙ·gₙᵀ: the product then reads the large patch
+            // matrix in place and packs only the small gₙ (Docs/Performance.md has the gain).
+            let (source, groups, size) = (buffers.input(1), weightGroups, weightSize)
+            let partials = buffers.workspace + (part == .weight ? w.patchMatrixSlots * w.patchMatrix : 0)
             forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots) { share, groupRange in
                 for group in groupRange {
                     let partial = partials + group * size
                     partial.initialize(repeating: 0, count: size)
                     for n in w.batch * group / groups ..< w.batch * (group + 1) / groups {
-                        var patches = UnsafePointer(buffers.workspace + share * w.patchMatrix)
-                        if saved {
+                        let patches: UnsafePointer<Scalar>
+                        if part == .weightFromPatches {
                             patches = source + n * w.patchMatrix
                         } else {
                             w.gatherPatches(of: source + n * w.inputImage, into: buffers.workspace + share * w.patchMatrix)
+                            patches = UnsafePointer(buffers.workspace + share * w.patchMatrix)
                         }
-                        Scalar.gemm(transposeA: false, transposeB: true, m: outputChannels, n: w.patchSize, k: w.outputPlane,
-                                    a: g + n * outputImage, b: patches, c: partial, accumulate: true)
+                        Scalar.gemm(transposeA: false, transposeB: true, m: w.patchSize, n: outputChannels, k: w.outputPlane,
+                                    a: patches, b: g + n * outputImage, c: partial, accumulate: true)
                     }
                 }
             }
-            out.update(from: partials, count: size)
-            for group in 1..<groups {
-                let partial = partials + group * size
-                for i in 0..<size { out[i] += partial[i] }
+            // The groups' sums in order, transposed back to [outChannels, patchSize].
+            for o in 0..<outputChannels {
+                for k in 0..<w.patchSize {
+                    var total = partials[k * outputChannels + o]
+                    for group in 1..<groups { total += partials[group * size + k * outputChannels + o] }
+                    out[o * w.patchSize + k] = total
+                }
             }
         case .bias:
             for o in 0..<outputChannels {
