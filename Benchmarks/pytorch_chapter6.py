@@ -7,7 +7,9 @@ trains it, for comparing speed side by side (never a dependency of Nabla).
 Conv 20 5×5 → max-pool 2 → ReLU → conv 40 5×5 → max-pool 2 → ReLU → fully connected 100, ReLU →
 softmax 10 with the mean negative log-likelihood; SGD, η 0.03, mini-batches of 10 in a fixed
 order, L2 as network3.py adds it (weight decay λ·m/n on weights only, λ 0.1); network3's
-initialization. Prints seconds of training per epoch and the validation and test accuracy.
+initialization. Prints seconds of training per epoch and the validation and test accuracy,
+then the seconds to evaluate the 10,000 test images, and the speed of a large matrix product
+[1024×1024]·[1024×1024] on one thread (the machine's floor, as `nabla-bench` measures its own).
 """
 import argparse
 import gzip
@@ -75,3 +77,19 @@ for epoch in range(arguments.epochs):
     seconds = time.perf_counter() - start
     print(f"Epoch {epoch}: {seconds:.2f} s training ({arguments.threads} thread(s)); "
           f"validation {100 * accuracy(*validation):.2f}%, test {100 * accuracy(*test):.2f}%")
+
+start = time.perf_counter()
+accuracy(*test)
+print(f"Evaluating the 10,000 test images: {1000 * (time.perf_counter() - start):.0f} ms ({arguments.threads} thread(s))")
+
+torch.set_num_threads(1)
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+for _ in range(3):
+    a @ b
+timings = []
+for _ in range(5):
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    timings.append((time.perf_counter() - start) / 5)
+print(f"sgemm [1024×1024]·[1024×1024], one thread: {2 * 1024 ** 3 / min(timings) / 1e9:.1f} GFLOP/s")

@@ -3,8 +3,9 @@ import Nabla
 import Testing
 
 /// The convolution and max-pool kernels on every path — the detected instruction set, the
-/// portable one, split across threads — against textbook loops, at odd shapes, strides and
-/// paddings, with ties, NaN and infinities in the pooled data.
+/// portable one, split across threads; convolutions straight from the image and through patch
+/// matrices — against textbook loops, at odd shapes, strides and paddings, with ties, NaN and
+/// infinities in the pooled data.
 @Suite(.serialized) struct SlidingWindowKernelTests {
     /// [batch, channels, height, width], [outChannels, kernelHeight, kernelWidth], stride, padding.
     static let convolutions: [(input: [Int], kernel: [Int], stride: Int, padding: Int)] = [
@@ -14,6 +15,11 @@ import Testing
         ([1, 1, 5, 5], [1, 5, 5], 1, 0),       // the kernel covers the image
         ([4, 2, 10, 10], [3, 2, 3], 3, 1),
         ([10, 20, 12, 12], [40, 5, 5], 1, 0),  // the book's second convolution
+        // Straight from the image: a last half panel of 8 positions, rows of two vectors. Then a
+        // stride of 2 without padding: patches gathered in both passes, none saved.
+        ([2, 3, 5, 12], [7, 3, 5], 1, 0),
+        ([2, 1, 9, 20], [9, 2, 5], 1, 0),
+        ([3, 2, 11, 13], [4, 3, 3], 2, 0),
     ]
 
     /// [batch, channels, height, width], kernel size, stride.

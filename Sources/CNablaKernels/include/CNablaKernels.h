@@ -90,6 +90,18 @@ void nabla_scatter_patches_f32(const nabla_window *window, const float *columns,
 /// Double-precision twin of `nabla_scatter_patches_f32`.
 void nabla_scatter_patches_f64(const nabla_window *window, const double *columns, double *image);
 
+/// One image's convolution computed straight from the image, with no patch matrix: y
+/// ([outChannels, outputHeight·outputWidth]) = weight ([outChannels, channels·kh·kw]) · the
+/// image's patch matrix, or y += that when `accumulate`. For stride 1, no padding, and an output
+/// width that is a multiple of 8; the same bits as the patch matrix times the weight with
+/// `nabla_sgemm`.
+void nabla_convolve_f32(const nabla_window *window, long outChannels, const float *weight, const float *image,
+                        float *y, int accumulate);
+
+/// Double-precision twin of `nabla_convolve_f32`.
+void nabla_convolve_f64(const nabla_window *window, long outChannels, const double *weight, const double *image,
+                        double *y, int accumulate);
+
 /// Max pooling of `planes` consecutive image planes (the window's padding must be 0): each output
 /// the largest element of its window, or NaN if the window holds one.
 void nabla_max_pool_f32(const nabla_window *window, long planes, const float *x, float *y);

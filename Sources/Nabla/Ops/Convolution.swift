@@ -30,9 +30,10 @@ extension Tensor {
                                          stride: stride, padding: padding) else {
             fatalError("conv2d: \(shapes), padding \(padding): the \(weight.shape[2])×\(weight.shape[3]) kernel is larger than the padded image")
         }
-        // Training keeps each image's patch matrix for the weight gradient, rather than gathering
-        // it again, unless that would hold more than 64 MB (of floats) a step.
-        let savesPatches = weight.isTracked && window.batch * window.patchMatrix <= 1 << 24
+        // Where the forward product gathers the patches anyway, training keeps them for the weight
+        // gradient rather than gathering them again — unless that would hold more than 64 MB (of
+        // floats) a step.
+        let savesPatches = weight.isTracked && !window.convolvesDirectly && window.batch * window.patchMatrix <= 1 << 24
         let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil,
                                        savesPatches: savesPatches)
         return op([input, weight] + (bias.map { [$0] } ?? []),
@@ -46,20 +47,20 @@ public func conv2d<Scalar>(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias
     Tensor.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
 }
 
-/// A convolution as one matrix product per image: the image's patches gathered into a
-/// [patchSize, outputPlane] matrix in the workspace, then weight [outChannels, patchSize] times
-/// that matrix, which lands directly in the image's NCHW output block.
+/// A convolution as one matrix product per image: weight [outChannels, patchSize] times the
+/// image's patch matrix P [patchSize, outputPlane] lands directly in the image's NCHW output
+/// block. Without padding, at stride 1 and an output width a multiple of 8 (the book's layers),
+/// the product reads P straight from the image (`nabla_convolve_*`); otherwise P is gathered into
+/// scratch first (im2col).
 ///
-/// Gradients, with g the upstream gradient of image n as [outChannels, outputPlane] and P its
-/// patch matrix: ∂weight = Σₙ g·Pᵀ, ∂P = weightᵀ·g scattered back onto the image, ∂bias = Σ g
-/// over images and positions.
+/// Gradients, with g the upstream gradient of image n as [outChannels, outputPlane]: ∂weight =
+/// Σₙ g·Pᵀ, from the patch matrices the forward pass gathered and saved (`savesPatches`), or
+/// gathered again one image at a time into scratch that stays in cache; ∂P = weightᵀ·g
+/// scattered back onto the image; ∂bias = Σ g over images and positions.
 ///
-/// When its weight is being trained, the op saves every image's patch matrix for the weight
-/// gradient (`savesPatches`); otherwise one patch matrix per thread is scratch.
-///
-/// Images go to the worker pool's threads in contiguous shares, each with a patch matrix of its
-/// own in the workspace. Every output element is computed by the same operations whatever the
-/// number of threads, so the result does not depend on it.
+/// Images go to the worker pool's threads in contiguous shares, each with scratch of its own in
+/// the workspace. Every output element is computed by the same operations whatever the number of
+/// threads, so the result does not depend on it.
 struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
     let outputChannels: Int
@@ -68,7 +69,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
 
     var name: String { "conv2d" }
     var savedCount: Int { savesPatches ? window.batch * window.patchMatrix : 0 }
-    var workspaceCount: Int { savesPatches ? 0 : window.patchMatrixSlots * window.patchMatrix }
+    var workspaceCount: Int { savesPatches || window.convolvesDirectly ? 0 : window.patchMatrixSlots * window.patchMatrix }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -78,12 +79,16 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         let outputImage = outputChannels * w.outputPlane
         w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
             for n in images {
-                let patches = savesPatches ? buffers.saved + n * w.patchMatrix : buffers.workspace + share * w.patchMatrix
-                w.gatherPatches(of: x + n * w.inputImage, into: patches)
-                let output = y + n * outputImage
+                let (image, output) = (x + n * w.inputImage, y + n * outputImage)
                 if let bias {
                     for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
                 }
+                if w.convolvesDirectly {
+                    w.convolve(image, weight: weight, outputChannels: outputChannels, into: output, accumulate: bias != nil)
+                    continue
+                }
+                let patches = savesPatches ? buffers.saved + n * w.patchMatrix : buffers.workspace + share * w.patchMatrix
+                w.gatherPatches(of: image, into: patches)
                 Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
                             a: weight, b: patches, c: output, accumulate: bias != nil)
             }
@@ -108,7 +113,7 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     enum Part {
         /// ∂input from (g, weight): weightᵀ·gₙ per image, scattered back onto the image.
         case input
-        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, Pₙ image n's patch matrix, gathered again.
+        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, each image's patch matrix Pₙ gathered again.
         case weight
         /// ∂weight from (g, the patch matrices the forward pass saved).
         case weightFromPatches
@@ -127,13 +132,11 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     private var weightGroups: Int { window.patchMatrixSlots }
     private var weightSize: Int { outputChannels * window.patchSize }
 
+    /// Scratch for each share of the batch: a patch matrix.
+    private var scratchPerShare: Int { part == .input || part == .weight ? window.patchMatrix : 0 }
+
     var workspaceCount: Int {
-        switch part {
-        case .input: window.patchMatrixSlots * window.patchMatrix
-        case .weight: window.patchMatrixSlots * window.patchMatrix + weightGroups * weightSize
-        case .weightFromPatches: weightGroups * weightSize
-        case .bias: 0
-        }
+        window.patchMatrixSlots * scratchPerShare + (part == .weight || part == .weightFromPatches ? weightGroups * weightSize : 0)
     }
 
     @_specialize(where Scalar == Float)
@@ -145,7 +148,7 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
         case .input:
             let weight = buffers.input(1)
             w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
-                let patches = buffers.workspace + share * w.patchMatrix
+                let patches = buffers.workspace + share * scratchPerShare
                 for n in images {
                     Scalar.gemm(transposeA: true, transposeB: false, m: w.patchSize, n: w.outputPlane, k: outputChannels,
                                 a: weight, b: g + n * outputImage, c: patches, accumulate: false)
@@ -155,11 +158,12 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                 }
             }
         case .weight, .weightFromPatches:
-            // Computed transposed, ∂weightᵀ = Σₙ Pₙ·gₙᵀ: the product then reads the large patch
-            // matrix in place and packs only the small gₙ (Docs/Performance.md has the gain).
+            // Computed transposed, ∂weightᵀ = Σₙ Pₙ·gₙᵀ: the product then reads the patches in
+            // place and packs only the small gₙ (Docs/Performance.md has the gain).
             let (source, groups, size) = (buffers.input(1), weightGroups, weightSize)
-            let partials = buffers.workspace + (part == .weight ? w.patchMatrixSlots * w.patchMatrix : 0)
+            let partials = buffers.workspace + w.patchMatrixSlots * scratchPerShare
             forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots) { share, groupRange in
+                let scratch = buffers.workspace + share * scratchPerShare
                 for group in groupRange {
                     let partial = partials + group * size
                     partial.initialize(repeating: 0, count: size)
@@ -168,8 +172,8 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                         if part == .weightFromPatches {
                             patches = source + n * w.patchMatrix
                         } else {
-                            w.gatherPatches(of: source + n * w.inputImage, into: buffers.workspace + share * w.patchMatrix)
-                            patches = UnsafePointer(buffers.workspace + share * w.patchMatrix)
+                            w.gatherPatches(of: source + n * w.inputImage, into: scratch)
+                            patches = UnsafePointer(scratch)
                         }
                         Scalar.gemm(transposeA: false, transposeB: true, m: w.patchSize, n: outputChannels, k: w.outputPlane,
                                     a: patches, b: g + n * outputImage, c: partial, accumulate: true)
@@ -201,12 +205,12 @@ extension SlidingWindow {
     /// Elements in one image's patch matrix, [patchSize, outputPlane].
     var patchMatrix: Int { patchSize * outputPlane }
 
-    /// How many patch matrices a convolution's workspace holds: one for each share of the batch
-    /// that a thread may take (at most the pool's largest number of threads).
+    /// How many shares of the batch a convolution's workspace has scratch for: one for each
+    /// thread that may take one (at most the pool's largest number of threads).
     var patchMatrixSlots: Int { min(batch, Int(NABLA_MAX_THREADS)) }
 
     /// Runs `body` over the batch's images in contiguous shares — on the worker pool when there is
-    /// work enough — each share numbered, so that it can use patch matrix `share`.
+    /// work enough — each share numbered, so that it can use scratch slot `share`.
     @inline(__always)
     func forEachImageShare(multiplyAdds: Int, _ body: (_ share: Int, Range<Int>) -> Void) {
         forEachShare(batch, unitSize: multiplyAdds, maxShares: patchMatrixSlots, body)

@@ -94,4 +94,23 @@ struct SlidingWindow {
             nabla_max_pool_gradient_f64(&window, planes, x.assuming(d), y.assuming(d), g.assuming(d), dx.assuming(d))
         }
     }
+
+    /// Whether a convolution's forward product can read its patches straight from the image:
+    /// stride 1, no padding, and output rows of whole vectors (8 floats).
+    var convolvesDirectly: Bool { stride == 1 && padding == 0 && outputWidth % 8 == 0 }
+
+    /// y ([outputChannels, outputPlane]) = weight · the image's patch matrix, or y += that, read
+    /// straight from the image (``convolvesDirectly`` must hold).
+    @inline(__always)
+    func convolve<Scalar: TensorScalar>(_ image: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, outputChannels: Int,
+                                        into y: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
+        var window = kernelWindow
+        if Scalar.isFloat {
+            let f = Float.self
+            nabla_convolve_f32(&window, outputChannels, weight.assuming(f), image.assuming(f), y.assuming(f), accumulate ? 1 : 0)
+        } else {
+            let d = Double.self
+            nabla_convolve_f64(&window, outputChannels, weight.assuming(d), image.assuming(d), y.assuming(d), accumulate ? 1 : 0)
+        }
+    }
 }
