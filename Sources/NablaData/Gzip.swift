@@ -88,6 +88,115 @@ private func inflateStream(_ compressed: [UInt8], windowBits: Int32, sizeHint: I
     return output
 }
 
+/// A gzip stream read as it is inflated, a window of `windowSize` bytes at a time: a large
+/// compressed file is read without ever holding all it decompresses to (the book's
+/// `mnist.pkl.gz` inflates to 220 MB, which its reader converts to 55 MB as it arrives).
+/// Reading past the stream's end, or corrupt data, throws naming the file.
+struct InflatingReader: ByteInput {
+    let file: String
+    private(set) var position = 0
+    /// zlib keeps a pointer back to its stream, so the stream lives at one address, in a box.
+    private let inflater: Inflater
+    private var window: [UInt8]
+    /// The window's inflated bytes not yet read.
+    private var start = 0, end = 0
+
+    init(_ compressed: [UInt8], file: String, windowSize: Int = 1 << 20) throws {
+        self.file = file
+        inflater = try Inflater(compressed, file: file)
+        window = [UInt8](repeating: 0, count: windowSize)
+    }
+
+    var maximumRemaining: Int { end - start + inflater.maximumOutput }
+
+    mutating func byte() throws -> UInt8 {
+        if start == end { try refill(needing: 1) }
+        defer { (start, position) = (start + 1, position + 1) }
+        return window[start]
+    }
+
+    mutating func take(_ count: Int) throws -> [UInt8] {
+        guard count >= 0, count <= maximumRemaining else { throw truncated(needing: count, remaining: maximumRemaining) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        try forEachPiece(of: count) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    mutating func forEachPiece(of count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var left = count
+        while left > 0 {
+            if start == end { try refill(needing: left) }
+            let n = min(left, end - start)
+            try window.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start ..< start + n])) }
+            (start, position, left) = (start + n, position + n, left - n)
+        }
+    }
+
+    /// Inflates the next window's worth; `needing` says how many bytes the read wants, for the
+    /// error if the stream ends first.
+    private mutating func refill(needing count: Int) throws {
+        let produced = try window.withUnsafeMutableBytes { try inflater.inflate(into: $0) }
+        guard produced > 0 else { throw truncated(needing: count, remaining: 0) }
+        (start, end) = (0, produced)
+    }
+}
+
+/// zlib's inflate state over its own copy of the compressed bytes, both at fixed addresses
+/// (zlib keeps pointers to them between calls).
+private final class Inflater {
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    private let file: String
+    private var finished = false
+
+    init(_ compressed: [UInt8], file: String) throws {
+        self.file = file
+        input = .allocate(capacity: max(compressed.count, 1))
+        _ = input.initialize(from: compressed)
+        stream.initialize(to: z_stream())
+        stream.pointee.next_in = input.baseAddress
+        stream.pointee.avail_in = UInt32(compressed.count)
+        // 16 + MAX_WBITS: expect a gzip header and trailer.
+        guard inflateInit2_(stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            stream.deallocate()
+            input.deallocate()
+            throw DataError(file: file, "zlib could not start inflating")
+        }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+        input.deallocate()
+    }
+
+    /// The most the rest of the stream can inflate to: deflate's largest expansion (about 1032:1)
+    /// of the input left, and what zlib may hold back.
+    var maximumOutput: Int { finished ? 0 : Int(stream.pointee.avail_in) * 1032 + (1 << 16) }
+
+    /// Fills `buffer` with the next inflated bytes and returns how many (0 at the stream's end).
+    func inflate(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !finished else { return 0 }
+        stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        stream.pointee.avail_out = UInt32(buffer.count)
+        while stream.pointee.avail_out > 0 && !finished {
+            let status = CZlib.inflate(stream, Z_NO_FLUSH)
+            switch status {
+            case Z_OK: continue
+            case Z_STREAM_END: finished = true
+            case Z_BUF_ERROR where stream.pointee.avail_in == 0:
+                throw DataError(file: file, "gzip data ends early (truncated file?) after \(stream.pointee.total_out) bytes")
+            case Z_BUF_ERROR: continue
+            default:
+                let detail = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
+                throw DataError(file: file, "corrupt gzip data: \(detail)")
+            }
+        }
+        return buffer.count - Int(stream.pointee.avail_out)
+    }
+}
+
 /// The CRC-32 (as zlib and gzip compute it) of `bytes`: how downloaded data is verified.
 public func crc32Checksum(_ bytes: [UInt8]) -> UInt32 {
     bytes.withUnsafeBufferPointer { buffer in

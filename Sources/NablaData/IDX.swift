@@ -18,7 +18,7 @@ public struct IDXFile: Sendable {
             throw DataError(file: file, "IDX dimensions \(dimensions) need \(count) data bytes, the file has \(reader.remaining)")
         }
         self.dimensions = dimensions
-        self.bytes = try reader.take(count)
+        self.bytes = try reader.slice(count)
     }
 
     /// Reads and checks the header: the magic number (and, with `expected`, the kind of file it

@@ -127,14 +127,25 @@ public struct MNIST: Sendable {
     }
 
     /// Reads the book's `mnist.pkl.gz`: a pickled ((x, y), (x, y), (x, y)) of float32 pixels
-    /// scaled by 1/256 and int64 labels.
+    /// scaled by 1/256 and int64 labels. A gzip'd file is inflated as it is read and its pixels
+    /// converted as they arrive, so that memory holds the compressed file and the 55 MB of
+    /// pixels, never the 220 MB the pickle inflates to.
     public init(pickleAt path: String) throws {
-        try self.init(parsingPickle: try readFile(path), file: path)
+        let bytes = try readBytes(path)
+        if isGzip(bytes) {
+            try self.init(unpickling: Unpickler(reading: try InflatingReader(bytes, file: path), floatsAsPixels: true), file: path)
+        } else {
+            try self.init(parsingPickle: bytes, file: path)
+        }
     }
 
     /// Parses the (decompressed) bytes of a pickle in the book's layout; `file` names it in errors.
     public init(parsingPickle bytes: [UInt8], file path: String) throws {
-        var unpickler = Unpickler(bytes, file: path)
+        try self.init(unpickling: Unpickler(reading: ByteReader(bytes: bytes, file: path), floatsAsPixels: true), file: path)
+    }
+
+    private init(unpickling unpickler: consuming Unpickler<some ByteInput>, file path: String) throws {
+        var unpickler = unpickler
         let root = try unpickler.load()
         guard case .tuple(let parts) = root, parts.count == 3 else {
             throw DataError(file: path, "expected a tuple of three (images, labels) pairs")
@@ -158,6 +169,9 @@ public struct MNIST: Sendable {
         guard y.dtype == "i8" || y.dtype == "i4", y.shape == [x.shape[0]] else {
             throw DataError(file: file, "\(name) labels have dtype \(y.dtype) and shape \(y.shape), expected i8 [\(x.shape[0])]")
         }
+        if let pixels = x.pixels {   // converted (and checked) as they were read
+            return try MNISTSet(name: name, pixels: pixels, labels: try labels(y, name: name, file: file))
+        }
         var pixels = [UInt8](repeating: 0, count: x.shape[0] * MNISTSet.pixelCount)
         try x.data.withUnsafeBytes { raw in
             for i in 0..<pixels.count {
@@ -169,6 +183,11 @@ public struct MNIST: Sendable {
                 pixels[i] = UInt8(byte)
             }
         }
+        return try MNISTSet(name: name, pixels: pixels, labels: try labels(y, name: name, file: file))
+    }
+
+    /// A pickled int64 or int32 labels array as bytes, each checked to be a digit.
+    private static func labels(_ y: NumPyArray, name: String, file: String) throws -> [UInt8] {
         var labels = [UInt8](repeating: 0, count: y.shape[0])
         try y.data.withUnsafeBytes { raw in
             for i in 0..<labels.count {
@@ -181,6 +200,6 @@ public struct MNIST: Sendable {
                 labels[i] = UInt8(label)
             }
         }
-        return try MNISTSet(name: name, pixels: pixels, labels: labels)
+        return labels
     }
 }

@@ -16,7 +16,7 @@ extension GrayscaleImage {
         var compressed: [UInt8] = []
         chunks: while true {
             let length = Int(try reader.unsigned(width: 4, bigEndian: true))
-            let typeAndData = try reader.take(4 + length)
+            let typeAndData = try reader.slice(4 + length)
             let crc = UInt32(try reader.unsigned(width: 4, bigEndian: true))
             guard crc32Checksum(Array(typeAndData)) == crc else {
                 throw fail("chunk \(String(decoding: typeAndData.prefix(4), as: UTF8.self)) fails its CRC check")

@@ -1,9 +1,11 @@
 import Nabla
-/// A NumPy array read from a pickle: its shape, dtype and raw little-endian bytes.
+/// A NumPy array read from a pickle: its shape, dtype and raw little-endian bytes — or, for a
+/// large float32 array read with `floatsAsPixels`, its values already converted to pixel bytes.
 struct NumPyArray {
     var shape: [Int] = []
     var dtype = ""          // such as "f4" or "i8"
     var data: [UInt8] = []
+    var pixels: [UInt8]?
 
     var itemSize: Int { Int(dtype.dropFirst()) ?? 0 }
 }
@@ -14,24 +16,31 @@ struct NumPyArray {
 /// `numpy.core.multiarray` or `numpy._core.multiarray`.
 ///
 /// Nothing is executed: the only callables honoured are the three that rebuild arrays, and every
-/// length is checked against the bytes that remain before anything is allocated.
-struct Unpickler {
+/// length is checked against the bytes that can remain before anything is allocated.
+///
+/// With `floatsAsPixels`, a float32 array's data of 64 KB or more is converted as it is read to
+/// bytes, MNIST's pixels (value · 256, rounded, which must lie in 0…255): the data need never be
+/// held whole, so that a gzip'd pickle read through an ``InflatingReader`` needs a quarter of
+/// the memory of its arrays.
+struct Unpickler<Input: ByteInput> {
     indirect enum Value {
         case none, bool(Bool), int(Int), float(Double)
         case bytes([UInt8]), text(String)
         case tuple([Value]), list([Value]), dict
         case global(module: String, name: String)
         case dtype(String), array(NumPyArray)
+        case pixels([UInt8])   // float32 data converted as it was read
         case mark
     }
 
-    private var reader: ByteReader
+    private var reader: Input
+    private let floatsAsPixels: Bool
     private var stack: [Value] = []
     private var memo: [Int: Value] = [:]
     private var file: String { reader.file }
 
-    init(_ bytes: [UInt8], file: String) {
-        reader = ByteReader(bytes: bytes, file: file)
+    init(reading input: Input, floatsAsPixels: Bool = false) {
+        (reader, self.floatsAsPixels) = (input, floatsAsPixels)
     }
 
     /// Runs the pickle to its STOP and returns the value it built.
@@ -55,8 +64,8 @@ struct Unpickler {
             case 0x47:                                                      // BINFLOAT
                 stack.append(.float(Double(bitPattern: try reader.unsigned(width: 8, bigEndian: true))))
             case 0x55, 0x43: stack.append(.bytes(try counted(width: 1)))    // SHORT_BINSTRING, SHORT_BINBYTES
-            case 0x54, 0x42: stack.append(.bytes(try counted(width: 4)))    // BINSTRING, BINBYTES
-            case 0x8E: stack.append(.bytes(try counted(width: 8)))          // BINBYTES8
+            case 0x54, 0x42: stack.append(try data(width: 4, offset))       // BINSTRING, BINBYTES
+            case 0x8E: stack.append(try data(width: 8, offset))             // BINBYTES8
             case 0x8C: stack.append(.text(try utf8(counted(width: 1), offset)))  // SHORT_BINUNICODE
             case 0x58: stack.append(.text(try utf8(counted(width: 4), offset)))  // BINUNICODE
             case 0x63:                                                      // GLOBAL
@@ -143,14 +152,25 @@ struct Unpickler {
                 throw error(offset, "unexpected NumPy array state")
             }
             guard !fortran else { throw error(offset, "Fortran-ordered arrays are not supported") }
-            guard case .bytes(let data)? = asBytes(fields[4]) else { throw error(offset, "array data is not bytes") }
-            var array = NumPyArray(dtype: dtype, data: data)
+            var array = NumPyArray(dtype: dtype)
+            let byteCount: Int
+            switch fields[4] {
+            case .pixels(let pixels):
+                (array.pixels, byteCount) = (pixels, 4 * pixels.count)
+            default:
+                guard case .bytes(let data)? = asBytes(fields[4]) else { throw error(offset, "array data is not bytes") }
+                (array.data, byteCount) = (data, data.count)
+            }
             for d in dims {
                 guard case .int(let n) = d, n >= 0 else { throw error(offset, "bad array dimension") }
                 array.shape.append(n)
             }
-            guard array.itemSize > 0, array.shape.reduce(1, *) * array.itemSize == data.count else {
-                throw error(offset, "array of shape \(array.shape) and dtype \(dtype) cannot hold \(data.count) bytes")
+            let (elements, overflow) = array.shape.reduce((1, false)) { total, n in
+                let (product, o) = total.0.multipliedReportingOverflow(by: n)
+                return (product, total.1 || o)
+            }
+            guard array.itemSize > 0, !overflow, elements.multipliedReportingOverflow(by: array.itemSize) == (byteCount, false) else {
+                throw error(offset, "array of shape \(array.shape) and dtype \(dtype) cannot hold \(byteCount) bytes")
             }
             return .array(array)
         default:
@@ -169,9 +189,57 @@ struct Unpickler {
     }
 
     private mutating func counted(width: Int) throws -> [UInt8] {
+        try reader.take(try length(width: width))
+    }
+
+    /// A length of `width` bytes, checked against what can remain.
+    private mutating func length(width: Int) throws -> Int {
         let length = try reader.unsigned(width: width, bigEndian: false)
-        guard length <= UInt64(reader.remaining) else { throw reader.truncated(needing: Int(clamping: length)) }
-        return Array(try reader.take(Int(length)))
+        guard length <= UInt64(reader.maximumRemaining) else {
+            throw reader.truncated(needing: Int(clamping: length), remaining: reader.maximumRemaining)
+        }
+        return Int(length)
+    }
+
+    /// A byte string that may be an array's data: as pixels if it is a large float32 array's and
+    /// `floatsAsPixels` is on (the stack then holds, since its last mark, the array state's
+    /// version, shape, dtype and Fortran flag), otherwise as bytes.
+    private mutating func data(width: Int, _ offset: Int) throws -> Value {
+        let count = try length(width: width)
+        guard floatsAsPixels, count >= 1 << 16, count % 4 == 0, stack.count >= 4,
+              case .int = stack[stack.count - 4], case .tuple = stack[stack.count - 3],
+              case .dtype("f4") = stack[stack.count - 2], case .bool(false) = stack[stack.count - 1] else {
+            return .bytes(try reader.take(count))
+        }
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(count / 4)
+        var carry: [UInt8] = []   // a value split between two pieces
+        let file = self.file      // not self: the reader is busy
+        func convert(_ bits: UInt32) throws {
+            let value = Float(bitPattern: UInt32(littleEndian: bits))
+            let byte = (value * 256).rounded()
+            guard byte >= 0 && byte <= 255 else {
+                throw DataError(file: file, "pickle, at byte \(offset): pixel \(pixels.count) is \(value), outside [0, 1)")
+            }
+            pixels.append(UInt8(byte))
+        }
+        try reader.forEachPiece(of: count) { piece in
+            var i = 0
+            while !carry.isEmpty && i < piece.count {
+                carry.append(piece[i])
+                i += 1
+                if carry.count == 4 {
+                    try convert(carry.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+                    carry = []
+                }
+            }
+            while i + 4 <= piece.count {
+                try convert(piece.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+                i += 4
+            }
+            carry.append(contentsOf: piece[i...])
+        }
+        return .pixels(pixels)
     }
 
     private mutating func long1(_ offset: Int) throws -> Int {

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Nabla
 import NablaData
 import Testing
 
@@ -90,6 +91,44 @@ func peakResidentBytes() -> Int {
             try IDXFile(path: path)
         } throws: { error in
             "\(error)".contains("element type 0x9 is not supported")
+        }
+    }
+
+    /// A gzip'd pickle is inflated as it is read and its large float arrays converted to pixels
+    /// as they arrive, across the reader's 1 MB windows (values split between two of them
+    /// included): the same set as parsing the whole pickle in memory.
+    @Test func aGzippedPickleIsReadAsItInflates() throws {
+        let pickle = FuzzTests.bookPickle(images: [450, 30, 20]) { n, j in Float((n * 7 + j) % 256) / 256 }
+        #expect(pickle.count > 1 << 20)
+        let streamed = try MNIST(pickleAt: try write(gzip(pickle)))
+        let whole = try MNIST(parsingPickle: pickle, file: "whole")
+        for (a, b, count) in [(streamed.training, whole.training, 450), (streamed.validation, whole.validation, 30),
+                              (streamed.test, whole.test, 20)] {
+            #expect(a.count == count && b.count == count)
+            let x: Tensor<Float> = a.images(at: Array(0..<count)), y: Tensor<Float> = b.images(at: Array(0..<count))
+            #expect(x.scalars == y.scalars)
+        }
+        let first: Tensor<Float> = streamed.training.images(at: [449])
+        #expect(first.scalars[5] == Float((449 * 7 + 5) % 256) / 256)
+    }
+
+    @Test func aTruncatedOrCorruptGzippedPickleIsRefused() throws {
+        let compressed = gzip(FuzzTests.bookPickle(images: [200, 10, 10]))
+        try expectError(containing: "ends early") { _ = try MNIST(pickleAt: try write(Array(compressed.prefix(compressed.count / 2)))) }
+        var corrupt = compressed
+        corrupt[corrupt.count / 2] ^= 0xFF
+        corrupt[corrupt.count / 2 + 1] ^= 0xFF
+        try expectError(containing: "gzip") { _ = try MNIST(pickleAt: try write(corrupt)) }
+        let outOfRange = FuzzTests.bookPickle(images: [200, 10, 10]) { n, j in n == 150 && j == 3 ? 1.5 : 0 }
+        try expectError(containing: "outside [0, 1)") { _ = try MNIST(pickleAt: try write(gzip(outOfRange))) }
+    }
+
+    func expectError(containing text: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+            Issue.record("expected an error containing \"\(text)\"")
+        } catch let error as DataError {
+            #expect("\(error)".contains(text), "\(error)")
         }
     }
 }

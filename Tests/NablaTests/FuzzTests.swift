@@ -96,7 +96,11 @@ import Testing
 
     /// The book's pickle layout, written opcode by opcode as Python 2's protocol 2 writes it, with
     /// one image per split: ((x, y), (x, y), (x, y)).
-    static func tinyBookPickle() -> [UInt8] {
+    static func tinyBookPickle() -> [UInt8] { bookPickle(images: [1, 1, 1]) }
+
+    /// The book's pickle layout with `images[i]` images in split i, pixel j of image n being
+    /// `pixel(n, j)` (by default (j mod 256)/256) and every label 7.
+    static func bookPickle(images: [Int], pixel: (Int, Int) -> Float = { _, j in Float(j % 256) / 256 }) -> [UInt8] {
         func short(_ text: String) -> [UInt8] { [0x55, UInt8(text.utf8.count)] + Array(text.utf8) }  // SHORT_BINSTRING
         func binstring(_ bytes: [UInt8]) -> [UInt8] {                                                 // BINSTRING
             [0x54] + withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) } + bytes
@@ -115,10 +119,14 @@ import Testing
             out += [0x74] + dtype(code) + [0x89] + binstring(data) + [0x74, 0x62]                       // BUILD (1, shape, dtype, False, data)
             return out
         }
-        let pixels = (0..<784).flatMap { i in withUnsafeBytes(of: (Float(i % 256) / 256).bitPattern.littleEndian) { Array($0) } }
-        let label = withUnsafeBytes(of: Int64(7).littleEndian) { Array($0) }
-        let pair = array(shape: [1, 784], code: "f4", data: pixels) + array(shape: [1], code: "i8", data: label) + [0x86]
-        return [0x80, 2] + pair + pair + pair + [0x87, 0x2E]
+        func pair(_ count: Int) -> [UInt8] {
+            let pixels = (0..<count * 784).flatMap { i in
+                withUnsafeBytes(of: pixel(i / 784, i % 784).bitPattern.littleEndian) { Array($0) }
+            }
+            let labels = (0..<count).flatMap { _ in withUnsafeBytes(of: Int64(7).littleEndian) { Array($0) } }
+            return array(shape: [UInt16(count), 784], code: "f4", data: pixels) + array(shape: [UInt16(count)], code: "i8", data: labels) + [0x86]
+        }
+        return [0x80, 2] + images.flatMap(pair) + [0x87, 0x2E]
     }
 }
 
