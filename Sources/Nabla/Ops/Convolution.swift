@@ -180,13 +180,14 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                     }
                 }
             }
-            // The groups' sums in order, transposed back to [outChannels, patchSize].
+            // The groups' sums added in order into the first, then transposed back to
+            // [outChannels, patchSize].
+            for group in 1..<groups {
+                let partial = partials + group * size
+                for i in 0..<size { partials[i] += partial[i] }
+            }
             for o in 0..<outputChannels {
-                for k in 0..<w.patchSize {
-                    var total = partials[k * outputChannels + o]
-                    for group in 1..<groups { total += partials[group * size + k * outputChannels + o] }
-                    out[o * w.patchSize + k] = total
-                }
+                for k in 0..<w.patchSize { out[o * w.patchSize + k] = partials[k * outputChannels + o] }
             }
         case .bias:
             for o in 0..<outputChannels {
