@@ -3,8 +3,8 @@
  * no patch matrix (an "implicit GEMM"). Instantiated per scalar type and instruction set by
  * convolution.c.
  *
- * Expects: T, V and VU (a vector of VL scalars, 32 bytes, aligned and not), VL, MR (rows in a
- * tile), NAME(x) and ATTR, as gemm_template.h does. The micro-kernels are gemm_template.h's: an
+ * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the rows in a
+ * tile, as gemm_template.h does. The micro-kernel is gemm_template.h's: an
  * MR×2·VL tile of the result in registers for the whole inner loop, one operand broadcast a
  * scalar at a time and the other read as two vectors. They differ only in where the vectors
  * come from: kernel tap (c, ky, kx) of output position (oy, ox) is image element

@@ -16,66 +16,9 @@ struct GemmJob {
  * each row is computed with the same neighbours, and so the same operations, on any thread. */
 #define MR 6
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v8fu __attribute__((vector_size(32), aligned(4)));
-typedef double v4d __attribute__((vector_size(32)));
-typedef double v4du __attribute__((vector_size(32), aligned(8)));
-
-/* Portable path: plain vector extensions, which the compiler lowers to SSE2 on baseline
- * x86-64 and to NEON on arm64. */
-#define ATTR
-#define T float
-#define V v8f
-#define VU v8fu
-#define VL 8
-#define NAME(x) x##_f32_portable
-#include "gemm_template.h"
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
-#define T double
-#define V v4d
-#define VU v4du
-#define VL 4
-#define NAME(x) x##_f64_portable
-#include "gemm_template.h"
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
-#undef ATTR
-
-#if defined(__x86_64__) || defined(__i386__)
-#define HAVE_AVX2_PATH 1
-/* The same source compiled for AVX2+FMA; `s * b + acc` contracts to vfmadd. */
-#define ATTR __attribute__((target("avx2,fma")))
-#define T float
-#define V v8f
-#define VU v8fu
-#define VL 8
-#define NAME(x) x##_f32_avx2
-#include "gemm_template.h"
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
-#define T double
-#define V v4d
-#define VU v4du
-#define VL 4
-#define NAME(x) x##_f64_avx2
-#include "gemm_template.h"
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
-#undef ATTR
-#endif
+#define TEMPLATE "gemm_template.h"
+#include "instantiate_paths.h"
+#undef TEMPLATE
 
 /* Below this many multiply-adds a product runs on the calling thread,
  * so that no product of the book's mini-batch of 10 involves the pool. Atomic: a test may change

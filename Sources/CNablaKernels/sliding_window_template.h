@@ -2,12 +2,9 @@
  * The sliding-window kernels — a convolution's patch gathering and scattering (im2col, col2im)
  * and max pooling — instantiated per scalar type and instruction set by sliding_window.c.
  *
- * Expects: T (scalar), BITS (an unsigned integer of its size), VF and VU (a vector of VL
- * scalars, 32 bytes, aligned and not), VI (VL BITS, for masks), EVEN_LANES and ODD_LANES (the
- * even and odd lanes of two vectors, as one), LOW_INTERLEAVED and HIGH_INTERLEAVED (two
- * vectors' lanes alternated: the first and second halves of the result), VL, NAME(x) (suffixes
- * symbols) and ATTR (function attributes for the instruction set). Branch-free where the data
- * decides: a max-pool comparison that branched would mispredict half the time.
+ * Expects what instantiate_paths.h defines: T, BITS, V, VU, VI, VL, the lane shuffles, NAME(x)
+ * and ATTR. Branch-free where the data decides: a max-pool comparison that branched would
+ * mispredict half the time.
  */
 
 /* out[i] = in[i] for i < n, whole vectors at a time: an image row is often shorter than the 32
@@ -120,16 +117,16 @@ ATTR static inline __attribute__((always_inline)) void NAME(maxPoolGradient2x2Ro
     T *toNext = to + width;
     long ox = 0;
     for (; ox + VL <= count; ox += VL) {
-        VF r0 = *(const VU *)(row + 2 * ox), r1 = *(const VU *)(row + 2 * ox + VL);
-        VF n0 = *(const VU *)(next + 2 * ox), n1 = *(const VU *)(next + 2 * ox + VL);
-        VF a = EVEN_LANES(r0, r1), b = ODD_LANES(r0, r1), c = EVEN_LANES(n0, n1), d = ODD_LANES(n0, n1);
-        VF m = *(const VU *)(best + ox);
+        V r0 = *(const VU *)(row + 2 * ox), r1 = *(const VU *)(row + 2 * ox + VL);
+        V n0 = *(const VU *)(next + 2 * ox), n1 = *(const VU *)(next + 2 * ox + VL);
+        V a = EVEN_LANES(r0, r1), b = ODD_LANES(r0, r1), c = EVEN_LANES(n0, n1), d = ODD_LANES(n0, n1);
+        V m = *(const VU *)(best + ox);
         VI u = (VI) * (const VU *)(up + ox), nan = m != m;
         VI ma = (a == m) | (nan & (a != a));
         VI mb = ~ma & ((b == m) | (nan & (b != b)));
         VI mc = ~(ma | mb) & ((c == m) | (nan & (c != c)));
         VI md = ~(ma | mb | mc);
-        VF ga = (VF)(u & ma), gb = (VF)(u & mb), gc = (VF)(u & mc), gd = (VF)(u & md);
+        V ga = (V)(u & ma), gb = (V)(u & mb), gc = (V)(u & mc), gd = (V)(u & md);
         *(VU *)(to + 2 * ox) = LOW_INTERLEAVED(ga, gb);
         *(VU *)(to + 2 * ox + VL) = HIGH_INTERLEAVED(ga, gb);
         *(VU *)(toNext + 2 * ox) = LOW_INTERLEAVED(gc, gd);
