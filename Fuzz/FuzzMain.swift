@@ -17,11 +17,11 @@ func readOnce(_ bytes: [UInt8]) {
         switch ProcessInfo.processInfo.environment["NABLA_FUZZ_READER"] ?? "idx" {
         case "idx": _ = try IDXFile(parsing: bytes, file: "input")
         case "gzip": _ = try gunzipData(bytes, file: "input")
-        case "pickle": _ = try MNIST(parsingPickle: bytes, file: "input")
+        case "pickle", "pickle-gz": _ = try MNIST(parsingPickle: bytes, file: "input")
         case "safetensors": _ = try SafeTensors(parsing: bytes, file: "input")
         case "pgm": _ = try GrayscaleImage(parsingPGM: bytes, file: "input")
         case "png": _ = try GrayscaleImage(parsingPNG: bytes, file: "input")
-        case let other: fatalError("NABLA_FUZZ_READER=\(other): expected idx, gzip, pickle, safetensors, pgm or png")
+        case let other: fatalError("NABLA_FUZZ_READER=\(other): expected idx, gzip, pickle, pickle-gz, safetensors, pgm or png")
         }
     } catch is DataError {
     } catch {

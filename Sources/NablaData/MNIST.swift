@@ -127,21 +127,21 @@ public struct MNIST: Sendable {
     }
 
     /// Reads the book's `mnist.pkl.gz`: a pickled ((x, y), (x, y), (x, y)) of float32 pixels
-    /// scaled by 1/256 and int64 labels. A gzip'd file is inflated as it is read and its pixels
-    /// converted as they arrive, so that memory holds the compressed file and the 55 MB of
-    /// pixels, never the 220 MB the pickle inflates to.
+    /// scaled by 1/256 and int64 labels.
     public init(pickleAt path: String) throws {
-        let bytes = try readBytes(path)
+        try self.init(parsingPickle: try readBytes(path), file: path)
+    }
+
+    /// Parses a pickle in the book's layout, gzip'd or not; `file` names it in errors. Gzip'd
+    /// data is inflated as it is read and its pixels converted as they arrive, so that memory
+    /// holds the compressed bytes and the 55 MB of pixels, never the 220 MB the book's pickle
+    /// inflates to.
+    public init(parsingPickle bytes: [UInt8], file path: String) throws {
         if isGzip(bytes) {
             try self.init(unpickling: Unpickler(reading: try InflatingReader(bytes, file: path), floatsAsPixels: true), file: path)
         } else {
-            try self.init(parsingPickle: bytes, file: path)
+            try self.init(unpickling: Unpickler(reading: ByteReader(bytes: bytes, file: path), floatsAsPixels: true), file: path)
         }
-    }
-
-    /// Parses the (decompressed) bytes of a pickle in the book's layout; `file` names it in errors.
-    public init(parsingPickle bytes: [UInt8], file path: String) throws {
-        try self.init(unpickling: Unpickler(reading: ByteReader(bytes: bytes, file: path), floatsAsPixels: true), file: path)
     }
 
     private init(unpickling unpickler: consuming Unpickler<some ByteInput>, file path: String) throws {
