@@ -1,6 +1,7 @@
 /* Bulk element loops that would otherwise dominate a training step, or a debug build, in Swift. */
 #include "CNablaKernels.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "kernel_paths.h"
@@ -47,6 +48,16 @@ TWO_PATHS(nabla_gather_bytes_to_double,
  * loop-invariant, so the compiler unswitches it out of each loop. */
 #define DECAYED(i) (decay != 0 ? g[i] + decay * w[i] : g[i])
 
+/* A moment estimate (or velocity) below the smallest normal number is stored as zero. Where a
+ * parameter's gradient stays zero (MNIST's border pixels never light up), its moments decay
+ * geometrically into the subnormal range, where each operation on them takes the processor's slow
+ * path — a third of them subnormal triples the whole update's time — to keep values far below
+ * anything that still moves a weight. NaN fails both comparisons and is kept. (PyTorch keeps
+ * subnormal moments unless torch.set_flush_denormal is on.) */
+static inline float flushedFloat(float x) { return x > -FLT_MIN && x < FLT_MIN ? 0.0f : x; }
+static inline double flushedDouble(double x) { return x > -DBL_MIN && x < DBL_MIN ? 0.0 : x; }
+#define FLUSHED(x) _Generic((x), float: flushedFloat, double: flushedDouble)(x)
+
 #define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * DECAYED(i);
 TWO_PATHS(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
           (w, g, count, rate, decay), SGD_STEP)
@@ -59,7 +70,7 @@ TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double ra
 #define MOMENTUM_STEP(T)                                                                       \
     for (long i = 0; i < count; i++) {                                                         \
         T d = DECAYED(i);                                                                      \
-        T b = first ? d : momentum * v[i] + keep * d;                                          \
+        T b = FLUSHED(first ? d : momentum * v[i] + keep * d);                                 \
         v[i] = b;                                                                              \
         w[i] -= rate * (nesterov ? d + momentum * b : b);                                      \
     }
@@ -79,9 +90,11 @@ TWO_PATHS(nabla_momentum_step_f64,
 #define ADAM_STEP(T)                                                                           \
     for (long i = 0; i < count; i++) {                                                         \
         T d = DECAYED(i);                                                                      \
-        m[i] = beta1 * m[i] + (1 - beta1) * d;                                                 \
-        v[i] = beta2 * v[i] + (1 - beta2) * d * d;                                             \
-        w[i] -= stepSize * m[i] / (__builtin_elementwise_sqrt(v[i]) * inverseRoot2 + epsilon);  \
+        T mean = FLUSHED(beta1 * m[i] + (1 - beta1) * d);                                      \
+        T square = FLUSHED(beta2 * v[i] + (1 - beta2) * d * d);                                \
+        m[i] = mean;                                                                           \
+        v[i] = square;                                                                         \
+        w[i] -= stepSize * mean / (__builtin_elementwise_sqrt(square) * inverseRoot2 + epsilon); \
     }
 TWO_PATHS(nabla_adam_step_f32,
           (float *restrict w, float *restrict m, float *restrict v, const float *restrict g, long count,

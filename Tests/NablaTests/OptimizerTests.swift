@@ -60,6 +60,29 @@ import Testing
         expectClose([m.factor.scalars[0]], [afterFirst - 0.1 * mhat / (vhat.squareRoot() + 1e-8)], tolerance: 1e-12)
     }
 
+    @Test func momentsDecayingIntoSubnormalsBecomeZeroAndNaNStays() {
+        // Moments one step from the subnormal range, with a zero gradient: 0.9·m and 0.999·v fall
+        // below the smallest normal number and are stored as zero; the weight does not move.
+        let smallest = Double.leastNormalMagnitude
+        var m = model([1, 2])
+        var adam = Adam<Double>(learningRate: 0.1)
+        step(&adam, &m, gradient: [0, 0])
+        adam.state["factor"] = [Tensor([smallest, 1]), Tensor([smallest, 1]), Tensor([1])]
+        step(&adam, &m, gradient: [0, .nan])
+        #expect(adam.state["factor"]![0].scalars[0] == 0 && adam.state["factor"]![1].scalars[0] == 0)
+        #expect(m.factor.scalars[0] == 1)
+        #expect(adam.state["factor"]![0].scalars[1].isNaN && adam.state["factor"]![1].scalars[1].isNaN)
+        #expect(m.factor.scalars[1].isNaN)
+
+        var n = model([1, 2])
+        var sgd = SGD<Double>(learningRate: 0.1, momentum: 0.9)
+        step(&sgd, &n, gradient: [0, 0])
+        sgd.state["factor"]![0] = Tensor([smallest, 1])
+        step(&sgd, &n, gradient: [0, .infinity])
+        #expect(sgd.state["factor"]![0].scalars == [0, .infinity])
+        #expect(n.factor.scalars == [1, -.infinity])
+    }
+
     @Test func optimizersReduceALoss() {
         var rng = SeededGenerator(seed: 4)
         let x = random([20, 3], seed: 5), y = sigmoid(random([20, 2], seed: 6))
