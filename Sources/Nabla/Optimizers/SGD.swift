@@ -9,6 +9,8 @@ import CNablaKernels
 ///     w = w − η·d
 ///
 /// Plain SGD (μ = λ = 0) with ``QuadraticLoss`` is the book's step w ← w − (η/m)·Σₓ∇Cₓ.
+/// A velocity b below the smallest normal number is stored (and applied) as zero, as ``Adam``
+/// stores its moments.
 public struct SGD<Scalar: TensorScalar>: Optimizer {
     /// μ; 0 for plain SGD.
     public let momentum: Scalar
