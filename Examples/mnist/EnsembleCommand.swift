@@ -14,6 +14,9 @@ struct EnsembleCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "How many networks.")
     var count = 5
 
+    @Option(help: "Keep each trained network in this directory, as NAME-seed-S.safetensors, and use a network already there instead of training it again: a long ensemble can be stopped and resumed.")
+    var members: String?
+
     @OptionGroup var train: Train
 
     mutating func validate() throws {
@@ -30,17 +33,37 @@ struct EnsembleCommand: AsyncParsableCommand {
         let recipe = train.recipe
         let test = mnist.test.dataset(as: Float.self, imageShape: recipe.imageShape,
                                       labels: recipe.loss == .logLikelihood ? .classIndices : .oneHot)
-        var members: [Sequential<Float>] = []
+        if let members {
+            do {
+                try FileManager.default.createDirectory(atPath: members, withIntermediateDirectories: true)
+            } catch {
+                throw failure("cannot create the directory \(members) for the ensemble's networks: \(error.localizedDescription)")
+            }
+        }
+        var networks: [Sequential<Float>] = []
         for seed in train.seed ..< train.seed + UInt64(count) {
             var member = train
             member.seed = seed
+            var memberRecipe = recipe
+            if let members {
+                let path = "\(members)/\(train.network.rawValue)-seed-\(seed).safetensors"
+                if FileManager.default.fileExists(atPath: path) {
+                    // Trained by an earlier run: load it and only evaluate it.
+                    member.load = path
+                    memberRecipe.epochs = 0
+                } else {
+                    member.save = path
+                }
+            }
             do {
-                members.append(try member.train(recipe, on: mnist))
+                networks.append(try member.train(memberRecipe, on: mnist))
             } catch let error as TrainingError {
+                throw failure(error.description + " (network with seed \(seed))")
+            } catch let error as DataError {
                 throw failure(error.description + " (network with seed \(seed))")
             }
         }
-        let ensemble = Ensemble(members: members)
+        let ensemble = Ensemble(members: networks)
         let (answers, truth) = ensemble.predictions(on: test)
         for (index, member) in answers.enumerated() {
             let correct = zip(member, truth).filter { $0 == $1 }.count

@@ -174,9 +174,13 @@ struct Train: AsyncParsableCommand {
         case .adam: Adam(learningRate: recipe.learningRate)
         }
         let architecture = describe(recipe.architecture)
-        print("Training \(network.rawValue), \(architecture), on \(digits.count) images: \(recipe.loss.rawValue) cost, "
-              + "\(self.optimizer.rawValue), η = \(recipe.learningRate)" + (recipe.lambda > 0 ? ", λ = \(recipe.lambda)" : "")
-              + ", mini-batch \(batchSize), seed \(seed)" + (load.map { ", starting from \($0)" } ?? ""))
+        if recipe.epochs == 0, let load {
+            print("Evaluating \(network.rawValue), \(architecture), loaded from \(load)")
+        } else {
+            print("Training \(network.rawValue), \(architecture), on \(digits.count) images: \(recipe.loss.rawValue) cost, "
+                  + "\(self.optimizer.rawValue), η = \(recipe.learningRate)" + (recipe.lambda > 0 ? ", λ = \(recipe.lambda)" : "")
+                  + ", mini-batch \(batchSize), seed \(seed)" + (load.map { ", starting from \($0)" } ?? ""))
+        }
         let metadata = { (epoch: Int, correct: Int) in
             checkpointMetadata(network: network, recipe: recipe, epoch: epoch, correct: correct, total: evaluation.count)
         }

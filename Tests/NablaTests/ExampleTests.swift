@@ -95,6 +95,24 @@ import Testing
         #expect(refused.status == 1 && Self.errorLines(refused).first?.contains("could hold") == true, "\(refused.errors)")
     }
 
+    /// `ensemble --members DIR` keeps each network it trains, and a later run uses them.
+    @Test(.needsMNIST) func anEnsembleResumesFromTheNetworksItKept() throws {
+        let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let options = ["--epochs", "1", "--limit", "1000", "--members", scratch]
+        let first = try Self.run(["ensemble", "--count", "2"] + options)
+        #expect(first.status == 0, "\(first.errors)")
+        let second = try Self.run(["ensemble", "--count", "3"] + options)
+        #expect(second.status == 0, "\(second.errors)")
+        let lines = { (run: Run, prefix: String) in run.output.split(separator: "\n").filter { $0.hasPrefix(prefix) } }
+        // The second run trains only the third network and evaluates the two it finds.
+        #expect(lines(first, "Epoch 0").count == 2 && lines(second, "Epoch 0").count == 1, "\(second.output)")
+        #expect(lines(second, "Evaluating chapter1").count == 2, "\(second.output)")
+        #expect(Array(lines(second, "Network ").prefix(2)) == lines(first, "Network "), "\(first.output)\n\(second.output)")
+        #expect(lines(second, "The vote of 3: ").count == 1)
+        #expect(FileManager.default.fileExists(atPath: scratch + "/chapter1-seed-3.safetensors"))
+    }
+
     @Test(.needsMNIST) func theLearningSpeedReportHasTheBooksShape() throws {
         let run = try Self.run(["learning-speed", "--hidden", "30,30,30", "--epochs", "2", "--print-every", "1"])
         #expect(run.status == 0, "\(run.errors)")
