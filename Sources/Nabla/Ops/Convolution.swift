@@ -166,8 +166,8 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                 let scratch = buffers.workspace + share * scratchPerShare
                 for group in groupRange {
                     let partial = partials + group * size
-                    partial.initialize(repeating: 0, count: size)
-                    for n in w.batch * group / groups ..< w.batch * (group + 1) / groups {
+                    let images = w.batch * group / groups ..< w.batch * (group + 1) / groups
+                    for n in images {
                         let patches: UnsafePointer<Scalar>
                         if part == .weightFromPatches {
                             patches = source + n * w.patchMatrix
@@ -176,18 +176,21 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                             patches = UnsafePointer(scratch)
                         }
                         Scalar.gemm(transposeA: false, transposeB: true, m: w.patchSize, n: outputChannels, k: w.outputPlane,
-                                    a: patches, b: g + n * outputImage, c: partial, accumulate: true)
+                                    a: patches, b: g + n * outputImage, c: partial, accumulate: n != images.lowerBound)
                     }
                 }
             }
             // The groups' sums added in order into the first, then transposed back to
-            // [outChannels, patchSize].
-            for group in 1..<groups {
-                let partial = partials + group * size
-                for i in 0..<size { partials[i] += partial[i] }
-            }
-            for o in 0..<outputChannels {
-                for k in 0..<w.patchSize { out[o * w.patchSize + k] = partials[k * outputChannels + o] }
+            // [outChannels, patchSize]; each thread takes a share of the patch's rows.
+            forEachChunk(w.patchSize, unitSize: groups * outputChannels) { rows in
+                for k in rows {
+                    let row = partials + k * outputChannels
+                    for group in 1..<groups {
+                        let partial = row + group * size
+                        for o in 0..<outputChannels { row[o] += partial[o] }
+                    }
+                    for o in 0..<outputChannels { out[o * w.patchSize + k] = row[o] }
+                }
             }
         case .bias:
             for o in 0..<outputChannels {
