@@ -136,7 +136,11 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     private var scratchPerShare: Int { part == .input || part == .weight ? window.patchMatrix : 0 }
 
     var workspaceCount: Int {
-        window.patchMatrixSlots * scratchPerShare + (part == .weight || part == .weightFromPatches ? weightGroups * weightSize : 0)
+        switch part {
+        case .input: window.patchMatrixSlots * scratchPerShare
+        case .weight, .weightFromPatches: window.patchMatrixSlots * scratchPerShare + weightGroups * weightSize
+        case .bias: window.batch * outputChannels   // each image's sum of each channel
+        }
     }
 
     @_specialize(where Scalar == Float)
@@ -193,12 +197,21 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                 }
             }
         case .bias:
+            // Each image's channel sums on the thread that made its gradient (reading another
+            // thread's images would pull them into this core's cache, and that thread would have
+            // to take them back next step), then added over the batch in order.
+            let sums = buffers.workspace
+            w.forEachImageShare(multiplyAdds: outputImage) { _, images in
+                for n in images {
+                    for o in 0..<outputChannels {
+                        let plane = g + n * outputImage + o * w.outputPlane
+                        sums[n * outputChannels + o] = interleavedSum(count: w.outputPlane) { plane[$0] }
+                    }
+                }
+            }
             for o in 0..<outputChannels {
                 var total: Scalar = 0
-                for n in 0..<w.batch {
-                    let plane = g + n * outputImage + o * w.outputPlane
-                    total += interleavedSum(count: w.outputPlane) { plane[$0] }
-                }
+                for n in 0..<w.batch { total += sums[n * outputChannels + o] }
                 out[o] = total
             }
         }
