@@ -1,4 +1,4 @@
-/* Direct convolution: a convolution's forward product read straight from the image. */
+/* Direct convolution: a convolution's forward product and weight gradient read straight from the image. */
 #include "CNablaKernels.h"
 
 /* Rows in a tile, as in the products. */
@@ -14,3 +14,11 @@ DISPATCH_BY_ISA(nabla_convolve_f32, convolve_f32,
 DISPATCH_BY_ISA(nabla_convolve_f64, convolve_f64,
                 (const nabla_window *w, long outChannels, const double *weight, const double *image, double *y, int accumulate),
                 (w, outChannels, weight, image, y, accumulate))
+DISPATCH_BY_ISA(nabla_convolution_weight_gradient_f32, convolutionWeightGradient_f32,
+                (const nabla_window *w, long outChannels, const float *image, const float *g, float *packed, float *wT,
+                 int accumulate),
+                (w, outChannels, image, g, packed, wT, accumulate))
+DISPATCH_BY_ISA(nabla_convolution_weight_gradient_f64, convolutionWeightGradient_f64,
+                (const nabla_window *w, long outChannels, const double *image, const double *g, double *packed,
+                 double *wT, int accumulate),
+                (w, outChannels, image, g, packed, wT, accumulate))

@@ -1,7 +1,7 @@
 /*
- * Direct convolution: a convolution's forward product computed straight from the image, with
- * no patch matrix (an "implicit GEMM"). Instantiated per scalar type and instruction set by
- * convolution.c.
+ * Direct convolution: a convolution's forward product, and its weight gradient, computed
+ * straight from the image, with no patch matrix (an "implicit GEMM"). Instantiated per scalar
+ * type and instruction set by convolution.c.
  *
  * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the rows in a
  * tile, as gemm_template.h does. The micro-kernel is gemm_template.h's: an
@@ -67,6 +67,89 @@ ATTR static void NAME(convolve)(const nabla_window *w, long outChannels, const T
             case 3: NAME(convolveTile)(3, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
             case 2: NAME(convolveTile)(2, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
             default: NAME(convolveTile)(1, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
+            }
+        }
+    }
+}
+
+/* An mr×NR tile of one image's weight gradient, transposed: wT = P·gᵀ for kernel taps
+ * r0 ..< r0 + mr and the output channels of `panel` (g's columns packed NR wide, one row of NR
+ * per output position). Tap (c, ky, kx) at output position (oy, ox) is image element
+ * (c, oy·stride + ky, ox·stride + kx): each tap reads the image through a pointer of its own, so
+ * no patch matrix is gathered. No padding (the caller pads the image). The sums run over the
+ * positions in order, as the product with the gathered patch matrix does. */
+ATTR static inline __attribute__((always_inline)) void NAME(weightGradientTile)(
+    const int mr, const nabla_window *w, const T *image, long r0, const T *panel, T *wT, long ldc, long width,
+    int accumulate) {
+    V acc[MR][2];
+    UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
+    long kernelPlane = w->kernelHeight * w->kernelWidth, stride = w->stride;
+    const T *tap[MR];
+    UNROLL for (int r = 0; r < mr; r++) {
+        long t = r0 + r;
+        tap[r] = image + (t / kernelPlane * w->height + t % kernelPlane / w->kernelWidth) * w->width + t % w->kernelWidth;
+    }
+    const T *b = panel;
+    for (long oy = 0; oy < w->outputHeight; oy++) {
+        long rowOffset = oy * stride * w->width;
+        for (long ox = 0; ox < w->outputWidth; ox++, b += NR) {
+            V b0 = *(const VU *)b, b1 = *(const VU *)(b + VL);
+            long offset = rowOffset + ox * stride;
+            UNROLL for (int r = 0; r < mr; r++) {
+                T s = tap[r][offset];
+                acc[r][0] += s * b0;
+                acc[r][1] += s * b1;
+            }
+        }
+    }
+    if (width == NR) {
+        UNROLL for (int r = 0; r < mr; r++) {
+            VU *c0 = (VU *)(wT + r * ldc), *c1 = (VU *)(wT + r * ldc + VL);
+            if (accumulate) { *c0 += acc[r][0]; *c1 += acc[r][1]; }
+            else { *c0 = acc[r][0]; *c1 = acc[r][1]; }
+        }
+        return;
+    }
+    T out[MR][NR];  /* a ragged last panel: its valid columns only */
+    UNROLL for (int r = 0; r < mr; r++) {
+        *(VU *)(out[r]) = acc[r][0];
+        *(VU *)(out[r] + VL) = acc[r][1];
+        T *c = wT + r * ldc;
+        if (accumulate) for (long j = 0; j < width; j++) c[j] += out[r][j];
+        else for (long j = 0; j < width; j++) c[j] = out[r][j];
+    }
+}
+
+/* One image's weight gradient, transposed: wT ([channels·kh·kw, outChannels]) = P·gᵀ, or
+ * wT += that when `accumulate`, with P the image's patch matrix read in place and g
+ * ([outChannels, outputPlane]) its output gradient, packed first into `packed`
+ * (⌈outChannels / NR⌉·NR·outputPlane scalars). */
+ATTR static void NAME(convolutionWeightGradient)(const nabla_window *w, long outChannels, const T *image, const T *g,
+                                                 T *packed, T *wT, int accumulate) {
+    long K = w->channels * w->kernelHeight * w->kernelWidth, plane = w->outputHeight * w->outputWidth;
+    long panels = (outChannels + NR - 1) / NR;
+    for (long p = 0; p < panels; p++) {
+        T *dst = packed + p * plane * NR;
+        for (long j = 0; j < NR; j++) {
+            long o = p * NR + j;
+            if (o < outChannels) for (long q = 0; q < plane; q++) dst[q * NR + j] = g[o * plane + q];
+            else for (long q = 0; q < plane; q++) dst[q * NR + j] = 0;
+        }
+    }
+    /* Panels outside, taps inside: a panel of g stays in cache while every tap passes over it. */
+    for (long p = 0; p < panels; p++) {
+        const T *panel = packed + p * plane * NR;
+        long width = outChannels - p * NR < NR ? outChannels - p * NR : NR;
+        for (long r0 = 0; r0 < K; r0 += MR) {
+            int mr = K - r0 < MR ? (int)(K - r0) : MR;
+            T *c = wT + r0 * outChannels + p * NR;
+            switch (mr) {  /* a constant mr in each case, so that each is unrolled in full */
+            case 6: NAME(weightGradientTile)(6, w, image, r0, panel, c, outChannels, width, accumulate); break;
+            case 5: NAME(weightGradientTile)(5, w, image, r0, panel, c, outChannels, width, accumulate); break;
+            case 4: NAME(weightGradientTile)(4, w, image, r0, panel, c, outChannels, width, accumulate); break;
+            case 3: NAME(weightGradientTile)(3, w, image, r0, panel, c, outChannels, width, accumulate); break;
+            case 2: NAME(weightGradientTile)(2, w, image, r0, panel, c, outChannels, width, accumulate); break;
+            default: NAME(weightGradientTile)(1, w, image, r0, panel, c, outChannels, width, accumulate); break;
             }
         }
     }

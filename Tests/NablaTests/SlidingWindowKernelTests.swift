@@ -16,10 +16,13 @@ import Testing
         ([4, 2, 10, 10], [3, 2, 3], 3, 1),
         ([10, 20, 12, 12], [40, 5, 5], 1, 0),  // the book's second convolution
         // Straight from the image: a last half panel of 8 positions, rows of two vectors. Then a
-        // stride of 2 without padding: patches gathered in both passes, none saved.
+        // stride of 2 without padding: patches gathered for the forward product.
         ([2, 3, 5, 12], [7, 3, 5], 1, 0),
         ([2, 1, 9, 20], [9, 2, 5], 1, 0),
         ([3, 2, 11, 13], [4, 3, 3], 2, 0),
+        // Many positions, few taps: the weight gradient from gathered patch matrices.
+        ([2, 1, 20, 21], [5, 3, 4], 1, 0),
+        ([2, 2, 35, 36], [3, 3, 3], 2, 1),
     ]
 
     /// [batch, channels, height, width], kernel size, stride.

@@ -102,6 +102,18 @@ void nabla_convolve_f32(const nabla_window *window, long outChannels, const floa
 void nabla_convolve_f64(const nabla_window *window, long outChannels, const double *weight, const double *image,
                         double *y, int accumulate);
 
+/// One image's weight gradient, transposed, computed straight from the image: `wT`
+/// ([channels·kernelHeight·kernelWidth, outChannels]) = P·gᵀ, or `wT` += that when `accumulate`,
+/// where P is the image's patch matrix and `g` ([outChannels, outputHeight·outputWidth]) the
+/// gradient of the image's output. Any stride; no padding (pad the image first). `packed` is
+/// scratch for ⌈outChannels / 16⌉·16·outputHeight·outputWidth floats.
+void nabla_convolution_weight_gradient_f32(const nabla_window *window, long outChannels, const float *image,
+                                           const float *g, float *packed, float *wT, int accumulate);
+
+/// Double-precision twin of `nabla_convolution_weight_gradient_f32` (`packed`: ⌈outChannels / 8⌉·8·outputHeight·outputWidth).
+void nabla_convolution_weight_gradient_f64(const nabla_window *window, long outChannels, const double *image,
+                                           const double *g, double *packed, double *wT, int accumulate);
+
 /// Max pooling of `planes` consecutive image planes (the window's padding must be 0): each output
 /// the largest element of its window, or NaN if the window holds one.
 void nabla_max_pool_f32(const nabla_window *window, long planes, const float *x, float *y);

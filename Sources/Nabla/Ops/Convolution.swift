@@ -30,12 +30,7 @@ extension Tensor {
                                          stride: stride, padding: padding) else {
             fatalError("conv2d: \(shapes), padding \(padding): the \(weight.shape[2])×\(weight.shape[3]) kernel is larger than the padded image")
         }
-        // Where the forward product gathers the patches anyway, training keeps them for the weight
-        // gradient rather than gathering them again — unless that would hold more than 64 MB (of
-        // floats) a step.
-        let savesPatches = weight.isTracked && !window.convolvesDirectly && window.batch * window.patchMatrix <= 1 << 24
-        let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil,
-                                       savesPatches: savesPatches)
+        let op = Convolution2D<Scalar>(window: window, outputChannels: weight.shape[0], hasBias: bias != nil)
         return op([input, weight] + (bias.map { [$0] } ?? []),
                   shape: [window.batch, weight.shape[0], window.outputHeight, window.outputWidth])
     }
@@ -54,9 +49,10 @@ public func conv2d<Scalar>(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias
 /// scratch first (im2col).
 ///
 /// Gradients, with g the upstream gradient of image n as [outChannels, outputPlane]: ∂weight =
-/// Σₙ g·Pᵀ, from the patch matrices the forward pass gathered and saved (`savesPatches`), or
-/// gathered again one image at a time into scratch that stays in cache; ∂P = weightᵀ·g
-/// scattered back onto the image; ∂bias = Σ g over images and positions.
+/// Σₙ g·Pᵀ, with Pₙ read straight from the image (from a padded copy if there is padding;
+/// `nabla_convolution_weight_gradient_*`), or gathered first where that is faster
+/// (`weightGradientGathersPatches`); ∂P = weightᵀ·g scattered back onto the image;
+/// ∂bias = Σ g over images and positions.
 ///
 /// Images go to the worker pool's threads in contiguous shares, each with scratch of its own in
 /// the workspace. Every output element is computed by the same operations whatever the number of
@@ -65,11 +61,9 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
     let outputChannels: Int
     let hasBias: Bool
-    let savesPatches: Bool
 
     var name: String { "conv2d" }
-    var savedCount: Int { savesPatches ? window.batch * window.patchMatrix : 0 }
-    var workspaceCount: Int { savesPatches || window.convolvesDirectly ? 0 : window.patchMatrixSlots * window.patchMatrix }
+    var workspaceCount: Int { window.convolvesDirectly ? 0 : window.patchMatrixSlots * window.patchMatrix }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -87,7 +81,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
                     w.convolve(image, weight: weight, outputChannels: outputChannels, into: output, accumulate: bias != nil)
                     continue
                 }
-                let patches = savesPatches ? buffers.saved + n * w.patchMatrix : buffers.workspace + share * w.patchMatrix
+                let patches = buffers.workspace + share * w.patchMatrix
                 w.gatherPatches(of: image, into: patches)
                 Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
                             a: weight, b: patches, c: output, accumulate: bias != nil)
@@ -102,8 +96,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         }
         return [
             call.needsGradient(0) ? part(.input, [g, weight], x.shape) : nil,
-            call.needsGradient(1) ? (savesPatches ? part(.weightFromPatches, [g, call.saved], weight.shape)
-                                                  : part(.weight, [g, x], weight.shape)) : nil,
+            call.needsGradient(1) ? part(.weight, [g, x], weight.shape) : nil,
         ] + (hasBias ? [call.needsGradient(2) ? part(.bias, [g], [outputChannels]) : nil] : [])
     }
 }
@@ -113,10 +106,8 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     enum Part {
         /// ∂input from (g, weight): weightᵀ·gₙ per image, scattered back onto the image.
         case input
-        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, each image's patch matrix Pₙ gathered again.
+        /// ∂weight from (g, input): Σₙ gₙ·Pₙᵀ, each image's patch matrix Pₙ read in place, or gathered.
         case weight
-        /// ∂weight from (g, the patch matrices the forward pass saved).
-        case weightFromPatches
         /// ∂bias from (g): the sum of each output channel over images and positions.
         case bias
     }
@@ -132,13 +123,20 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     private var weightGroups: Int { window.patchMatrixSlots }
     private var weightSize: Int { outputChannels * window.patchSize }
 
-    /// Scratch for each share of the batch: a patch matrix.
-    private var scratchPerShare: Int { part == .input || part == .weight ? window.patchMatrix : 0 }
+    /// Scratch for each share of the batch: a patch matrix, or what the weight gradient packs.
+    private var scratchPerShare: Int {
+        switch part {
+        case .input: window.patchMatrix
+        case .weight:
+            window.weightGradientGathersPatches ? window.patchMatrix : window.weightGradientScratch(outputChannels: outputChannels)
+        case .bias: 0
+        }
+    }
 
     var workspaceCount: Int {
         switch part {
         case .input: window.patchMatrixSlots * scratchPerShare
-        case .weight, .weightFromPatches: window.patchMatrixSlots * scratchPerShare + weightGroups * weightSize
+        case .weight: window.patchMatrixSlots * scratchPerShare + weightGroups * weightSize
         case .bias: window.batch * outputChannels   // each image's sum of each channel
         }
     }
@@ -161,9 +159,9 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                     w.scatterPatches(patches, addingInto: image)
                 }
             }
-        case .weight, .weightFromPatches:
-            // Computed transposed, ∂weightᵀ = Σₙ Pₙ·gₙᵀ: the product then reads the patches in
-            // place and packs only the small gₙ (Docs/Performance.md has the gain).
+        case .weight:
+            // Computed transposed, ∂weightᵀ = Σₙ Pₙ·gₙᵀ: the kernel reads the patches in place
+            // from the image and packs only the small gₙ (Docs/Performance.md has the gain).
             let (source, groups, size) = (buffers.input(1), weightGroups, weightSize)
             let partials = buffers.workspace + w.patchMatrixSlots * scratchPerShare
             forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots) { share, groupRange in
@@ -172,15 +170,15 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
                     let partial = partials + group * size
                     let images = w.batch * group / groups ..< w.batch * (group + 1) / groups
                     for n in images {
-                        let patches: UnsafePointer<Scalar>
-                        if part == .weightFromPatches {
-                            patches = source + n * w.patchMatrix
-                        } else {
-                            w.gatherPatches(of: source + n * w.inputImage, into: scratch)
-                            patches = UnsafePointer(scratch)
+                        let (image, gradient, accumulate) = (source + n * w.inputImage, g + n * outputImage, n != images.lowerBound)
+                        guard w.weightGradientGathersPatches else {
+                            w.accumulateWeightGradient(of: image, gradient: gradient, outputChannels: outputChannels,
+                                                       scratch: scratch, into: partial, accumulate: accumulate)
+                            continue
                         }
+                        w.gatherPatches(of: image, into: scratch)
                         Scalar.gemm(transposeA: false, transposeB: true, m: w.patchSize, n: outputChannels, k: w.outputPlane,
-                                    a: patches, b: g + n * outputImage, c: partial, accumulate: n != images.lowerBound)
+                                    a: scratch, b: gradient, c: partial, accumulate: accumulate)
                     }
                 }
             }

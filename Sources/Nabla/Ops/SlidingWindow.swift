@@ -113,4 +113,55 @@ struct SlidingWindow {
             nabla_convolve_f64(&window, outputChannels, weight.assuming(d), image.assuming(d), y.assuming(d), accumulate ? 1 : 0)
         }
     }
+
+    /// Whether a convolution's weight gradient gathers each image's patch matrix first: where
+    /// the positions are many and the taps few (the first layer's 576 and 25), the product takes
+    /// each element as one long dot product over a contiguous row of patches, which is faster than
+    /// the tiles that ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)``
+    /// runs over the image, gathering included.
+    var weightGradientGathersPatches: Bool { outputPlane >= 256 && patchSize <= 32 }
+
+    /// Scratch that ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)``
+    /// needs: the gradient packed in panels of 16 columns, and the image padded if there is padding.
+    func weightGradientScratch(outputChannels: Int) -> Int {
+        (outputChannels + 15) / 16 * 16 * outputPlane + (padding > 0 ? channels * paddedHeight * paddedWidth : 0)
+    }
+
+    private var paddedHeight: Int { height + 2 * padding }
+    private var paddedWidth: Int { width + 2 * padding }
+
+    /// One image's weight gradient, transposed: wT ([patchSize, outputChannels]) = P·gᵀ, or
+    /// wT += that, with P the image's patch matrix read straight from the image (from a padded
+    /// copy in `scratch` if there is padding) and g ([outputChannels, outputPlane]) the
+    /// gradient of its output.
+    @inline(__always)
+    func accumulateWeightGradient<Scalar: TensorScalar>(
+        of image: UnsafePointer<Scalar>, gradient g: UnsafePointer<Scalar>, outputChannels: Int,
+        scratch: UnsafeMutablePointer<Scalar>, into wT: UnsafeMutablePointer<Scalar>, accumulate: Bool
+    ) {
+        let packed = scratch
+        var image = image
+        var window = kernelWindow
+        if padding > 0 {
+            let padded = scratch + (outputChannels + 15) / 16 * 16 * outputPlane
+            padded.initialize(repeating: 0, count: channels * paddedHeight * paddedWidth)
+            for c in 0..<channels {
+                for y in 0..<height {
+                    (padded + (c * paddedHeight + y + padding) * paddedWidth + padding)
+                        .update(from: image + (c * height + y) * width, count: width)
+                }
+            }
+            image = UnsafePointer(padded)
+            (window.height, window.width, window.padding) = (paddedHeight, paddedWidth, 0)
+        }
+        if Scalar.isFloat {
+            let f = Float.self
+            nabla_convolution_weight_gradient_f32(&window, outputChannels, image.assuming(f), g.assuming(f), packed.assuming(f),
+                                                  wT.assuming(f), accumulate ? 1 : 0)
+        } else {
+            let d = Double.self
+            nabla_convolution_weight_gradient_f64(&window, outputChannels, image.assuming(d), g.assuming(d), packed.assuming(d),
+                                                  wT.assuming(d), accumulate ? 1 : 0)
+        }
+    }
 }
