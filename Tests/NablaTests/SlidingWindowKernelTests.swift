@@ -33,6 +33,11 @@ import Testing
         ([2, 1, 10, 11], 2, 3),   // gaps between windows
         ([1, 1, 4, 4], 4, 1),
         ([4, 20, 24, 24], 2, 2),  // the book's first pooling: planes enough for every thread
+        // Rows of half a vector, two at a time: the book's second pooling (in floats), then an odd
+        // last row and a dropped column, then the same for doubles (2 outputs a row).
+        ([3, 40, 8, 8], 2, 2),
+        ([2, 3, 11, 9], 2, 2),
+        ([2, 2, 7, 5], 2, 2),
     ]
 
     enum Path: CaseIterable { case detected, portable, threaded }
