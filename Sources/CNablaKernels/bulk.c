@@ -105,6 +105,15 @@ TWO_PATHS(nabla_adam_step_f64,
            double stepSize, double beta1, double beta2, double inverseRoot2, double epsilon, double decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(double))
 
+/* The ReLU's vector–Jacobian product from its output y: g where y > 0, NaN where y is NaN (so that
+ * it propagates), 0 elsewhere. As selects, not branches: whether a unit is active is a coin toss
+ * a branch predictor loses half the time. */
+#define RELU_GRADIENT for (long i = 0; i < count; i++) dx[i] = y[i] > 0 ? g[i] : (y[i] != y[i] ? y[i] : 0);
+TWO_PATHS(nabla_relu_gradient_f32, (const float *restrict y, const float *restrict g, float *restrict dx, long count),
+          (y, g, dx, count), RELU_GRADIENT)
+TWO_PATHS(nabla_relu_gradient_f64, (const double *restrict y, const double *restrict g, double *restrict dx, long count),
+          (y, g, dx, count), RELU_GRADIENT)
+
 /* The logistic function σ(x) = 1 / (1 + e^−x) for floats. The AVX2 path computes e^t for eight
  * lanes at once the way Cephes' expf does — t = n·ln2 + r with |r| ≤ ln2/2, a degree-6
  * polynomial for e^r, and 2^n assembled in the exponent bits — accurate to about 1e-7 relative,

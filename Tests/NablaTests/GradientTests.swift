@@ -94,6 +94,24 @@ import Testing
         expectGradientsCorrect(at: [awayFromZero]) { relu($0[0]) }
     }
 
+    @Test func reluGradientAtZeroInfinityAndNaN() {
+        // Long enough for the vector loop and its tail: inactive and at-zero units pass nothing,
+        // a NaN input passes NaN whatever its gradient, an active unit passes its gradient, NaN too.
+        let x: [Float] = Array(repeating: [2, -1, 0, .nan, .infinity, -.infinity, 3], count: 5).flatMap { $0 }
+        let g: [Float] = Array(repeating: [1, 1, 1, 5, .nan, 7, .nan], count: 5).flatMap { $0 }
+        let (_, pullback) = valueWithPullback(at: [Tensor(x)]) { relu($0[0]) }
+        let dx = pullback(Tensor(g))[0].scalars
+        for (i, (input, up)) in zip(x, g).enumerated() {
+            if input > 0 {
+                #expect(dx[i] == up || (dx[i].isNaN && up.isNaN), "element \(i)")
+            } else if input.isNaN {
+                #expect(dx[i].isNaN, "element \(i)")
+            } else {
+                #expect(dx[i] == 0 && dx[i].sign == .plus, "element \(i)")
+            }
+        }
+    }
+
     @Test func softmaxAtOrdinaryAndLargeInputs() {
         for x in [a34, a34 * 10 + 1000, a34 - 1000] {
             expectGradientsCorrect(at: [x]) { softmax($0[0]) }

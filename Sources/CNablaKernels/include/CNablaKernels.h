@@ -59,6 +59,13 @@ void nabla_adam_step_f32(float *w, float *m, float *v, const float *g, long coun
 void nabla_adam_step_f64(double *w, double *m, double *v, const double *g, long count, double stepSize,
                          double beta1, double beta2, double inverseRoot2, double epsilon, double decay);
 
+/// The ReLU's vector–Jacobian product from its output: dx = g where y > 0, NaN where y is NaN,
+/// 0 elsewhere.
+void nabla_relu_gradient_f32(const float *y, const float *g, float *dx, long count);
+
+/// Double-precision twin of `nabla_relu_gradient_f32`.
+void nabla_relu_gradient_f64(const double *y, const double *g, double *dx, long count);
+
 /// y[i] = 1 / (1 + e^−x[i]) for `count` floats: the logistic function, vectorised.
 void nabla_sigmoid_f32(const float *x, float *y, long count);
 

@@ -86,7 +86,13 @@ struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
             switch function {
             case .sigmoid: for i in chunk { dx[i] = g[i] * y[i] * (1 - y[i]) }
             case .tanh: for i in chunk { dx[i] = g[i] * (1 - y[i] * y[i]) }
-            case .relu: for i in chunk { dx[i] = y[i] > 0 ? g[i] : (y[i].isNaN ? y[i] : 0) }
+            case .relu:
+                let (y, g, dx) = (y + chunk.lowerBound, g + chunk.lowerBound, dx + chunk.lowerBound)
+                if Scalar.isFloat {
+                    nabla_relu_gradient_f32(y.assuming(Float.self), g.assuming(Float.self), dx.assuming(Float.self), chunk.count)
+                } else {
+                    nabla_relu_gradient_f64(y.assuming(Double.self), g.assuming(Double.self), dx.assuming(Double.self), chunk.count)
+                }
             }
         }
     }
