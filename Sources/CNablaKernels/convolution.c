@@ -9,11 +9,13 @@
 #undef TEMPLATE
 
 DISPATCH_BY_ISA(nabla_convolve_f32, convolve_f32,
-                (const nabla_window *w, long outChannels, const float *weight, const float *image, float *y, int accumulate),
-                (w, outChannels, weight, image, y, accumulate))
+                (const nabla_window *w, long outChannels, const float *weight, const float *image, const float *bias,
+                 float *y),
+                (w, outChannels, weight, image, bias, y))
 DISPATCH_BY_ISA(nabla_convolve_f64, convolve_f64,
-                (const nabla_window *w, long outChannels, const double *weight, const double *image, double *y, int accumulate),
-                (w, outChannels, weight, image, y, accumulate))
+                (const nabla_window *w, long outChannels, const double *weight, const double *image, const double *bias,
+                 double *y),
+                (w, outChannels, weight, image, bias, y))
 DISPATCH_BY_ISA(nabla_convolution_weight_gradient_f32, convolutionWeightGradient_f32,
                 (const nabla_window *w, long outChannels, const float *image, const float *g, float *packed, float *wT,
                  int accumulate),

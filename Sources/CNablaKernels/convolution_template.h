@@ -22,7 +22,7 @@
  * column in the image. */
 ATTR static inline __attribute__((always_inline)) void NAME(convolveTile)(
     const int mr, const nabla_window *w, long K, const T *weight, long i0, const T *image, long p0, long width,
-    T *y, long plane, int accumulate) {
+    const T *bias, T *y, long plane) {
     V acc[MR][2];
     UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
     long ow = w->outputWidth, inputPlane = w->height * w->width;
@@ -46,27 +46,31 @@ ATTR static inline __attribute__((always_inline)) void NAME(convolveTile)(
             }
         }
     }
+    /* The bias added to the finished sum, as a product accumulating onto a bias-filled output
+     * would add it: the same bits, without that pass over the output. */
     UNROLL for (int r = 0; r < mr; r++) {
         VU *c0 = (VU *)(y + (i0 + r) * plane + p0), *c1 = (VU *)(y + (i0 + r) * plane + p0 + VL);
-        if (accumulate) *c0 += acc[r][0]; else *c0 = acc[r][0];
-        if (width == NR) { if (accumulate) *c1 += acc[r][1]; else *c1 = acc[r][1]; }
+        T b = bias ? bias[i0 + r] : 0;
+        if (bias) { acc[r][0] = b + acc[r][0]; acc[r][1] = b + acc[r][1]; }
+        *c0 = acc[r][0];
+        if (width == NR) *c1 = acc[r][1];
     }
 }
 
-ATTR static void NAME(convolve)(const nabla_window *w, long outChannels, const T *weight, const T *image, T *y,
-                                int accumulate) {
+ATTR static void NAME(convolve)(const nabla_window *w, long outChannels, const T *weight, const T *image,
+                                const T *bias, T *y) {
     long K = w->channels * w->kernelHeight * w->kernelWidth, plane = w->outputHeight * w->outputWidth;
     for (long p0 = 0; p0 < plane; p0 += NR) {
         long width = plane - p0 < NR ? plane - p0 : NR;
         for (long i0 = 0; i0 < outChannels; i0 += MR) {
             int mr = outChannels - i0 < MR ? (int)(outChannels - i0) : MR;
             switch (mr) {  /* a constant mr in each case, so that each is unrolled in full */
-            case 6: NAME(convolveTile)(6, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
-            case 5: NAME(convolveTile)(5, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
-            case 4: NAME(convolveTile)(4, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
-            case 3: NAME(convolveTile)(3, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
-            case 2: NAME(convolveTile)(2, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
-            default: NAME(convolveTile)(1, w, K, weight, i0, image, p0, width, y, plane, accumulate); break;
+            case 6: NAME(convolveTile)(6, w, K, weight, i0, image, p0, width, bias, y, plane); break;
+            case 5: NAME(convolveTile)(5, w, K, weight, i0, image, p0, width, bias, y, plane); break;
+            case 4: NAME(convolveTile)(4, w, K, weight, i0, image, p0, width, bias, y, plane); break;
+            case 3: NAME(convolveTile)(3, w, K, weight, i0, image, p0, width, bias, y, plane); break;
+            case 2: NAME(convolveTile)(2, w, K, weight, i0, image, p0, width, bias, y, plane); break;
+            default: NAME(convolveTile)(1, w, K, weight, i0, image, p0, width, bias, y, plane); break;
             }
         }
     }

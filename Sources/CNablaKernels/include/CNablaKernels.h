@@ -99,15 +99,15 @@ void nabla_scatter_patches_f64(const nabla_window *window, const double *columns
 
 /// One image's convolution computed straight from the image, with no patch matrix: y
 /// ([outChannels, outputHeight·outputWidth]) = weight ([outChannels, channels·kh·kw]) · the
-/// image's patch matrix, or y += that when `accumulate`. For stride 1, no padding, and an output
-/// width that is a multiple of 8; the same bits as the patch matrix times the weight with
-/// `nabla_sgemm`.
+/// image's patch matrix, plus `bias[o]` on output channel o's plane unless `bias` is NULL. For
+/// stride 1, no padding, and an output width that is a multiple of 8; the same bits as the patch
+/// matrix times the weight with `nabla_sgemm`, accumulated onto planes filled with the bias.
 void nabla_convolve_f32(const nabla_window *window, long outChannels, const float *weight, const float *image,
-                        float *y, int accumulate);
+                        const float *bias, float *y);
 
 /// Double-precision twin of `nabla_convolve_f32`.
 void nabla_convolve_f64(const nabla_window *window, long outChannels, const double *weight, const double *image,
-                        double *y, int accumulate);
+                        const double *bias, double *y);
 
 /// One image's weight gradient, transposed, computed straight from the image: `wT`
 /// ([channels·kernelHeight·kernelWidth, outChannels]) = P·gᵀ, or `wT` += that when `accumulate`,

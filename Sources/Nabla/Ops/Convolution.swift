@@ -74,12 +74,12 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
             for n in images {
                 let (image, output) = (x + n * w.inputImage, y + n * outputImage)
+                if w.convolvesDirectly {
+                    w.convolve(image, weight: weight, bias: bias, outputChannels: outputChannels, into: output)
+                    continue
+                }
                 if let bias {
                     for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
-                }
-                if w.convolvesDirectly {
-                    w.convolve(image, weight: weight, outputChannels: outputChannels, into: output, accumulate: bias != nil)
-                    continue
                 }
                 let patches = buffers.workspace + share * w.patchMatrix
                 w.gatherPatches(of: image, into: patches)

@@ -99,18 +99,18 @@ struct SlidingWindow {
     /// stride 1, no padding, and output rows of whole vectors (8 floats).
     var convolvesDirectly: Bool { stride == 1 && padding == 0 && outputWidth % 8 == 0 }
 
-    /// y ([outputChannels, outputPlane]) = weight · the image's patch matrix, or y += that, read
-    /// straight from the image (``convolvesDirectly`` must hold).
+    /// y ([outputChannels, outputPlane]) = weight · the image's patch matrix (+ bias[o] on each
+    /// channel o), read straight from the image (``convolvesDirectly`` must hold).
     @inline(__always)
-    func convolve<Scalar: TensorScalar>(_ image: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, outputChannels: Int,
-                                        into y: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
+    func convolve<Scalar: TensorScalar>(_ image: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
+                                        outputChannels: Int, into y: UnsafeMutablePointer<Scalar>) {
         var window = kernelWindow
         if Scalar.isFloat {
             let f = Float.self
-            nabla_convolve_f32(&window, outputChannels, weight.assuming(f), image.assuming(f), y.assuming(f), accumulate ? 1 : 0)
+            nabla_convolve_f32(&window, outputChannels, weight.assuming(f), image.assuming(f), bias?.assuming(f), y.assuming(f))
         } else {
             let d = Double.self
-            nabla_convolve_f64(&window, outputChannels, weight.assuming(d), image.assuming(d), y.assuming(d), accumulate ? 1 : 0)
+            nabla_convolve_f64(&window, outputChannels, weight.assuming(d), image.assuming(d), bias?.assuming(d), y.assuming(d))
         }
     }
 
