@@ -162,7 +162,8 @@ struct Train: AsyncParsableCommand {
         if let load { try model.load(from: load) }
         let cost: any Loss<Float> = recipe.makeLoss()
         var digits = limit.map { mnist.training.subset(0 ..< min($0, mnist.training.count)) } ?? mnist.training
-        if recipe.expanded { digits = digits.expandedByShifts(seed: seed) }
+        // Shifted copies only to train on: a network that is only evaluated does not need them.
+        if recipe.expanded && recipe.epochs > 0 { digits = digits.expandedByShifts(seed: seed) }
         let labels: MNISTLabels = recipe.loss == .logLikelihood ? .classIndices : .oneHot
         let dataset = { (set: MNISTSet) in set.dataset(as: Float.self, imageShape: recipe.imageShape, labels: labels) }
         let evaluation = recipe.evaluation == .test ? mnist.test : mnist.validation
