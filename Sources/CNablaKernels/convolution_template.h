@@ -50,8 +50,7 @@ ATTR static inline __attribute__((always_inline)) void NAME(convolveTile)(
      * would add it: the same bits, without that pass over the output. */
     UNROLL for (int r = 0; r < mr; r++) {
         VU *c0 = (VU *)(y + (i0 + r) * plane + p0), *c1 = (VU *)(y + (i0 + r) * plane + p0 + VL);
-        T b = bias ? bias[i0 + r] : 0;
-        if (bias) { acc[r][0] = b + acc[r][0]; acc[r][1] = b + acc[r][1]; }
+        if (bias) { acc[r][0] = bias[i0 + r] + acc[r][0]; acc[r][1] = bias[i0 + r] + acc[r][1]; }
         *c0 = acc[r][0];
         if (width == NR) *c1 = acc[r][1];
     }

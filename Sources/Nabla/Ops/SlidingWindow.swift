@@ -116,16 +116,21 @@ struct SlidingWindow {
 
     /// Whether a convolution's weight gradient gathers each image's patch matrix first: where
     /// the positions are many and the taps few (the first layer's 576 and 25), the product takes
-    /// each element as one long dot product over a contiguous row of patches, which is faster than
-    /// the tiles that ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)``
-    /// runs over the image, gathering included.
+    /// each element as one long dot product over a contiguous row of patches (gemm.c's
+    /// `dotProducts` rule for such shapes), which is faster than the tiles that
+    /// ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)`` runs
+    /// over the image, gathering included.
     var weightGradientGathersPatches: Bool { outputPlane >= 256 && patchSize <= 32 }
 
     /// Scratch that ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)``
     /// needs: the gradient packed in panels of 16 columns, and the image padded if there is padding.
     func weightGradientScratch(outputChannels: Int) -> Int {
-        (outputChannels + 15) / 16 * 16 * outputPlane + (padding > 0 ? channels * paddedHeight * paddedWidth : 0)
+        packedGradientCount(outputChannels: outputChannels) + (padding > 0 ? channels * paddedHeight * paddedWidth : 0)
     }
+
+    /// The gradient's columns in zero-padded panels of 16 (the float kernel's panel width; the
+    /// double kernel's 8 fits inside).
+    private func packedGradientCount(outputChannels: Int) -> Int { (outputChannels + 15) / 16 * 16 * outputPlane }
 
     private var paddedHeight: Int { height + 2 * padding }
     private var paddedWidth: Int { width + 2 * padding }
@@ -143,7 +148,7 @@ struct SlidingWindow {
         var image = image
         var window = kernelWindow
         if padding > 0 {
-            let padded = scratch + (outputChannels + 15) / 16 * 16 * outputPlane
+            let padded = scratch + packedGradientCount(outputChannels: outputChannels)
             padded.initialize(repeating: 0, count: channels * paddedHeight * paddedWidth)
             for c in 0..<channels {
                 for y in 0..<height {
