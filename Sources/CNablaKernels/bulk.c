@@ -155,7 +155,7 @@ __attribute__((target("avx2,fma"))) static void sigmoidAVX2(const float *x, floa
 
 void nabla_sigmoid_f32(const float *x, float *y, long count) {
 #if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { sigmoidAVX2(x, y, count); return; }
+    if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { sigmoidAVX2(x, y, count); return; }
 #endif
     for (long i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }

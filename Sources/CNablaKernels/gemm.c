@@ -18,6 +18,7 @@ struct GemmJob {
 
 #define TEMPLATE "gemm_template.h"
 #include "instantiate_paths.h"
+#include "instantiate_avx512_path.h"
 #undef TEMPLATE
 
 /* Below this many multiply-adds a product runs on the calling thread,
@@ -113,6 +114,15 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     nabla_parallel_for(shares, runJob, jobs);
 }
 
+/* With AVX-512 the tiled kernel runs 16 floats (8 doubles) wide, a tile of C twice as wide for
+ * the same instructions. Each element of C is still one chain of multiply-adds over k, in order,
+ * so the product is the AVX2 path's to the bit (KernelTests checks it). Dot products stay 8
+ * wide: their loads, not their arithmetic, bound them, and 16-lane partial sums would round
+ * differently (Docs/Performance.md has both measurements). */
+static int widened(int transposeA, int transposeB, long M, long N, long K, size_t scalarSize) {
+    return nabla_kernel_isa() == NABLA_ISA_AVX512 && !dotProducts(transposeA, transposeB, M, N, K, scalarSize);
+}
+
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
     runGemm(runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
             (const char *)A, (const char *)B, (char *)C, accumulate)
@@ -120,7 +130,8 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { DISPATCH(f32_avx2, float, 8); return; }
+    if (widened(transposeA, transposeB, M, N, K, sizeof(float))) { DISPATCH(f32_avx512, float, 16); return; }
+    if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f32_avx2, float, 8); return; }
 #endif
     DISPATCH(f32_portable, float, 8);
 }
@@ -128,7 +139,8 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (nabla_kernel_isa() == 1) { DISPATCH(f64_avx2, double, 4); return; }
+    if (widened(transposeA, transposeB, M, N, K, sizeof(double))) { DISPATCH(f64_avx512, double, 8); return; }
+    if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f64_avx2, double, 4); return; }
 #endif
     DISPATCH(f64_portable, double, 4);
 }

@@ -5,6 +5,8 @@
 #ifndef NABLA_KERNEL_PATHS_H
 #define NABLA_KERNEL_PATHS_H
 
+#include "CNablaKernels.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_AVX2_PATH 1
 #endif
@@ -16,7 +18,7 @@
     static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
     __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
     void PUBLIC PARAMS {                                                                        \
-        if (nabla_kernel_isa() == 1) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS;           \
+        if (nabla_kernel_isa() >= NABLA_ISA_AVX2) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS; \
     }
 #else
 #define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
@@ -27,7 +29,7 @@
 #if HAVE_AVX2_PATH
 #define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS)                                             \
     void PUBLIC PARAMS {                                                                        \
-        if (nabla_kernel_isa() == 1) NAME##_avx2 ARGS; else NAME##_portable ARGS;               \
+        if (nabla_kernel_isa() >= NABLA_ISA_AVX2) NAME##_avx2 ARGS; else NAME##_portable ARGS;     \
     }
 #else
 #define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS) void PUBLIC PARAMS { NAME##_portable ARGS; }

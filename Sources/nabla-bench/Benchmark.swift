@@ -37,7 +37,7 @@ struct Benchmark {
         #if DEBUG
         if !json { print("note: debug build; use `swift run -c release nabla-bench` for real figures") }
         #endif
-        if !json { print("kernels: \(nabla_kernel_isa() == 1 ? "AVX2+FMA" : "portable")") }
+        if !json { print("kernels: \(kernelName)") }
 
         let mnist = try MNIST(searching: data)
         if sections.contains("chapter1") { BookNetworkBenchmark.run(mnist: mnist, report: report) }
@@ -50,6 +50,15 @@ struct Benchmark {
         if json {
             let body = figures.map { "  \"\($0.key)\": \($0.value)" }.joined(separator: ",\n")
             print("{\n\(body)\n}")
+        }
+    }
+
+    /// The kernels' instruction set, as `nabla_kernel_isa` reports it.
+    static var kernelName: String {
+        switch nabla_kernel_isa() {
+        case NABLA_ISA_AVX512: "AVX-512F products, AVX2+FMA elsewhere"
+        case NABLA_ISA_AVX2: "AVX2+FMA"
+        default: "portable"
         }
     }
 

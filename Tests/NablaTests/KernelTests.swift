@@ -100,9 +100,57 @@ import Testing
         }
     }
 
+    @Test func avx2Path() {
+        nabla_limit_kernels(NABLA_ISA_AVX2)  // on a machine with AVX-512, the path its products leave
+        defer { nabla_limit_kernels(-1) }
+        #expect(nabla_kernel_isa() <= NABLA_ISA_AVX2)
+        checkAllShapes()
+        checkSigmoid()
+    }
+
+    /// The same product on the wide path and on AVX2's, with NaN and infinities among the
+    /// operands, compared bit for bit.
+    func expectWideEqualsAVX2<S: TensorScalar>(_: S.Type, m: Int, n: Int, k: Int, ta: Bool, tb: Bool,
+                                                 gemm: (UnsafePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+        var a = Tensor<S>(converting: random(ta ? [k, m] : [m, k], seed: 3)).scalars
+        let b = Tensor<S>(converting: random(tb ? [n, k] : [k, n], seed: 4)).scalars
+        if a.count > 3 { (a[1], a[a.count / 2], a[a.count - 1]) = (.nan, .infinity, -.infinity) }
+        let start = (0..<m * n).map { S($0 % 7) - 3 }
+        var (wide, narrow) = (start, start)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            gemm(pa.baseAddress!, pb.baseAddress!, &wide)
+            nabla_limit_kernels(NABLA_ISA_AVX2)
+            gemm(pa.baseAddress!, pb.baseAddress!, &narrow)
+            nabla_limit_kernels(-1)
+        } }
+        let same = zip(wide, narrow).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+        #expect(same, "(\(m), \(n), \(k)), Aᵀ \(ta), Bᵀ \(tb), \(S.self): the wide path differs from AVX2's")
+    }
+
+    @Test(.enabled(if: nabla_kernel_isa() == NABLA_ISA_AVX512, "the processor has no AVX-512F"))
+    func widePathIsAVX2ToTheBit() {
+        defer { nabla_set_threads(0); nabla_set_parallel_threshold(0) }
+        for threads in [1, 4] {
+            nabla_set_threads(threads)
+            nabla_set_parallel_threshold(threads == 1 ? 0 : 1)
+            for (m, n, k) in Self.shapes + [(40, 100, 700), (10, 1000, 64), (100, 784, 30), (30, 784, 10)] {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for accumulate: Int32 in [0, 1] {
+                        expectWideEqualsAVX2(Float.self, m: m, n: n, k: k, ta: ta, tb: tb) {
+                            nabla_sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, -0.75, $0, $1, $2, accumulate)
+                        }
+                        expectWideEqualsAVX2(Double.self, m: m, n: n, k: k, ta: ta, tb: tb) {
+                            nabla_dgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, -0.75, $0, $1, $2, accumulate)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func portablePath() {
-        nabla_force_portable_kernels(1)
-        defer { nabla_force_portable_kernels(0) }
+        nabla_limit_kernels(NABLA_ISA_PORTABLE)
+        defer { nabla_limit_kernels(-1) }
         #expect(nabla_kernel_isa() == 0)
         checkAllShapes()
         checkSigmoid()

@@ -49,11 +49,11 @@ import Testing
             nabla_set_threads(1)
         case .portable:
             nabla_set_threads(1)
-            nabla_force_portable_kernels(1)   // on this thread only: hence one thread
+            nabla_limit_kernels(NABLA_ISA_PORTABLE)   // on this thread only: hence one thread
         case .threaded:
             nabla_set_threads(4)   // four shares or more, whatever the machine's cores
         }
-        defer { nabla_set_threads(0); nabla_force_portable_kernels(0) }
+        defer { nabla_set_threads(0); nabla_limit_kernels(-1) }
         return body()
     }
 

@@ -52,8 +52,8 @@ import Testing
 
     @Test(.needsMNIST) func theStepIsTheSameOnThePortablePath() {
         // Without fused multiply-adds, −rate·∂ is rounded before it meets W: in both forms alike.
-        nabla_force_portable_kernels(1)  // on this thread only
-        defer { nabla_force_portable_kernels(0) }
+        nabla_limit_kernels(NABLA_ISA_PORTABLE)  // on this thread only
+        defer { nabla_limit_kernels(-1) }
         #expect(nabla_kernel_isa() == 0)
         expectStepIsGradientThenUpdate(
             { bookNetwork(Float.self, seed: 11) }, optimizer: { SGD<Float>(learningRate: 3) },

@@ -146,14 +146,21 @@ void nabla_set_parallel_threshold(long multiplyAdds);
 /// Sets how many threads large products may use (1 to 8; 0 restores the default). For benchmarks.
 void nabla_set_threads(long count);
 
-/// The instruction set the kernels run on: 1 for AVX2+FMA, 0 for the portable path.
+/// The kernels' instruction sets, from the most portable.
+#define NABLA_ISA_PORTABLE 0
+/// AVX2 with fused multiply-adds: every kernel has a path for it.
+#define NABLA_ISA_AVX2 1
+/// AVX-512F: the products' tiled kernel runs 16 floats wide; every other kernel, AVX2's path.
+#define NABLA_ISA_AVX512 2
+
+/// The instruction set the calling thread's kernels run on (a NABLA_ISA_* level): the best the
+/// processor has, at most NABLA_KERNELS (`portable` or `avx2`) and the thread's limit.
 int nabla_kernel_isa(void);
 
-/// Forces the portable path (non-zero) or restores run-time detection (zero) for the calling
-/// thread's calls; work a call hands to the worker pool follows the caller's choice only where
-/// the caller picks the kernel (products do). The portable path is forced for every thread by
-/// the environment variable NABLA_KERNELS=portable. For tests and benchmarks.
-void nabla_force_portable_kernels(int force);
+/// Limits the calling thread's kernels to instruction set `isa` (a NABLA_ISA_* level; negative
+/// lifts the limit). Work a call hands to the worker pool follows the caller's choice only where
+/// the caller picks the kernel (products do). For tests and benchmarks.
+void nabla_limit_kernels(int isa);
 
 /// The calling thread's context pointer number `slot` (0 to 3; initially NULL). Nabla keeps
 /// there what every op or layer the thread runs, however deep, must see: the program the thread

@@ -1,0 +1,38 @@
+/* Instantiates the kernel template named by TEMPLATE for float and double with 64-byte vectors,
+ * compiled for AVX-512F through a per-function target attribute, as NAME_f32_avx512 and
+ * NAME_f64_avx512 (x86-64 only). Each instantiation sees T, V, VU, VL, NAME(x) and ATTR — not the
+ * lane shuffles or masks of instantiate_paths.h, so only a template that needs none of them (the
+ * products') can be instantiated here. */
+#if HAVE_AVX2_PATH
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16fu __attribute__((vector_size(64), aligned(4)));
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8du __attribute__((vector_size(64), aligned(8)));
+#define ATTR __attribute__((target("avx512f")))
+
+#define T float
+#define V v16f
+#define VU v16fu
+#define VL 16
+#define NAME(x) x##_f32_avx512
+#include TEMPLATE
+#undef T
+#undef V
+#undef VU
+#undef VL
+#undef NAME
+
+#define T double
+#define V v8d
+#define VU v8du
+#define VL 8
+#define NAME(x) x##_f64_avx512
+#include TEMPLATE
+#undef T
+#undef V
+#undef VU
+#undef VL
+#undef NAME
+
+#undef ATTR
+#endif
