@@ -4,7 +4,8 @@
  * type and instruction set by convolution.c.
  *
  * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the rows in a
- * tile, as gemm_template.h does. The micro-kernel is gemm_template.h's: an
+ * tile, as gemm_template.h does, and, for vectors of two runs (below), RUNS_PER_VECTOR and
+ * LOAD_RUNS as instantiate_avx512_path.h defines them. The micro-kernel is gemm_template.h's: an
  * MR×2·VL tile of the result in registers for the whole inner loop, one operand broadcast a
  * scalar at a time and the other read as two vectors. They differ only in where the vectors
  * come from: kernel tap (c, ky, kx) of output position (oy, ox) is image element
@@ -16,28 +17,42 @@
 #define NR (2 * VL)
 #define UNROLL _Pragma("clang loop unroll(full)")
 
-/* An mr×NR tile of y = weight·patches at output positions p0 ..< p0 + width (width NR, or VL for a
- * last half panel; whole VL-wide runs of a row each, since outputWidth is a multiple of VL), for
- * output channels i0 ..< i0 + mr. Stride 1, no padding: position p's patch starts at p's row and
- * column in the image. */
+/* Output positions are read in runs of RUN, 32 bytes of them: since outputWidth is a multiple of
+ * RUN, a run lies within one output row, where its patches are consecutive image elements. A
+ * vector holds RUNS_PER_VECTOR runs: one on AVX2, two on AVX-512, whose 64-byte vectors are put
+ * together from two 32-byte loads (LOAD_RUNS; instantiate_avx512_path.h). */
+#ifndef RUNS_PER_VECTOR
+#define RUNS_PER_VECTOR 1
+#define LOAD_RUNS(first, second) (*(const VU *)(first))
+#define ONE_RUN_PER_VECTOR
+#endif
+#define RUN (VL / RUNS_PER_VECTOR)
+
+/* An mr×NR tile of y = weight·patches at output positions p0 ..< p0 + width (NR, or whole runs
+ * fewer at a last panel), for output channels i0 ..< i0 + mr. Stride 1, no padding: position p's
+ * patch starts at p's row and column in the image. */
 ATTR static inline __attribute__((always_inline)) void NAME(convolveTile)(
     const int mr, const nabla_window *w, long K, const T *weight, long i0, const T *image, long p0, long width,
     const T *bias, T *y, long plane) {
     V acc[MR][2];
     UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
     long ow = w->outputWidth, inputPlane = w->height * w->width;
-    /* The two VL-wide runs of output positions, and where each one's patch begins. */
-    long q0 = p0, q1 = p0 + VL;
-    const T *base0 = image + q0 / ow * w->width + q0 % ow;
-    const T *base1 = image + q1 / ow * w->width + q1 % ow;
+    /* Where each run's patches begin. A run past a last panel's width reads the first run's
+     * (in bounds) into lanes that are never stored. */
+    const T *base[2 * RUNS_PER_VECTOR];
+    UNROLL for (int j = 0; j < 2 * RUNS_PER_VECTOR; j++) {
+        long q = j * RUN < width ? p0 + j * RUN : p0;
+        base[j] = image + q / ow * w->width + q % ow;
+    }
     const T *a = weight + i0 * K;
     long k = 0;
     for (long c = 0; c < w->channels; c++) {
         for (long ky = 0; ky < w->kernelHeight; ky++) {
-            const T *row0 = base0 + c * inputPlane + ky * w->width, *row1 = base1 + c * inputPlane + ky * w->width;
+            long row = c * inputPlane + ky * w->width;
             for (long kx = 0; kx < w->kernelWidth; kx++, k++) {
-                V b0 = *(const VU *)(row0 + kx);
-                V b1 = width == NR ? *(const VU *)(row1 + kx) : (V){0};
+                long o = row + kx;
+                V b0 = LOAD_RUNS(base[0] + o, base[RUNS_PER_VECTOR - 1] + o);
+                V b1 = LOAD_RUNS(base[RUNS_PER_VECTOR] + o, base[2 * RUNS_PER_VECTOR - 1] + o);
                 UNROLL for (int r = 0; r < mr; r++) {
                     T s = a[r * K + k];
                     acc[r][0] += s * b0;
@@ -49,10 +64,17 @@ ATTR static inline __attribute__((always_inline)) void NAME(convolveTile)(
     /* The bias added to the finished sum, as a product accumulating onto a bias-filled output
      * would add it: the same bits, without that pass over the output. */
     UNROLL for (int r = 0; r < mr; r++) {
-        VU *c0 = (VU *)(y + (i0 + r) * plane + p0), *c1 = (VU *)(y + (i0 + r) * plane + p0 + VL);
         if (bias) { acc[r][0] = bias[i0 + r] + acc[r][0]; acc[r][1] = bias[i0 + r] + acc[r][1]; }
-        *c0 = acc[r][0];
-        if (width == NR) *c1 = acc[r][1];
+        T *out = y + (i0 + r) * plane + p0;
+        if (width == NR) {
+            *(VU *)out = acc[r][0];
+            *(VU *)(out + VL) = acc[r][1];
+        } else {  /* a last panel: its whole runs only */
+            T lanes[NR];
+            *(VU *)lanes = acc[r][0];
+            *(VU *)(lanes + VL) = acc[r][1];
+            for (long j = 0; j < width; j++) out[j] = lanes[j];
+        }
     }
 }
 
@@ -160,3 +182,9 @@ ATTR static void NAME(convolutionWeightGradient)(const nabla_window *w, long out
 
 #undef NR
 #undef UNROLL
+#undef RUN
+#ifdef ONE_RUN_PER_VECTOR
+#undef RUNS_PER_VECTOR
+#undef LOAD_RUNS
+#undef ONE_RUN_PER_VECTOR
+#endif

@@ -35,4 +35,17 @@
 #define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS) void PUBLIC PARAMS { NAME##_portable ARGS; }
 #endif
 
+/* The same, for a kernel also instantiated as NAME_avx512 (instantiate_avx512_path.h). */
+#if HAVE_AVX2_PATH
+#define DISPATCH_BY_ISA_WITH_AVX512(PUBLIC, NAME, PARAMS, ARGS)                                 \
+    void PUBLIC PARAMS {                                                                        \
+        int isa = nabla_kernel_isa();                                                           \
+        if (isa == NABLA_ISA_AVX512) NAME##_avx512 ARGS;                                        \
+        else if (isa == NABLA_ISA_AVX2) NAME##_avx2 ARGS;                                       \
+        else NAME##_portable ARGS;                                                              \
+    }
+#else
+#define DISPATCH_BY_ISA_WITH_AVX512(PUBLIC, NAME, PARAMS, ARGS) DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS)
+#endif
+
 #endif

@@ -19,6 +19,7 @@ import Testing
         // stride of 2 without padding: patches gathered for the forward product.
         ([2, 3, 5, 12], [7, 3, 5], 1, 0),
         ([2, 1, 9, 20], [9, 2, 5], 1, 0),
+        ([2, 2, 9, 12], [5, 5, 5], 1, 0),      // 40 positions: a last panel of one run on AVX-512
         ([3, 2, 11, 13], [4, 3, 3], 2, 0),
         // Many positions, few taps: the weight gradient from gathered patch matrices.
         ([2, 1, 20, 21], [5, 3, 4], 1, 0),
@@ -40,16 +41,19 @@ import Testing
         ([2, 2, 7, 5], 2, 2),
     ]
 
-    enum Path: CaseIterable { case detected, portable, threaded }
+    enum Path: CaseIterable { case detected, avx2, portable, threaded }
 
     /// Runs `body` on `path`, restoring the defaults after.
     func on<T>(_ path: Path, _ body: () -> T) -> T {
         switch path {
         case .detected:
             nabla_set_threads(1)
+        case .avx2:
+            nabla_set_threads(1)
+            nabla_limit_kernels(NABLA_ISA_AVX2)       // on this thread only: hence one thread
         case .portable:
             nabla_set_threads(1)
-            nabla_limit_kernels(NABLA_ISA_PORTABLE)   // on this thread only: hence one thread
+            nabla_limit_kernels(NABLA_ISA_PORTABLE)
         case .threaded:
             nabla_set_threads(4)   // four shares or more, whatever the machine's cores
         }
@@ -108,6 +112,32 @@ import Testing
             let one = on(.detected, run), four = on(.threaded, run)
             #expect(one == four, "\(c.input) ∗ \(c.kernel): one thread and four differ")
         }
+    }
+
+    /// The direct convolution and weight gradient on AVX-512 (vectors of two runs, panels of 32)
+    /// compute every element as AVX2 does: the same bits, NaN and infinities included.
+    @Test(.enabled(if: nabla_kernel_isa() == NABLA_ISA_AVX512, "the processor has no AVX-512F"))
+    func avx512ConvolutionIsAVX2ToTheBit() {
+        func check<S: TensorScalar>(_: S.Type) {
+            for (index, c) in Self.convolutions.enumerated() {
+                var values = Tensor<S>(converting: random(c.input, seed: UInt64(index))).scalars
+                (values[0], values[values.count / 3], values[values.count - 1]) = (.nan, .infinity, -.infinity)
+                let x = Tensor<S>(values, shape: c.input)
+                let weight = Tensor<S>(converting: random([c.kernel[0], c.input[1], c.kernel[1], c.kernel[2]], seed: UInt64(index + 100)))
+                let bias = Tensor<S>(converting: random([c.kernel[0]], seed: UInt64(index + 200)))
+                func run() -> [[S]] {
+                    let (y, pullback) = valueWithPullback(at: [x, weight, bias]) {
+                        conv2d($0[0], weight: $0[1], bias: $0[2], stride: c.stride, padding: c.padding)
+                    }
+                    return [y.scalars] + pullback(y).map(\.scalars)
+                }
+                let (wide, narrow) = (on(.detected, run), on(.avx2, run))
+                let same = zip(wide, narrow).allSatisfy { zip($0, $1).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+                #expect(same, "\(c.input) ∗ \(c.kernel), \(S.self): AVX-512 and AVX2 differ")
+            }
+        }
+        check(Float.self)
+        check(Double.self)
     }
 
     @Test(arguments: Path.allCases)

@@ -113,11 +113,11 @@ void nabla_convolve_f64(const nabla_window *window, long outChannels, const doub
 /// ([channels·kernelHeight·kernelWidth, outChannels]) = P·gᵀ, or `wT` += that when `accumulate`,
 /// where P is the image's patch matrix and `g` ([outChannels, outputHeight·outputWidth]) the
 /// gradient of the image's output. Any stride; no padding (pad the image first). `packed` is
-/// scratch for ⌈outChannels / 16⌉·16·outputHeight·outputWidth floats.
+/// scratch for ⌈outChannels / 32⌉·32·outputHeight·outputWidth floats.
 void nabla_convolution_weight_gradient_f32(const nabla_window *window, long outChannels, const float *image,
                                            const float *g, float *packed, float *wT, int accumulate);
 
-/// Double-precision twin of `nabla_convolution_weight_gradient_f32` (`packed`: ⌈outChannels / 8⌉·8·outputHeight·outputWidth).
+/// Double-precision twin of `nabla_convolution_weight_gradient_f32` (`packed`: ⌈outChannels / 16⌉·16·outputHeight·outputWidth).
 void nabla_convolution_weight_gradient_f64(const nabla_window *window, long outChannels, const double *image,
                                            const double *g, double *packed, double *wT, int accumulate);
 

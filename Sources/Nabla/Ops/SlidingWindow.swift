@@ -123,14 +123,14 @@ struct SlidingWindow {
     var weightGradientGathersPatches: Bool { outputPlane >= 256 && patchSize <= 32 }
 
     /// Scratch that ``accumulateWeightGradient(of:gradient:outputChannels:scratch:into:accumulate:)``
-    /// needs: the gradient packed in panels of 16 columns, and the image padded if there is padding.
+    /// needs: the gradient packed in panels of 32 columns, and the image padded if there is padding.
     func weightGradientScratch(outputChannels: Int) -> Int {
         packedGradientCount(outputChannels: outputChannels) + (padding > 0 ? channels * paddedHeight * paddedWidth : 0)
     }
 
-    /// The gradient's columns in zero-padded panels of 16 (the float kernel's panel width; the
-    /// double kernel's 8 fits inside).
-    private func packedGradientCount(outputChannels: Int) -> Int { (outputChannels + 15) / 16 * 16 * outputPlane }
+    /// The gradient's columns in zero-padded panels of 32 (the widest kernel's panel: floats on
+    /// AVX-512; every narrower panel fits inside).
+    private func packedGradientCount(outputChannels: Int) -> Int { (outputChannels + 31) / 32 * 32 * outputPlane }
 
     private var paddedHeight: Int { height + 2 * padding }
     private var paddedWidth: Int { width + 2 * padding }
