@@ -33,10 +33,10 @@
         T *out = dst + r * rowLength;                                                          \
         for (long i = 0; i < rowLength; i++) out[i] = (T)src[i] * scale;                      \
     }
-TWO_PATHS(nabla_gather_bytes_to_float,
+LOOP_KERNEL(nabla_gather_bytes_to_float,
           (const unsigned char *base, const long *rows, long rowCount, long rowLength, float scale, float *dst),
           (base, rows, rowCount, rowLength, scale, dst), GATHER(float))
-TWO_PATHS(nabla_gather_bytes_to_double,
+LOOP_KERNEL(nabla_gather_bytes_to_double,
           (const unsigned char *base, const long *rows, long rowCount, long rowLength, double scale, double *dst),
           (base, rows, rowCount, rowLength, scale, dst), GATHER(double))
 
@@ -59,9 +59,9 @@ static inline double flushedDouble(double x) { return x > -DBL_MIN && x < DBL_MI
 #define FLUSHED(x) _Generic((x), float: flushedFloat, double: flushedDouble)(x)
 
 #define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * DECAYED(i);
-TWO_PATHS(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
+LOOP_KERNEL(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
           (w, g, count, rate, decay), SGD_STEP)
-TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double rate, double decay),
+LOOP_KERNEL(nabla_sgd_step_f64, (double *w, const double *g, long count, double rate, double decay),
           (w, g, count, rate, decay), SGD_STEP)
 
 /* SGD with momentum, PyTorch's rule: d = g + decay·w; b = d on the first step, else
@@ -74,11 +74,11 @@ TWO_PATHS(nabla_sgd_step_f64, (double *w, const double *g, long count, double ra
         v[i] = b;                                                                              \
         w[i] -= rate * (nesterov ? d + momentum * b : b);                                      \
     }
-TWO_PATHS(nabla_momentum_step_f32,
+LOOP_KERNEL(nabla_momentum_step_f32,
           (float *restrict w, float *restrict v, const float *restrict g, long count, float rate, float momentum,
            float keep, float decay, int nesterov, int first),
           (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(float))
-TWO_PATHS(nabla_momentum_step_f64,
+LOOP_KERNEL(nabla_momentum_step_f64,
           (double *restrict w, double *restrict v, const double *restrict g, long count, double rate,
            double momentum, double keep, double decay, int nesterov, int first),
           (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(double))
@@ -96,11 +96,11 @@ TWO_PATHS(nabla_momentum_step_f64,
         v[i] = square;                                                                         \
         w[i] -= stepSize * mean / (__builtin_elementwise_sqrt(square) * inverseRoot2 + epsilon); \
     }
-TWO_PATHS(nabla_adam_step_f32,
+LOOP_KERNEL(nabla_adam_step_f32,
           (float *restrict w, float *restrict m, float *restrict v, const float *restrict g, long count,
            float stepSize, float beta1, float beta2, float inverseRoot2, float epsilon, float decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(float))
-TWO_PATHS(nabla_adam_step_f64,
+LOOP_KERNEL(nabla_adam_step_f64,
           (double *restrict w, double *restrict m, double *restrict v, const double *restrict g, long count,
            double stepSize, double beta1, double beta2, double inverseRoot2, double epsilon, double decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(double))
@@ -109,9 +109,9 @@ TWO_PATHS(nabla_adam_step_f64,
  * it propagates), 0 elsewhere. As selects, not branches: whether a unit is active is a coin toss
  * a branch predictor loses half the time. */
 #define RELU_GRADIENT for (long i = 0; i < count; i++) dx[i] = y[i] > 0 ? g[i] : (y[i] != y[i] ? y[i] : 0);
-TWO_PATHS(nabla_relu_gradient_f32, (const float *restrict y, const float *restrict g, float *restrict dx, long count),
+LOOP_KERNEL(nabla_relu_gradient_f32, (const float *restrict y, const float *restrict g, float *restrict dx, long count),
           (y, g, dx, count), RELU_GRADIENT)
-TWO_PATHS(nabla_relu_gradient_f64, (const double *restrict y, const double *restrict g, double *restrict dx, long count),
+LOOP_KERNEL(nabla_relu_gradient_f64, (const double *restrict y, const double *restrict g, double *restrict dx, long count),
           (y, g, dx, count), RELU_GRADIENT)
 
 /* The logistic function σ(x) = 1 / (1 + e^−x) for floats. The AVX2 path computes e^t for eight

@@ -1,7 +1,7 @@
-/* How a kernel carries two instruction-set paths: its source compiled for the baseline and, with
- * a target attribute, for AVX2+FMA, behind a public function that picks one at run time
+/* How a kernel carries its instruction-set paths: its source compiled for the baseline and, with
+ * target attributes, for AVX2+FMA (and AVX-512F), behind a public function that picks one at run time
  * (`nabla_kernel_isa`), like the products. No unsafeFlags: per-function attributes let one
- * binary carry both and Nabla stay usable as a dependency. */
+ * binary carry them all and Nabla stay usable as a dependency. */
 #ifndef NABLA_KERNEL_PATHS_H
 #define NABLA_KERNEL_PATHS_H
 
@@ -11,17 +11,23 @@
 #define HAVE_AVX2_PATH 1
 #endif
 
-/* A kernel written once as a plain loop that the compiler vectorises, compiled twice. PARAMS and
- * ARGS are the parenthesised parameter and argument lists; the rest is the body. */
+/* A kernel written once as a plain loop that the compiler vectorises, compiled three times: for
+ * the baseline, for AVX2+FMA and for AVX-512F. PARAMS and ARGS are the parenthesised parameter and
+ * argument lists; the rest is the body. The loops are elementwise, so the AVX-512 build computes
+ * each element as the AVX2 one does (the same multiply-adds fused), only 16 floats at a time. */
 #if HAVE_AVX2_PATH
-#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...)                                                    \
+#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...)                                                  \
     static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
     __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
+    __attribute__((target("avx512f"))) static void PUBLIC##_avx512 PARAMS { __VA_ARGS__ }       \
     void PUBLIC PARAMS {                                                                        \
-        if (nabla_kernel_isa() >= NABLA_ISA_AVX2) PUBLIC##_avx2 ARGS; else PUBLIC##_portable ARGS; \
+        int isa = nabla_kernel_isa();                                                           \
+        if (isa == NABLA_ISA_AVX512) PUBLIC##_avx512 ARGS;                                      \
+        else if (isa == NABLA_ISA_AVX2) PUBLIC##_avx2 ARGS;                                     \
+        else PUBLIC##_portable ARGS;                                                            \
     }
 #else
-#define TWO_PATHS(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
+#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
 #endif
 
 /* The public entry point PUBLIC for a kernel instantiated from a template as NAME_portable and,

@@ -148,6 +148,41 @@ import Testing
         }
     }
 
+    /// The optimizers' updates, ReLU's gradient and pixel conversion — loops compiled once per
+    /// instruction set — give AVX2's bits on AVX-512, NaN, infinities and subnormals included.
+    @Test(.enabled(if: nabla_kernel_isa() == NABLA_ISA_AVX512, "the processor has no AVX-512F"))
+    func loopKernelsOnAVX512AreAVX2ToTheBit() {
+        let count = 1_037  // whole 16-float vectors and a tail
+        func values(_ seed: UInt64) -> [Float] {
+            var v = Tensor<Float>(converting: random([count], seed: seed)).scalars
+            (v[3], v[500], v[1_000], v[7]) = (.nan, .infinity, -.infinity, 1e-39)
+            return v
+        }
+        /// Runs `kernel` on fresh copies of the same operands on both paths; compares what it wrote.
+        func expectSame(_ name: String, _ kernel: (inout [Float], inout [Float], inout [Float], [Float]) -> Void) {
+            func run() -> [[Float]] {
+                var (w, m, v) = (values(1), values(2).map { $0 * $0 }, values(3).map(abs))
+                kernel(&w, &m, &v, values(4))
+                return [w, m, v]
+            }
+            let wide = run()
+            nabla_limit_kernels(NABLA_ISA_AVX2)
+            let narrow = run()
+            nabla_limit_kernels(-1)
+            let same = zip(wide, narrow).allSatisfy { zip($0, $1).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) } }
+            #expect(same, "\(name): AVX-512 and AVX2 differ")
+        }
+        expectSame("SGD") { w, _, _, g in nabla_sgd_step_f32(&w, g, count, 0.1, 0.01) }
+        expectSame("momentum") { w, m, _, g in nabla_momentum_step_f32(&w, &m, g, count, 0.1, 0.9, 1, 0.01, 1, 0) }
+        expectSame("Adam") { w, m, v, g in nabla_adam_step_f32(&w, &m, &v, g, count, 0.01, 0.9, 0.999, 1.2, 1e-8, 0.01) }
+        expectSame("ReLU's gradient") { w, m, _, g in nabla_relu_gradient_f32(w, g, &m, count) }
+        let bytes = (0..<3 * count).map { UInt8(truncatingIfNeeded: $0 &* 37) }, rows = [2, 0, 1]
+        expectSame("pixel conversion") { w, _, _, _ in
+            w = [Float](repeating: 0, count: 3 * count)
+            nabla_gather_bytes_to_float(bytes, rows, 3, count, 1 / 256, &w)
+        }
+    }
+
     @Test func portablePath() {
         nabla_limit_kernels(NABLA_ISA_PORTABLE)
         defer { nabla_limit_kernels(-1) }
