@@ -4,8 +4,7 @@
  * type and instruction set by convolution.c.
  *
  * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the rows in a
- * tile, as gemm_template.h does, and, for vectors of two runs (below), RUNS_PER_VECTOR and
- * LOAD_RUNS as instantiate_avx512_path.h defines them. The micro-kernel is gemm_template.h's: an
+ * tile, as gemm_template.h does, with RUNS_PER_VECTOR and LOAD_RUNS (below). The micro-kernel is gemm_template.h's: an
  * MR×2·VL tile of the result in registers for the whole inner loop, one operand broadcast a
  * scalar at a time and the other read as two vectors. They differ only in where the vectors
  * come from: kernel tap (c, ky, kx) of output position (oy, ox) is image element
@@ -21,11 +20,6 @@
  * RUN, a run lies within one output row, where its patches are consecutive image elements. A
  * vector holds RUNS_PER_VECTOR runs: one on AVX2, two on AVX-512, whose 64-byte vectors are put
  * together from two 32-byte loads (LOAD_RUNS; instantiate_avx512_path.h). */
-#ifndef RUNS_PER_VECTOR
-#define RUNS_PER_VECTOR 1
-#define LOAD_RUNS(first, second) (*(const VU *)(first))
-#define ONE_RUN_PER_VECTOR
-#endif
 #define RUN (VL / RUNS_PER_VECTOR)
 
 /* An mr×NR tile of y = weight·patches at output positions p0 ..< p0 + width (NR, or whole runs
@@ -183,8 +177,3 @@ ATTR static void NAME(convolutionWeightGradient)(const nabla_window *w, long out
 #undef NR
 #undef UNROLL
 #undef RUN
-#ifdef ONE_RUN_PER_VECTOR
-#undef RUNS_PER_VECTOR
-#undef LOAD_RUNS
-#undef ONE_RUN_PER_VECTOR
-#endif

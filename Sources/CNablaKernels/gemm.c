@@ -115,13 +115,10 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
 }
 
 /* With AVX-512 the tiled kernel runs 16 floats (8 doubles) wide, a tile of C twice as wide for
- * the same instructions. Each element of C is still one chain of multiply-adds over k, in order,
- * so the product is the AVX2 path's to the bit (KernelTests checks it). Dot products stay 8
- * wide: their loads, not their arithmetic, bound them, and 16-lane partial sums would round
- * differently (Docs/Performance.md has both measurements). */
-static int widened(int transposeA, int transposeB, long M, long N, long K, size_t scalarSize) {
-    return nabla_kernel_isa() == NABLA_ISA_AVX512 && !dotProducts(transposeA, transposeB, M, N, K, scalarSize);
-}
+ * the same instructions, and the dot products take two columns in each vector. Each element of C
+ * is still computed by the same operations in the same order, so the product is the AVX2 path's
+ * to the bit (KernelTests checks it). */
+static int widened(void) { return nabla_kernel_isa() == NABLA_ISA_AVX512; }
 
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
     runGemm(runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
@@ -130,7 +127,7 @@ static int widened(int transposeA, int transposeB, long M, long N, long K, size_
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (widened(transposeA, transposeB, M, N, K, sizeof(float))) { DISPATCH(f32_avx512, float, 16); return; }
+    if (widened()) { DISPATCH(f32_avx512, float, 16); return; }
     if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f32_avx2, float, 8); return; }
 #endif
     DISPATCH(f32_portable, float, 8);
@@ -139,7 +136,7 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (widened(transposeA, transposeB, M, N, K, sizeof(double))) { DISPATCH(f64_avx512, double, 8); return; }
+    if (widened()) { DISPATCH(f64_avx512, double, 8); return; }
     if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f64_avx2, double, 4); return; }
 #endif
     DISPATCH(f64_portable, double, 4);

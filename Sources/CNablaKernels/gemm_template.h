@@ -87,30 +87,45 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
 }
 
 /* C = A·Bᵀ as dot products (gemm.c says when): each C element is a dot product of two rows, both
- * contiguous along K, so nothing is packed. A 3×4 block of C keeps 12 vector accumulators. */
+ * contiguous along K, so nothing is packed. A 3×4 block of C keeps its sums in 12 runs of RUN
+ * lanes (32 bytes): in 12 vectors, or, with AVX-512's vectors of two runs, in 6, each holding two
+ * columns' runs side by side against A's run loaded into both halves. Either way each lane sums
+ * the same products in the same order, and each element adds up its lanes in the same order. */
+#define RUN (VL / RUNS_PER_VECTOR)
+#define COLUMN_VECTORS (4 / RUNS_PER_VECTOR)
 ATTR static inline __attribute__((always_inline)) void NAME(dotTile)(
     const int mr, const int nr, long K, T alpha, const T *A, long lda, const T *B, long ldb,
     T *C, long ldc, int accumulate) {
-    V acc[3][4];
-    UNROLL for (int r = 0; r < 3; r++) UNROLL for (int c = 0; c < 4; c++) acc[r][c] = (V){0};
+    V acc[3][COLUMN_VECTORS];
+    UNROLL for (int r = 0; r < 3; r++) UNROLL for (int v = 0; v < COLUMN_VECTORS; v++) acc[r][v] = (V){0};
     long k = 0;
-    for (; k + VL <= K; k += VL) {
+    for (; k + RUN <= K; k += RUN) {
         V a[3];
-        UNROLL for (int r = 0; r < mr; r++) a[r] = *(const VU *)(A + r * lda + k);
-        UNROLL for (int c = 0; c < nr; c++) {
-            V b = *(const VU *)(B + c * ldb + k);
-            UNROLL for (int r = 0; r < mr; r++) acc[r][c] += a[r] * b;
+        UNROLL for (int r = 0; r < mr; r++) a[r] = LOAD_RUNS(A + r * lda + k, A + r * lda + k);
+        UNROLL for (int v = 0; v < COLUMN_VECTORS; v++) {
+            /* A column past a last block's nr reads the block's first column, in bounds, into
+             * lanes that are never summed. */
+            int first = v * RUNS_PER_VECTOR, last = first + RUNS_PER_VECTOR - 1;
+            if (first < nr) {
+                V b = LOAD_RUNS(B + first * ldb + k, B + (last < nr ? last : 0) * ldb + k);
+                UNROLL for (int r = 0; r < mr; r++) acc[r][v] += a[r] * b;
+            }
         }
     }
     UNROLL for (int r = 0; r < mr; r++) {
         UNROLL for (int c = 0; c < nr; c++) {
+            T lanes[VL];
+            *(VU *)lanes = acc[r][c / RUNS_PER_VECTOR];
+            const T *run = lanes + c % RUNS_PER_VECTOR * RUN;
             T sum = 0;
-            for (int l = 0; l < VL; l++) sum += acc[r][c][l];
+            for (int l = 0; l < RUN; l++) sum += run[l];
             for (long kk = k; kk < K; kk++) sum += A[r * lda + kk] * B[c * ldb + kk];
             if (accumulate) C[r * ldc + c] += alpha * sum; else C[r * ldc + c] = alpha * sum;
         }
     }
 }
+#undef RUN
+#undef COLUMN_VECTORS
 
 ATTR static void NAME(gemmNT)(long M, long N, long K, T alpha, const T *A, long lda, const T *B, long ldb,
                               T *C, long ldc, int accumulate) {

@@ -3,7 +3,8 @@
  * target attribute (kernel_paths.h dispatches between them at run time).
  *
  * Each instantiation sees: T (the scalar), BITS (an unsigned integer of its size), V and VU (a
- * 32-byte vector of VL scalars, aligned and not), VI (VL BITS, for masks), EVEN_LANES and
+ * 32-byte vector of VL scalars, aligned and not), RUNS_PER_VECTOR (1) and LOAD_RUNS(first, second)
+ * (the vector at `first`), VI (VL BITS, for masks), EVEN_LANES and
  * ODD_LANES (the even and odd lanes of two vectors, as one), LOW_INTERLEAVED and
  * HIGH_INTERLEAVED (two vectors' lanes alternated: the first and second halves of the result),
  * NAME(x) (x suffixed _f32_portable, _f32_avx2, _f64_portable or _f64_avx2) and ATTR (the
@@ -22,6 +23,10 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef double v4du __attribute__((vector_size(32), aligned(8)));
 typedef uint64_t v4i __attribute__((vector_size(32)));
 #endif
+
+/* A vector is one run of 32 bytes (instantiate_avx512_path.h's are two). */
+#define RUNS_PER_VECTOR 1
+#define LOAD_RUNS(first, second) (*(const VU *)(first))
 
 /* NAME(x): x_SUFFIX_PATH, the arguments expanded before they are pasted. */
 #define NABLA_PASTE(x, suffix, path) x##_##suffix##_##path
@@ -55,3 +60,5 @@ typedef uint64_t v4i __attribute__((vector_size(32)));
 
 #undef NABLA_PASTE
 #undef NABLA_NAME
+#undef RUNS_PER_VECTOR
+#undef LOAD_RUNS
