@@ -21,13 +21,7 @@ typedef double v4dh __attribute__((vector_size(32), aligned(8)));
 #define NAME(x) x##_f32_avx512
 #define LOAD_RUNS(first, second) \
     __builtin_shufflevector(*(const v8fh *)(first), *(const v8fh *)(second), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-#include TEMPLATE
-#undef LOAD_RUNS
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
+#include "instantiate_avx512_type.h"
 
 #define T double
 #define V v8d
@@ -35,13 +29,7 @@ typedef double v4dh __attribute__((vector_size(32), aligned(8)));
 #define VL 8
 #define NAME(x) x##_f64_avx512
 #define LOAD_RUNS(first, second) __builtin_shufflevector(*(const v4dh *)(first), *(const v4dh *)(second), 0, 1, 2, 3, 4, 5, 6, 7)
-#include TEMPLATE
-#undef LOAD_RUNS
-#undef T
-#undef V
-#undef VU
-#undef VL
-#undef NAME
+#include "instantiate_avx512_type.h"
 
 #undef ATTR
 #undef RUNS_PER_VECTOR

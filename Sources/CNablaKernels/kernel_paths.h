@@ -11,25 +11,6 @@
 #define HAVE_AVX2_PATH 1
 #endif
 
-/* A kernel written once as a plain loop that the compiler vectorises, compiled three times: for
- * the baseline, for AVX2+FMA and for AVX-512F. PARAMS and ARGS are the parenthesised parameter and
- * argument lists; the rest is the body. The loops are elementwise, so the AVX-512 build computes
- * each element as the AVX2 one does (the same multiply-adds fused), only 16 floats at a time. */
-#if HAVE_AVX2_PATH
-#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...)                                                  \
-    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
-    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
-    __attribute__((target("avx512f"))) static void PUBLIC##_avx512 PARAMS { __VA_ARGS__ }       \
-    void PUBLIC PARAMS {                                                                        \
-        int isa = nabla_kernel_isa();                                                           \
-        if (isa == NABLA_ISA_AVX512) PUBLIC##_avx512 ARGS;                                      \
-        else if (isa == NABLA_ISA_AVX2) PUBLIC##_avx2 ARGS;                                     \
-        else PUBLIC##_portable ARGS;                                                            \
-    }
-#else
-#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
-#endif
-
 /* The public entry point PUBLIC for a kernel instantiated from a template as NAME_portable and,
  * where there is one, NAME_avx2. */
 #if HAVE_AVX2_PATH
@@ -52,6 +33,20 @@
     }
 #else
 #define DISPATCH_BY_ISA_WITH_AVX512(PUBLIC, NAME, PARAMS, ARGS) DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS)
+#endif
+
+/* A kernel written once as a plain loop that the compiler vectorises, compiled three times: for
+ * the baseline, for AVX2+FMA and for AVX-512F. PARAMS and ARGS are the parenthesised parameter and
+ * argument lists; the rest is the body. The loops are elementwise, so the AVX-512 build computes
+ * each element as the AVX2 one does (the same multiply-adds fused), only 16 floats at a time. */
+#if HAVE_AVX2_PATH
+#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...)                                                  \
+    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
+    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
+    __attribute__((target("avx512f"))) static void PUBLIC##_avx512 PARAMS { __VA_ARGS__ }       \
+    DISPATCH_BY_ISA_WITH_AVX512(PUBLIC, PUBLIC, PARAMS, ARGS)
+#else
+#define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
 #endif
 
 #endif
