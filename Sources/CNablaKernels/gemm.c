@@ -118,8 +118,6 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
  * the same instructions, and the dot products take two columns in each vector. Each element of C
  * is still computed by the same operations in the same order, so the product is the AVX2 path's
  * to the bit (KernelTests checks it). */
-static int widened(void) { return nabla_kernel_isa() == NABLA_ISA_AVX512; }
-
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
     runGemm(runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
             (const char *)A, (const char *)B, (char *)C, accumulate)
@@ -127,8 +125,9 @@ static int widened(void) { return nabla_kernel_isa() == NABLA_ISA_AVX512; }
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
                  const float *A, const float *B, float *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (widened()) { DISPATCH(f32_avx512, float, 16); return; }
-    if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f32_avx2, float, 8); return; }
+    int isa = nabla_kernel_isa();
+    if (isa == NABLA_ISA_AVX512) { DISPATCH(f32_avx512, float, 16); return; }
+    if (isa == NABLA_ISA_AVX2) { DISPATCH(f32_avx2, float, 8); return; }
 #endif
     DISPATCH(f32_portable, float, 8);
 }
@@ -136,8 +135,9 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate) {
 #if HAVE_AVX2_PATH
-    if (widened()) { DISPATCH(f64_avx512, double, 8); return; }
-    if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { DISPATCH(f64_avx2, double, 4); return; }
+    int isa = nabla_kernel_isa();
+    if (isa == NABLA_ISA_AVX512) { DISPATCH(f64_avx512, double, 8); return; }
+    if (isa == NABLA_ISA_AVX2) { DISPATCH(f64_avx2, double, 4); return; }
 #endif
     DISPATCH(f64_portable, double, 4);
 }
