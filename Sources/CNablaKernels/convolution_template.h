@@ -3,12 +3,12 @@
  * straight from the image, with no patch matrix (an "implicit GEMM"). Instantiated per scalar
  * type and instruction set by convolution.c.
  *
- * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the rows in a
- * tile, as gemm_template.h does, with RUNS_PER_VECTOR and LOAD_RUNS (below). The micro-kernel is gemm_template.h's: an
- * MR×2·VL tile of the result in registers for the whole inner loop, one operand broadcast a
+ * Expects what instantiate_paths.h defines (T, V, VU, VL, RUNS_PER_VECTOR, LOAD_RUNS, NAME(x),
+ * ATTR) and MR, the rows in a tile, as gemm_template.h does. The micro-kernel is gemm_template.h's:
+ * an MR×2·VL tile of the result in registers for the whole inner loop, one operand broadcast a
  * scalar at a time and the other read as two vectors. They differ only in where the vectors
  * come from: kernel tap (c, ky, kx) of output position (oy, ox) is image element
- * (c, oy + ky, ox + kx), so a run of VL positions along an output row reads VL consecutive
+ * (c, oy + ky, ox + kx), so a run of positions along an output row reads as many consecutive
  * elements of an image row. The sums run in the same order as the patch-matrix product, so both
  * give the same bits.
  */

@@ -1,8 +1,8 @@
 /*
  * One register-blocked GEMM, instantiated per scalar type and instruction set by gemm.c.
  *
- * Expects what instantiate_paths.h defines (T, V, VU, VL, NAME(x), ATTR) and MR, the tile's
- * rows (6: `gemm` has a case for each row count up to it).
+ * Expects what instantiate_paths.h defines (T, V, VU, VL, RUNS_PER_VECTOR, LOAD_RUNS, NAME(x),
+ * ATTR) and MR, the tile's rows (6: `gemm` has a case for each row count up to it).
  *
  * B is packed into zero-padded panels of NR = 2·VL columns, so that every column block (the
  * ragged last one too) runs the same fully vectorised micro-kernel; the M×NR tile of C stays in

@@ -16,7 +16,8 @@
 #if HAVE_AVX2_PATH
 #define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS)                                             \
     void PUBLIC PARAMS {                                                                        \
-        if (nabla_kernel_isa() >= NABLA_ISA_AVX2) NAME##_avx2 ARGS; else NAME##_portable ARGS;     \
+        if (nabla_kernel_isa() >= NABLA_ISA_AVX2) NAME##_avx2 ARGS;                             \
+        else NAME##_portable ARGS;                                                              \
     }
 #else
 #define DISPATCH_BY_ISA(PUBLIC, NAME, PARAMS, ARGS) void PUBLIC PARAMS { NAME##_portable ARGS; }

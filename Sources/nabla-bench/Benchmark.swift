@@ -56,7 +56,7 @@ struct Benchmark {
     /// The kernels' instruction set, as `nabla_kernel_isa` reports it.
     static var kernelName: String {
         switch nabla_kernel_isa() {
-        case NABLA_ISA_AVX512: "AVX-512F products, AVX2+FMA elsewhere"
+        case NABLA_ISA_AVX512: "AVX-512F (AVX2+FMA for sliding windows and the sigmoid)"
         case NABLA_ISA_AVX2: "AVX2+FMA"
         default: "portable"
         }

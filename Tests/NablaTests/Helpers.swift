@@ -1,3 +1,4 @@
+import CNablaKernels
 import Foundation
 import Nabla
 import Testing
@@ -6,6 +7,21 @@ import Testing
 func random(_ shape: [Int], seed: UInt64, scale: Double = 1) -> Tensor<Double> {
     var rng = SeededGenerator(seed: seed)
     return Tensor(randomNormal: shape, standardDeviation: scale, using: &rng)
+}
+
+/// Whether two arrays hold the same values to the bit: zeros of the same sign, NaN where the other
+/// has NaN (whatever its payload).
+func sameBits<S: BinaryFloatingPoint>(_ x: [S], _ y: [S]) -> Bool {
+    x.count == y.count && zip(x, y).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 && $0.sign == $1.sign }
+}
+
+/// `body`'s result on this thread's detected kernels, then with them limited to AVX2's: the two
+/// paths a processor with AVX-512F runs, for tests that they agree to the bit.
+func onDetectedAndAVX2Paths<R>(_ body: () -> R) -> (detected: R, avx2: R) {
+    let detected = body()
+    nabla_limit_kernels(NABLA_ISA_AVX2)
+    defer { nabla_limit_kernels(-1) }
+    return (detected, body())
 }
 
 /// Expects two arrays to agree element by element within `tolerance`.

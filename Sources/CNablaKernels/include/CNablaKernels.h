@@ -150,7 +150,8 @@ void nabla_set_threads(long count);
 #define NABLA_ISA_PORTABLE 0
 /// AVX2 with fused multiply-adds: every kernel has a path for it.
 #define NABLA_ISA_AVX2 1
-/// AVX-512F: the products' tiled kernel runs 16 floats wide; every other kernel, AVX2's path.
+/// AVX-512F: the products, the direct convolution and the plain loops run 16 floats wide, with
+/// the AVX2 path's results to the bit; the sliding-window kernels and the sigmoid keep AVX2's.
 #define NABLA_ISA_AVX512 2
 
 /// The instruction set the calling thread's kernels run on (a NABLA_ISA_* level): the best the
