@@ -52,11 +52,16 @@ LOOP_KERNEL(nabla_gather_bytes_to_double,
  * parameter's gradient stays zero (MNIST's border pixels never light up), its moments decay
  * geometrically into the subnormal range, where each operation on them takes the processor's slow
  * path — a third of them subnormal triples the whole update's time — to keep values far below
- * anything that still moves a weight. NaN fails both comparisons and is kept. (PyTorch keeps
- * subnormal moments unless torch.set_flush_denormal is on.) */
+ * anything that still moves a weight. NaN fails both comparisons and is kept. On x86 the kernels
+ * that keep such state run with every subnormal result flushed (FLUSHING_LOOP_KERNEL), these
+ * included, so there is nothing left for FLUSHED to do. */
+#if HAVE_AVX2_PATH
+#define FLUSHED(x) (x)
+#else
 static inline float flushedFloat(float x) { return x > -FLT_MIN && x < FLT_MIN ? 0.0f : x; }
 static inline double flushedDouble(double x) { return x > -DBL_MIN && x < DBL_MIN ? 0.0 : x; }
 #define FLUSHED(x) _Generic((x), float: flushedFloat, double: flushedDouble)(x)
+#endif
 
 #define SGD_STEP for (long i = 0; i < count; i++) w[i] -= rate * DECAYED(i);
 LOOP_KERNEL(nabla_sgd_step_f32, (float *w, const float *g, long count, float rate, float decay),
@@ -74,11 +79,11 @@ LOOP_KERNEL(nabla_sgd_step_f64, (double *w, const double *g, long count, double 
         v[i] = b;                                                                              \
         w[i] -= rate * (nesterov ? d + momentum * b : b);                                      \
     }
-LOOP_KERNEL(nabla_momentum_step_f32,
+FLUSHING_LOOP_KERNEL(nabla_momentum_step_f32,
           (float *restrict w, float *restrict v, const float *restrict g, long count, float rate, float momentum,
            float keep, float decay, int nesterov, int first),
           (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(float))
-LOOP_KERNEL(nabla_momentum_step_f64,
+FLUSHING_LOOP_KERNEL(nabla_momentum_step_f64,
           (double *restrict w, double *restrict v, const double *restrict g, long count, double rate,
            double momentum, double keep, double decay, int nesterov, int first),
           (w, v, g, count, rate, momentum, keep, decay, nesterov, first), MOMENTUM_STEP(double))
@@ -96,11 +101,11 @@ LOOP_KERNEL(nabla_momentum_step_f64,
         v[i] = square;                                                                         \
         w[i] -= stepSize * mean / (__builtin_elementwise_sqrt(square) * inverseRoot2 + epsilon); \
     }
-LOOP_KERNEL(nabla_adam_step_f32,
+FLUSHING_LOOP_KERNEL(nabla_adam_step_f32,
           (float *restrict w, float *restrict m, float *restrict v, const float *restrict g, long count,
            float stepSize, float beta1, float beta2, float inverseRoot2, float epsilon, float decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(float))
-LOOP_KERNEL(nabla_adam_step_f64,
+FLUSHING_LOOP_KERNEL(nabla_adam_step_f64,
           (double *restrict w, double *restrict m, double *restrict v, const double *restrict g, long count,
            double stepSize, double beta1, double beta2, double inverseRoot2, double epsilon, double decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(double))

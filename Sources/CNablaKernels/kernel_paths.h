@@ -41,13 +41,39 @@
  * argument lists; the rest is the body. The loops are elementwise, so the AVX-512 build computes
  * each element as the AVX2 one does (the same multiply-adds fused), only 16 floats at a time. */
 #if HAVE_AVX2_PATH
+#define LOOP_KERNEL_PATHS(NAME, PARAMS, ...)                                                    \
+    __attribute__((noinline)) static void NAME##_portable PARAMS { __VA_ARGS__ }                \
+    __attribute__((noinline, target("avx2,fma"))) static void NAME##_avx2 PARAMS { __VA_ARGS__ } \
+    __attribute__((noinline, target("avx512f"))) static void NAME##_avx512 PARAMS { __VA_ARGS__ }
 #define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...)                                                  \
-    static void PUBLIC##_portable PARAMS { __VA_ARGS__ }                                        \
-    __attribute__((target("avx2,fma"))) static void PUBLIC##_avx2 PARAMS { __VA_ARGS__ }        \
-    __attribute__((target("avx512f"))) static void PUBLIC##_avx512 PARAMS { __VA_ARGS__ }       \
+    LOOP_KERNEL_PATHS(PUBLIC, PARAMS, __VA_ARGS__)                                              \
     DISPATCH_BY_ISA_WITH_AVX512(PUBLIC, PUBLIC, PARAMS, ARGS)
 #else
 #define LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...) void PUBLIC PARAMS { __VA_ARGS__ }
+#endif
+
+/* A LOOP_KERNEL run with subnormal numbers flushed to zero, as inputs and as results: x86's
+ * flush-to-zero and denormals-are-zero modes (what PyTorch's torch.set_flush_denormal(True)
+ * sets), switched on for the call and restored after it. For the optimizers' updates: where a
+ * weight's gradient stays zero, its state decays geometrically and, on its way down, products
+ * such as η·m fall below the smallest normal number, each taking the processor's slow path —
+ * a hundred such elements out of 23,520 nearly doubled Adam's loop (Docs/Performance.md). NaN
+ * and infinities are untouched. The paths are separate functions (noinline above), so that
+ * every operation of the loop runs between the two writes of the mode register. Elsewhere the
+ * loop runs as it is. */
+#if HAVE_AVX2_PATH
+#include <pmmintrin.h>  /* _mm_getcsr, _mm_setcsr and the two modes' bits */
+#define FLUSHING_LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...)                                         \
+    LOOP_KERNEL_PATHS(PUBLIC, PARAMS, __VA_ARGS__)                                              \
+    static DISPATCH_BY_ISA_WITH_AVX512(PUBLIC##_unflushed, PUBLIC, PARAMS, ARGS)                \
+    void PUBLIC PARAMS {                                                                        \
+        unsigned mode = _mm_getcsr();                                                           \
+        _mm_setcsr(mode | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON);                          \
+        PUBLIC##_unflushed ARGS;                                                                \
+        _mm_setcsr(mode);                                                                       \
+    }
+#else
+#define FLUSHING_LOOP_KERNEL(PUBLIC, PARAMS, ARGS, ...) LOOP_KERNEL(PUBLIC, PARAMS, ARGS, __VA_ARGS__)
 #endif
 
 #endif

@@ -83,6 +83,33 @@ import Testing
         #expect(n.factor.scalars == [1, -.infinity])
     }
 
+    #if arch(x86_64)
+    /// On x86 the stateful updates run in the processor's flush-to-zero and denormals-are-zero
+    /// modes, as with PyTorch's `torch.set_flush_denormal(True)`: a subnormal gradient counts as
+    /// zero, and so does a product that falls below the smallest normal number on the way. The
+    /// caller's own arithmetic keeps its subnormals afterwards.
+    @Test func statefulUpdatesFlushSubnormalsOnTheWay() {
+        let (m0, v0): (Float, Float) = (1e-37, 2e-38)
+        let adam = Adam<Float>(learningRate: 0.001), tiny = Float.leastNormalMagnitude / 128
+        var w = Tensor<Float>([1, 1])
+        var state = [Tensor<Float>([m0, m0]), Tensor<Float>([v0, v0]), Tensor<Float>([0])]
+        // Element 0: (1 − β2)·d² = 1e-43, subnormal; kept, it would add ~70 ulps to β2·v.
+        // Element 1: d is subnormal; kept, it would add over a thousand ulps to β1·m.
+        adam.update(&w, state: &state, along: Tensor([1e-20, tiny]))
+        #expect(state[1].scalars == [adam.beta2 * v0, adam.beta2 * v0])
+        #expect(state[0].scalars[1] == adam.beta1 * m0)
+
+        let sgd = SGD<Float>(learningRate: 0.1, momentum: 0.9)
+        var u = Tensor<Float>([1])
+        var velocity = [Tensor<Float>([m0]), Tensor<Float>([1])]
+        sgd.update(&u, state: &velocity, along: Tensor([tiny]))
+        #expect(velocity[0].scalars == [sgd.momentum * m0])
+
+        let stored = state[1].scalars[0]  // a value the compiler cannot fold
+        #expect(stored / 4 != 0 && (stored / 4).isSubnormal)
+    }
+    #endif
+
     @Test func optimizersReduceALoss() {
         var rng = SeededGenerator(seed: 4)
         let x = random([20, 3], seed: 5), y = sigmoid(random([20, 2], seed: 6))

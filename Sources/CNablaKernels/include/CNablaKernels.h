@@ -40,7 +40,8 @@ void nabla_sgd_step_f64(double *w, const double *g, long count, double rate, dou
 
 /// SGD with momentum over `count` elements, in place on w and the velocity v: d = g + decay·w;
 /// v = d if `first`, else momentum·v + keep·d; w −= rate·(d + momentum·v) if `nesterov`, else rate·v.
-/// The arrays must not overlap.
+/// Subnormal numbers are flushed to zero (on x86 by the processor's modes, inputs and every result;
+/// elsewhere the stored velocity). The arrays must not overlap.
 void nabla_momentum_step_f32(float *w, float *v, const float *g, long count, float rate, float momentum,
                              float keep, float decay, int nesterov, int first);
 
@@ -50,8 +51,8 @@ void nabla_momentum_step_f64(double *w, double *v, const double *g, long count, 
 
 /// Adam over `count` elements, in place on w and the moments m and v: d = g + decay·w;
 /// m = β1·m + (1 − β1)·d; v = β2·v + (1 − β2)·d²; w −= stepSize·m / (√v·inverseRoot2 + ε), where
-/// stepSize = η/(1 − β1ᵗ) and inverseRoot2 = 1/√(1 − β2ᵗ).
-/// The arrays must not overlap.
+/// stepSize = η/(1 − β1ᵗ) and inverseRoot2 = 1/√(1 − β2ᵗ). Subnormal numbers are flushed to zero as
+/// in `nabla_momentum_step_f32`. The arrays must not overlap.
 void nabla_adam_step_f32(float *w, float *m, float *v, const float *g, long count, float stepSize, float beta1,
                          float beta2, float inverseRoot2, float epsilon, float decay);
 

@@ -3,9 +3,11 @@ import RealModule
 
 /// Adam (Kingma & Ba), with PyTorch's semantics: bias-corrected first and second moment
 /// estimates, ε added outside the square root, and weight decay as an L2 term in the gradient.
-/// A moment estimate that decays below the smallest normal number is stored as zero (PyTorch's
-/// `torch.set_flush_denormal(True)`): subnormal arithmetic is many times slower, and moments
-/// that small no longer move a weight.
+/// Subnormal numbers are flushed to zero, as with PyTorch's `torch.set_flush_denormal(True)`: a
+/// moment estimate that decays below the smallest normal number is stored as zero, and on x86 the
+/// whole update runs in the processor's flush-to-zero and denormals-are-zero modes, so that a
+/// subnormal gradient or product on the way counts as zero too. Subnormal arithmetic is many
+/// times slower, and values that small no longer move a weight.
 public struct Adam<Scalar: TensorScalar>: Optimizer {
     /// Decay rates of the first and second moment estimates.
     public let beta1, beta2: Scalar

@@ -9,8 +9,9 @@ import CNablaKernels
 ///     w = w − η·d
 ///
 /// Plain SGD (μ = λ = 0) with ``QuadraticLoss`` is the book's step w ← w − (η/m)·Σₓ∇Cₓ.
-/// A velocity b below the smallest normal number is stored (and applied) as zero, as ``Adam``
-/// stores its moments.
+/// With momentum, subnormal numbers are flushed to zero as ``Adam`` flushes them: a velocity b
+/// below the smallest normal number is stored (and applied) as zero, and on x86 the update runs
+/// in the processor's flush-to-zero and denormals-are-zero modes.
 public struct SGD<Scalar: TensorScalar>: Optimizer {
     /// μ; 0 for plain SGD.
     public let momentum: Scalar
