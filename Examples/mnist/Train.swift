@@ -154,9 +154,9 @@ struct Train: AsyncParsableCommand {
         }
     }
 
-    /// Trains the network `recipe` describes and returns it.
+    /// Trains the network `recipe` describes and returns it, reporting to `output`.
     @discardableResult
-    func train(_ recipe: Recipe, on mnist: MNIST) throws -> Sequential<Float> {
+    func train(_ recipe: Recipe, on mnist: MNIST, output: TrainingOutput = .terminal) throws -> Sequential<Float> {
         var rng = SeededGenerator(seed: seed)
         let model: Sequential<Float> = recipe.makeModel(using: &rng)
         if let load { try model.load(from: load) }
@@ -176,9 +176,9 @@ struct Train: AsyncParsableCommand {
         }
         let architecture = describe(recipe.architecture)
         if recipe.epochs == 0, let load {
-            print("Evaluating \(network.rawValue), \(architecture), loaded from \(load)")
+            output.say("Evaluating \(network.rawValue), \(architecture), loaded from \(load)")
         } else {
-            print("Training \(network.rawValue), \(architecture), on \(digits.count) images: \(recipe.loss.rawValue) cost, "
+            output.say("Training \(network.rawValue), \(architecture), on \(digits.count) images: \(recipe.loss.rawValue) cost, "
                   + "\(self.optimizer.rawValue), η = \(recipe.learningRate)" + (recipe.lambda > 0 ? ", λ = \(recipe.lambda)" : "")
                   + ", mini-batch \(batchSize), seed \(seed)" + (load.map { ", starting from \($0)" } ?? ""))
         }
@@ -187,9 +187,9 @@ struct Train: AsyncParsableCommand {
         }
         if recipe.epochs == 0 {
             let result = model.evaluate(on: dataset(evaluation), loss: cost)
-            print("Evaluation: \(result.correct) / \(result.count)")
+            output.say("Evaluation: \(result.correct) / \(result.count)")
             if let save { try model.save(to: save, metadata: metadata(0, result.correct)) }
-            try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
+            try showMistakes(of: model, on: evaluation, shape: recipe.imageShape, output: output)
             return model
         }
 
@@ -197,13 +197,16 @@ struct Train: AsyncParsableCommand {
         // replayed after that: no graph is built and nothing is allocated per step.
         let trainer = Trainer(model: model, loss: cost, optimizer: optimizer, batchSize: batchSize,
                               order: recipe.order == .fixed ? .fixed : .shuffledEachEpoch(rng))
-        var progress = ProgressBar(total: 1)
-        trainer.progress = { step, steps in
-            if step == 1 { progress = ProgressBar(total: steps) }
-            progress.advance(to: step)
-            if step == steps { progress.clear() }
+        if output.showsProgress {
+            var progress = ProgressBar(total: 1)
+            trainer.progress = { step, steps in
+                if step == 1 { progress = ProgressBar(total: steps) }
+                progress.advance(to: step)
+                if step == steps { progress.clear() }
+            }
         }
-        trainer.callbacks = [EpochPrinter(evaluationName: evaluation.name, reportsTest: recipe.reportsTestAtBestValidation)]
+        trainer.callbacks = [EpochPrinter(evaluationName: evaluation.name, reportsTest: recipe.reportsTestAtBestValidation,
+                                          output: output)]
         if let saveBest {
             trainer.callbacks.append(SaveBestCheckpoint(of: model, to: saveBest, monitoring: evaluation.name, metadata: metadata(0, 0)))
         }
@@ -232,24 +235,24 @@ struct Train: AsyncParsableCommand {
             if let test = history[best].evaluations["test"], evaluation.name != "test" {
                 summary += "; test accuracy at the best validation epoch: \(percent(test))"
             }
-            print(summary + String(format: "; %.1f s in all", Date().timeIntervalSince(start)))
+            output.say(summary + String(format: "; %.1f s in all", Date().timeIntervalSince(start)))
         }
-        if history.count < recipe.epochs, let stop = trainer.stopReason { print("Stopped after epoch \(history.count - 1): \(stop)") }
+        if history.count < recipe.epochs, let stop = trainer.stopReason { output.say("Stopped after epoch \(history.count - 1): \(stop)") }
         if let save {
             try model.save(to: save, metadata: metadata(history.count - 1, history.last?.evaluations[evaluation.name]?.correct ?? 0))
-            print("Saved the final parameters to \(save)")
+            output.say("Saved the final parameters to \(save)")
         }
-        if let saveBest { print("Saved the best epoch's parameters to \(saveBest)") }
+        if let saveBest { output.say("Saved the best epoch's parameters to \(saveBest)") }
         if let plot {
             try curve.svg(title: "\(network.rawValue) (\(architecture)) on MNIST, \(recipe.loss.rawValue) cost, η = \(recipe.learningRate)",
                           evaluationName: evaluation.name).write(toFile: plot)
-            print("Drew the learning curve to \(plot)")
+            output.say("Drew the learning curve to \(plot)")
         }
-        try showMistakes(of: model, on: evaluation, shape: recipe.imageShape)
+        try showMistakes(of: model, on: evaluation, shape: recipe.imageShape, output: output)
         return model
     }
 
-    func showMistakes(of model: Sequential<Float>, on set: MNISTSet, shape: MNISTImageShape) throws {
+    func showMistakes(of model: Sequential<Float>, on set: MNISTSet, shape: MNISTImageShape, output: TrainingOutput) throws {
         guard showMistakes > 0 else { return }
         var wrong: [(index: Int, predicted: Int, truth: Int)] = []
         set.dataset(as: Float.self, imageShape: shape, labels: .classIndices).forEachBatch(of: 500) { images, labels, first in
@@ -259,10 +262,10 @@ struct Train: AsyncParsableCommand {
                 wrong.append((first + row, predicted, Int(truth)))
             }
         }
-        print("\(wrong.count) of the misclassified \(set.name) digits:")
+        output.say("\(wrong.count) of the misclassified \(set.name) digits:")
         for (i, predicted, truth) in wrong {
-            print("\(set.name) image \(i): predicted \(predicted), true \(truth)")
-            print(terminalPicture(of: Array(set.images(at: [i], as: Float.self).scalars)))
+            output.say("\(set.name) image \(i): predicted \(predicted), true \(truth)\n"
+                       + terminalPicture(of: Array(set.images(at: [i], as: Float.self).scalars)))
         }
     }
 }
@@ -272,10 +275,11 @@ struct EpochPrinter: TrainingCallback {
     let evaluationName: String
     /// Chapter 6: the test accuracy, printed at each new best validation accuracy.
     let reportsTest: Bool
+    let output: TrainingOutput
     private var best = -1
 
-    init(evaluationName: String, reportsTest: Bool) {
-        (self.evaluationName, self.reportsTest) = (evaluationName, reportsTest)
+    init(evaluationName: String, reportsTest: Bool, output: TrainingOutput = .terminal) {
+        (self.evaluationName, self.reportsTest, self.output) = (evaluationName, reportsTest, output)
     }
 
     mutating func epochEnded(_ report: EpochReport, history: [EpochReport], control: inout TrainingControl) throws {
@@ -287,9 +291,8 @@ struct EpochPrinter: TrainingCallback {
             best = result.correct
             if reportsTest, let test = report.evaluations["test"] { line += "  best so far; test \(test.correct) / \(test.count)" }
         }
-        print(line)
-        fflush(nil)  // the line reaches a log file now, not when the run ends, and before any warning
-        for warning in report.warnings { printError("warning: " + warning) }
+        output.say(line)  // flushed: before any warning
+        for warning in report.warnings { output.warn(warning) }
     }
 }
 

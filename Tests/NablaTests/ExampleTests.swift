@@ -95,22 +95,29 @@ import Testing
         #expect(refused.status == 1 && Self.errorLines(refused).first?.contains("could hold") == true, "\(refused.errors)")
     }
 
-    /// `ensemble --members DIR` keeps each network it trains, and a later run uses them.
+    /// `ensemble --members DIR` keeps each network it trains, and a later run uses them; networks
+    /// trained at once (`--jobs 2`) are those trained one after another.
     @Test(.needsMNIST) func anEnsembleResumesFromTheNetworksItKept() throws {
         let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let options = ["--epochs", "1", "--limit", "1000", "--members", scratch]
-        let first = try Self.run(["ensemble", "--count", "2"] + options)
+        let training = ["--epochs", "1", "--limit", "1000"], options = training + ["--members", scratch]
+        let first = try Self.run(["ensemble", "--count", "2", "--jobs", "2"] + options)
         #expect(first.status == 0, "\(first.errors)")
         let second = try Self.run(["ensemble", "--count", "3"] + options)
         #expect(second.status == 0, "\(second.errors)")
         let lines = { (run: Run, prefix: String) in run.output.split(separator: "\n").filter { $0.hasPrefix(prefix) } }
+        // The first run trains its two networks at once, each line led by its seed.
+        #expect(lines(first, "seed 1: Epoch 0").count == 1 && lines(first, "seed 2: Epoch 0").count == 1, "\(first.output)")
         // The second run trains only the third network and evaluates the two it finds.
-        #expect(lines(first, "Epoch 0").count == 2 && lines(second, "Epoch 0").count == 1, "\(second.output)")
+        #expect(lines(second, "Epoch 0").count == 1, "\(second.output)")
         #expect(lines(second, "Evaluating chapter1").count == 2, "\(second.output)")
         #expect(Array(lines(second, "Network ").prefix(2)) == lines(first, "Network "), "\(first.output)\n\(second.output)")
         #expect(lines(second, "The vote of 3: ").count == 1)
         #expect(FileManager.default.fileExists(atPath: scratch + "/chapter1-seed-3.safetensors"))
+        let oneAtATime = try Self.run(["ensemble", "--count", "2", "--jobs", "1"] + training)
+        #expect(oneAtATime.status == 0, "\(oneAtATime.errors)")
+        #expect(lines(oneAtATime, "Network ") == lines(first, "Network "), "\(oneAtATime.output)")
+        #expect(lines(oneAtATime, "The vote of 2: ") == lines(first, "The vote of 2: "))
     }
 
     @Test(.needsMNIST) func theLearningSpeedReportHasTheBooksShape() throws {
@@ -147,6 +154,7 @@ import Testing
         (["--lambda", "-1"], 64, "--lambda must be 0 or more, got -1"),
         (["--network", "chapter6-relu", "--loss", "quadratic", "--epochs", "0"], 1, "use log-likelihood"),
         (["ensemble", "--count", "0"], 64, "--count must be positive, got 0"),
+        (["ensemble", "--jobs", "0"], 64, "--jobs must be positive, got 0"),
         (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),
     ])
     func failuresAreOneLineAndNonZero(arguments: [String], status: Int32, message: String) throws {

@@ -70,6 +70,61 @@ func drive<C: TrainingCallback>(_ callback: C, accuracies: [Int], learningRate: 
         #expect(again == parameters)
     }
 
+    /// Models training at once, each on a thread of its own, do not see each other: each run
+    /// gives the bits it gives alone. A convolutional network with dropout and Adam, trained by
+    /// the `Trainer` (recorded once, then replayed) and by eager steps (a graph recorded at every
+    /// step): its convolutions ask for the worker pool (one thread gets it, the other runs its
+    /// shares itself), its kernels keep scratch per thread, and its layers' mode and its
+    /// recording are the thread's own.
+    @Test func modelsTrainingAtOnceOnTwoThreadsEachGiveTheirOwnRun() throws {
+        /// Trains one network from `seed` and returns its parameters' bits.
+        @Sendable func run(_ seed: UInt64) throws -> [[UInt64]] {
+            var rng = SeededGenerator(seed: seed)
+            let images = TensorDataset(inputs: random([200, 1, 10, 10], seed: seed),
+                                       targets: Tensor((0..<200).map { Double($0 % 3) }))
+            var model = Sequential<Double> {
+                Conv2D(inputChannels: 1, outputChannels: 4, kernelSize: 3, using: &rng)
+                MaxPool2D(kernelSize: 2)
+                ReLU()
+                Flatten()
+                Dropout(probability: 0.5, using: &rng)
+                Dense(inputSize: 64, outputSize: 3, using: &rng)
+            }
+            let trainer = Trainer(model: model, loss: SoftmaxCrossEntropyLoss(), optimizer: Adam(learningRate: 0.01),
+                                  batchSize: 8, order: .shuffledEachEpoch(seed: seed))
+            try trainer.fit(images, epochs: 3)
+            var optimizer = SGD<Double>(learningRate: 0.01, momentum: 0.9)
+            var (x, y) = (Tensor<Double>(zeros: [0]), Tensor<Double>(zeros: [0]))
+            for start in stride(from: 0, to: 200, by: 8) {
+                images.batch(Array(start ..< start + 8)[...], inputs: &x, targets: &y)
+                let (_, gradients) = withLayerMode(.training) {
+                    valueWithGradient(at: model) { SoftmaxCrossEntropyLoss()($0(x), y) }
+                }
+                optimizer.update(&model, along: gradients)
+            }
+            return model.parameterValues.sorted { $0.key < $1.key }.map { $0.value.scalars.map(\.bitPattern) }
+        }
+        let alone = try [1, 2].map(run)
+        #expect(alone[0] != alone[1])
+        final class Outcomes: @unchecked Sendable {
+            let lock = NSLock()
+            var runs: [Result<[[UInt64]], any Error>?] = [nil, nil]
+        }
+        for _ in 0..<3 {
+            let (outcomes, group) = (Outcomes(), DispatchGroup())
+            for index in 0..<2 {
+                group.enter()
+                Thread {
+                    let outcome = Result { try run(UInt64(index + 1)) }
+                    outcomes.lock.withLock { outcomes.runs[index] = outcome }
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+            #expect(try outcomes.runs.map { try $0!.get() } == alone)
+        }
+    }
+
     @Test func theTrainerMatchesAHandWrittenLoop() throws {
         // Fixed order, one epoch: the trainer's steps are the eager steps, to the bit.
         let training = blobs(count: 40, seed: 5)
