@@ -97,9 +97,9 @@ struct EnsembleCommand: AsyncParsableCommand {
 
     /// Trains the members `jobs` at a time, each on a thread of its own that takes the next member
     /// when it is done, with the kernels kept to one thread apiece (`KernelThreads`): a network of
-    /// the book at a mini-batch of 10 gains little from a second core, and two at once nearly
-    /// twice as much. Each network is the one `train --seed S` gives, to the bit. Their lines are
-    /// led by their seeds; after a failure no new member starts.
+    /// the book at a mini-batch of 10 gains little from a second core, which a second network puts
+    /// to better use (Docs/Chapter6.md has the figures). Each network is the one `train --seed S`
+    /// gives, to the bit. Their lines are led by their seeds; after a failure no new member starts.
     static func train(_ plan: [Member], jobs: Int, on mnist: MNIST) async throws -> [Sequential<Float>] {
         let results = Results(count: plan.count)
         let group = DispatchGroup()
