@@ -146,6 +146,7 @@ import Testing
         // A directory where a file should go is named as such, not as an error code.
         (["--epochs", "0", "--limit", "10", "--save", NSTemporaryDirectory()], 1, "is a directory"),
         (["--epochs", "1", "--limit", "10", "--plot", NSTemporaryDirectory()], 1, "is a directory"),
+        (["--epochs", "0", "--load", NSTemporaryDirectory()], 1, "is a directory"),
         (["--data", "/nonexistent/mnist"], 1, "error: /nonexistent/mnist: no such file or directory"),
         (["--hidden", "30,x"], 64, "--hidden takes positive sizes"),
         (["--network", "chapter7"], 64, "error: "),

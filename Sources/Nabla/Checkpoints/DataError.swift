@@ -17,11 +17,17 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(file): \(reason)" }
 }
 
-/// A file's bytes, as stored; a missing or unreadable file throws a ``DataError`` that names it.
-/// For Nabla's readers (checkpoints here, data sets in NablaData).
+/// A file's bytes, as stored; a file that cannot be read throws a ``DataError`` that names it and
+/// says why in words (missing, a directory, not readable). For Nabla's readers (checkpoints here,
+/// data sets in NablaData).
 package func readBytes(_ path: String) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw DataError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError(file: path, "no such file")
+        }
+        if isDirectory.boolValue { throw DataError(file: path, "is a directory") }
+        throw DataError(file: path, FileManager.default.isReadableFile(atPath: path) ? "cannot be read" : "cannot be read: permission denied")
     }
     return [UInt8](data)
 }
