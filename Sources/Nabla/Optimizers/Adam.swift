@@ -60,26 +60,6 @@ public struct Adam<Scalar: TensorScalar>: Optimizer {
 struct AdamStep<Scalar: TensorScalar>: TensorOperation {
     let count: Int
     let beta1, beta2, epsilon, weightDecay: Scalar
-    /// The steps from which each bias correction 1 − βᵗ is exactly 1 (see ``biasCorrection``).
-    private let beta1Negligible, beta2Negligible: Int
-
-    init(count: Int, beta1: Scalar, beta2: Scalar, epsilon: Scalar, weightDecay: Scalar) {
-        (self.count, self.beta1, self.beta2, self.epsilon, self.weightDecay) = (count, beta1, beta2, epsilon, weightDecay)
-        (beta1Negligible, beta2Negligible) = (Self.negligibleFrom(beta1), Self.negligibleFrom(beta2))
-    }
-
-    /// The first step t at which βᵗ ≤ ulp(1)/8, one step late to allow for the logarithms' rounding.
-    private static func negligibleFrom(_ beta: Scalar) -> Int {
-        Int((Scalar.log(Scalar.ulpOfOne / 8) / Scalar.log(beta)).rounded(.up)) + 1
-    }
-
-    /// 1 − βᵗ, the bias correction. Past `negligible` it is 1 without computing βᵗ, to the bit: pow
-    /// errs by less than one of its ulps, so it returns less than a quarter of 1's ulp, and 1 minus
-    /// that rounds to 1. This skips pow's slow path where βᵗ underflows (for β = 0.9, after about
-    /// 900 steps in Float).
-    private func biasCorrection(_ beta: Scalar, _ t: Int, negligibleFrom negligible: Int) -> Scalar {
-        t >= negligible ? 1 : 1 - Scalar.pow(beta, t)
-    }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -87,9 +67,8 @@ struct AdamStep<Scalar: TensorScalar>: TensorOperation {
         let (w, m, v, step) = (buffers.updating(0), buffers.updating(1), buffers.updating(2), buffers.updating(3))
         let (g, learningRate, f, d) = (buffers.input(4), buffers.input(5)[0], Float.self, Double.self)
         step[0] += 1
-        let t = Int(step[0])
-        let stepSize = learningRate / biasCorrection(beta1, t, negligibleFrom: beta1Negligible)
-        let inverseRoot2 = 1 / biasCorrection(beta2, t, negligibleFrom: beta2Negligible).squareRoot()
+        let stepSize = learningRate / (1 - Scalar.pow(beta1, Int(step[0])))
+        let inverseRoot2 = 1 / (1 - Scalar.pow(beta2, Int(step[0]))).squareRoot()
         if Scalar.isFloat {
             nabla_adam_step_f32(w.assuming(f), m.assuming(f), v.assuming(f), g.assuming(f), count, Float(stepSize),
                                 Float(beta1), Float(beta2), Float(inverseRoot2), Float(epsilon), Float(weightDecay))
