@@ -12,23 +12,21 @@ enum TrainingOutput: Sendable {
         if case .terminal = self { true } else { false }
     }
 
+    /// What leads each line: nothing on the terminal.
+    private var prefix: String {
+        if case .lines(let prefix) = self { prefix } else { "" }
+    }
+
     /// Prints `text` on standard output, each of its lines led by the prefix, and flushes it: a
     /// log file has it now, not when the run ends. One `print`, so that lines of networks
     /// training at once do not interleave mid-line.
     func say(_ text: String) {
-        switch self {
-        case .terminal: print(text)
-        case .lines(let prefix): print(text.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { prefix + $0 }.joined(separator: "\n"))
-        }
+        print(text.split(separator: "\n", omittingEmptySubsequences: false).map { prefix + $0 }.joined(separator: "\n"))
         fflush(nil)
     }
 
     /// Prints a warning on standard error, led by the prefix.
     func warn(_ warning: String) {
-        switch self {
-        case .terminal: printError("warning: " + warning)
-        case .lines(let prefix): printError(prefix + "warning: " + warning)
-        }
+        printError(prefix + "warning: " + warning)
     }
 }
