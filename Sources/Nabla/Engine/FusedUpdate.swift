@@ -21,7 +21,7 @@ extension Program {
                 guard gradient.offset == 0, !results.contains(where: { $0.buffer == gradient.buffer }),
                       let producer = launches[..<index].lastIndex(where: { $0.operands[$0.operands.count - 2] == gradient }),
                       let product = launches[producer].op as? MatrixProduct<Scalar>,
-                      product.rows * product.columns == step.count else { continue }
+                      product.batchCount == 1, product.rows * product.columns == step.count else { continue }
                 // Between the product and the step, nothing may read the gradient or the weight
                 // (a gradient formed later may read the weight's old value), and nothing but
                 // the step may read the gradient at all.

@@ -1,9 +1,14 @@
-// + − × ÷ with NumPy broadcasting. Each gradient is computed at the broadcast shape and summed
-// back to its input's shape, so [3, 4] + [4] gives the bias a gradient of shape [4].
+// + − × ÷, maximum and minimum, and comparisons, with NumPy broadcasting. Each gradient is
+// computed at the broadcast shape and summed back to its input's shape, so [3, 4] + [4] gives the
+// bias a gradient of shape [4].
 
-/// An element-wise arithmetic op on two tensors, broadcasting.
+/// An element-wise op on two tensors, broadcasting.
 struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
-    enum Function { case add, subtract, multiply, divide }
+    enum Function {
+        case add, subtract, multiply, divide, maximum, minimum
+        /// Comparisons give 1 where they hold and 0 elsewhere (NaN compares unequal to everything).
+        case less, lessOrEqual, greater, greaterOrEqual, equal, notEqual
+    }
     let function: Function
     let shape: [Int]
     let lhsShape, rhsShape: [Int]
@@ -33,6 +38,15 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         case .subtract: combine(a, b, out, -)
         case .multiply: combine(a, b, out, *)
         case .divide: combine(a, b, out, /)
+        // NaN in either operand gives NaN, as PyTorch's maximum and minimum do.
+        case .maximum: combine(a, b, out) { x, y in x.isNaN || x > y ? x : y }
+        case .minimum: combine(a, b, out) { x, y in x.isNaN || x < y ? x : y }
+        case .less: combine(a, b, out) { $0 < $1 ? 1 : 0 }
+        case .lessOrEqual: combine(a, b, out) { $0 <= $1 ? 1 : 0 }
+        case .greater: combine(a, b, out) { $0 > $1 ? 1 : 0 }
+        case .greaterOrEqual: combine(a, b, out) { $0 >= $1 ? 1 : 0 }
+        case .equal: combine(a, b, out) { $0 == $1 ? 1 : 0 }
+        case .notEqual: combine(a, b, out) { $0 != $1 ? 1 : 0 }
         }
     }
 
@@ -64,14 +78,25 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         case .subtract: (lhs, rhs) = ({ g }, { -g })
         case .multiply: (lhs, rhs) = ({ g * b }, { g * a })
         case .divide: (lhs, rhs) = ({ g / b }, { -(g * call.output) / b })  // ∂(a/b)/∂b = −(a/b)/b
+        // The larger operand takes the gradient; a tie splits it in halves, as in PyTorch.
+        case .maximum: (lhs, rhs) = ({ Self.winnerShare(g, a .> b, a .== b) }, { Self.winnerShare(g, b .> a, a .== b) })
+        case .minimum: (lhs, rhs) = ({ Self.winnerShare(g, a .< b, a .== b) }, { Self.winnerShare(g, b .< a, a .== b) })
+        case .less, .lessOrEqual, .greater, .greaterOrEqual, .equal, .notEqual: return [nil, nil]  // piecewise constant
         }
         return [call.needsGradient(0) ? lhs().sum(toShape: lhsShape) : nil,
                 call.needsGradient(1) ? rhs().sum(toShape: rhsShape) : nil]
     }
 }
 
+extension Arithmetic {
+    /// g where an operand won, g/2 where it tied, 0 elsewhere (even where g is infinite).
+    static func winnerShare(_ g: Tensor<Scalar>, _ won: Tensor<Scalar>, _ tied: Tensor<Scalar>) -> Tensor<Scalar> {
+        Tensor.where(won, g, Tensor.where(tied, g * 0.5, Tensor(0)))
+    }
+}
+
 extension Tensor {
-    private static func apply(_ function: Arithmetic<Scalar>.Function, _ lhs: Tensor, _ rhs: Tensor, _ symbol: String) -> Tensor {
+    static func apply(_ function: Arithmetic<Scalar>.Function, _ lhs: Tensor, _ rhs: Tensor, _ symbol: String) -> Tensor {
         let op = Arithmetic<Scalar>(function, lhs.shape, rhs.shape, symbol: symbol)
         return op([lhs, rhs], shape: op.shape)
     }
@@ -114,3 +139,11 @@ extension Tensor {
     /// `lhs = lhs / rhs`.
     public static func /= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs / rhs }
 }
+
+/// The element-wise maximum of two tensors, broadcasting; NaN if either element is NaN. The
+/// gradient goes to the larger element, half to each on a tie (PyTorch's rule).
+public func maximum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.apply(.maximum, a, b, "maximum") }
+
+/// The element-wise minimum of two tensors, broadcasting; NaN if either element is NaN. The
+/// gradient goes to the smaller element, half to each on a tie (PyTorch's rule).
+public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.apply(.minimum, a, b, "minimum") }

@@ -6,6 +6,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
     enum Function {
         case negate, exp, log, squareRoot, square, absoluteValue, sign
         case power(Scalar)
+        case clamp(Scalar, Scalar)
         case sigmoid, tanh, relu
     }
     let function: Function
@@ -32,6 +33,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
             case .absoluteValue: for i in chunk { y[i] = Swift.abs(x[i]) }
             case .sign: for i in chunk { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : x[i] == 0 ? 0 : x[i]) }
             case .power(let exponent): for i in chunk { y[i] = .pow(x[i], exponent) }
+            case .clamp(let lower, let upper): for i in chunk { y[i] = x[i].isNaN ? x[i] : Swift.min(Swift.max(x[i], lower), upper) }
             case .sigmoid: sigmoid(x + chunk.lowerBound, y + chunk.lowerBound, chunk.count)
             case .tanh: for i in chunk { y[i] = .tanh(x[i]) }
             case .relu: for i in chunk { y[i] = x[i] > 0 || x[i].isNaN ? x[i] : 0 }
@@ -64,6 +66,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
         case .absoluteValue: return [g * sign(x)]
         case .sign: return [Tensor(zeros: x.shape)]
         case .power(let exponent): return [g * exponent * pow(x, exponent - 1)]
+        case .clamp(let lower, let upper): return [Tensor.where((x .>= lower) * (x .<= upper), g, Tensor(0))]
         case .sigmoid: return [ActivationDerivative(function: .sigmoid, count: count)([y, g], shape: y.shape)]
         case .tanh: return [ActivationDerivative(function: .tanh, count: count)([y, g], shape: y.shape)]
         case .relu: return [ActivationDerivative(function: .relu, count: count)([y, g], shape: y.shape)]

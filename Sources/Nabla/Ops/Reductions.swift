@@ -150,6 +150,37 @@ extension Tensor {
         return sum(alongAxis: axis, keepingDimension: keepingDimension) / Scalar(length)
     }
 
+    /// Sums along every axis in `axes` (negative counts from the end), keeping them as size 1
+    /// if asked.
+    public func sum(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
+        let resolved = axes.map { normalizedAxis($0, op: "sum(alongAxes:)") }
+        check(Set(resolved).count == resolved.count, "sum(alongAxes:): axes \(axes) repeat an axis of shape \(shape)")
+        let kept = resolved.reduce(self) { x, axis in x.sum(alongAxis: axis, keepingDimension: true) }
+        return keepingDimensions ? kept : kept.reshaped(to: shape.indices.filter { !resolved.contains($0) }.map { shape[$0] })
+    }
+
+    /// The mean along every axis in `axes`, keeping them as size 1 if asked.
+    public func mean(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
+        let length = axes.map { shape[normalizedAxis($0, op: "mean(alongAxes:)")] }.reduce(1, *)
+        return sum(alongAxes: axes, keepingDimensions: keepingDimensions) / Scalar(length)
+    }
+
+    /// The variance along every axis in `axes`: the mean squared deviation from the mean, with
+    /// the sum divided by n − `correction` (0, the default, as NumPy and layer norm; 1 for the
+    /// unbiased estimate, PyTorch's `var` default).
+    public func variance(alongAxes axes: [Int], keepingDimensions: Bool = false, correction: Int = 0) -> Tensor {
+        let length = axes.map { shape[normalizedAxis($0, op: "variance(alongAxes:)")] }.reduce(1, *)
+        check(correction >= 0 && length > correction,
+              "variance(alongAxes:): correction \(correction) needs more than \(correction) elements, not \(length)")
+        let deviation = self - mean(alongAxes: axes, keepingDimensions: true)
+        return deviation.squared().sum(alongAxes: axes, keepingDimensions: keepingDimensions) / Scalar(length - correction)
+    }
+
+    /// The variance along `axis`; see ``variance(alongAxes:keepingDimensions:correction:)``.
+    public func variance(alongAxis axis: Int, keepingDimension: Bool = false, correction: Int = 0) -> Tensor {
+        variance(alongAxes: [axis], keepingDimensions: keepingDimension, correction: correction)
+    }
+
     /// The maximum along `axis`. The gradient flows to the first maximal element of each slice;
     /// a slice holding NaN has NaN as its maximum.
     public func max(alongAxis axis: Int, keepingDimension: Bool = false) -> Tensor {

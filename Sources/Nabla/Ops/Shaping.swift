@@ -12,86 +12,80 @@ struct View<Scalar: TensorScalar>: TensorOperation {
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let count = inputShape.reduce(1, *)
         if elements == 0..<count { return [g.reshaped(to: inputShape)] }
-        return [Slice(axis: 0, range: elements, inputShape: [count], padding: true)([g.reshaped(to: [-1])], shape: [count])
+        return [Pad(axis: 0, range: elements, outputShape: [count])([g.reshaped(to: [-1])], shape: [count])
             .reshaped(to: inputShape)]
     }
 }
 
-/// The elements whose index along `axis` lies in `range` — or, `padding`, the reverse: a tensor
-/// of the input's shape with the slice put back in place and zeros around it.
+/// The elements whose index along `axis` lies in `range`; its gradient pads them back.
 struct Slice<Scalar: TensorScalar>: TensorOperation {
     let axis: Int
     let range: Range<Int>
-    /// The shape of the larger tensor (the input of a slice, the output of a padding).
     let inputShape: [Int]
-    let padding: Bool
-
-    var name: String { padding ? "pad" : "slice" }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y) = (buffers.input(0), buffers.output)
-        let split = AxisSplit(inputShape, axis: axis)
+        let (x, y, split) = (buffers.input(0), buffers.output, AxisSplit(inputShape, axis: axis))
         let run = range.count * split.inner
-        if padding { y.initialize(repeating: 0, count: inputShape.reduce(1, *)) }
-        for o in 0..<split.outer {
-            let whole = split.offset(o, range.lowerBound, 0)
-            if padding {
-                (y + whole).update(from: x + o * run, count: run)
-            } else {
-                (y + o * run).update(from: x + whole, count: run)
-            }
-        }
+        for o in 0..<split.outer { (y + o * run).update(from: x + split.offset(o, range.lowerBound, 0), count: run) }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        var shape = inputShape
-        shape[axis] = padding ? range.count : inputShape[axis]
-        return [Slice(axis: axis, range: range, inputShape: inputShape, padding: !padding)([g], shape: shape)]
+        [Pad(axis: axis, range: range, outputShape: inputShape)([g], shape: inputShape)]
     }
 }
 
-/// The transpose of a matrix.
-struct Transpose<Scalar: TensorScalar>: TensorOperation {
-    let rows, columns: Int
+/// The reverse of a slice: a tensor of `outputShape` holding the input at `range` along `axis`,
+/// and zeros around it; its gradient slices them out again.
+struct Pad<Scalar: TensorScalar>: TensorOperation {
+    let axis: Int
+    let range: Range<Int>
+    let outputShape: [Int]
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, y, split) = (buffers.input(0), buffers.output, AxisSplit(outputShape, axis: axis))
+        let run = range.count * split.inner
+        y.initialize(repeating: 0, count: outputShape.reduce(1, *))
+        for o in 0..<split.outer { (y + split.offset(o, range.lowerBound, 0)).update(from: x + o * run, count: run) }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        [Slice(axis: axis, range: range, inputShape: outputShape)([g], shape: call.inputs[0].shape)]
+    }
+}
+
+/// The same elements with their axes reordered: output axis i is input axis `axes[i]`. Its
+/// gradient is the inverse permutation.
+struct Permute<Scalar: TensorScalar>: TensorOperation {
+    let inputShape: [Int]
+    let axes: [Int]
+    /// The output's shape, and the input's stride along each output axis.
+    private let shape, strides: [Int]
+
+    init(_ inputShape: [Int], axes: [Int]) {
+        (self.inputShape, self.axes) = (inputShape, axes)
+        var inputStrides = [Int](repeating: 1, count: inputShape.count)
+        for axis in inputShape.indices.dropLast().reversed() { inputStrides[axis] = inputStrides[axis + 1] * inputShape[axis + 1] }
+        shape = axes.map { inputShape[$0] }
+        strides = axes.map { inputStrides[$0] }
+    }
+
+    var name: String { "permute" }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y) = (buffers.input(0), buffers.output)
-        for r in 0..<rows { for c in 0..<columns { y[c * rows + r] = x[r * columns + c] } }
-    }
-
-    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] { [g.transposed()] }
-}
-
-/// Rows picked by index (repeats allowed), or — `scattering` — the reverse: rows added back into a
-/// tensor of `rowCount` rows at those indices.
-struct GatherRows<Scalar: TensorScalar>: TensorOperation {
-    let indices: [Int]
-    let rowCount, rowSize: Int
-    let scattering: Bool
-
-    var name: String { scattering ? "scatter(rows:)" : "gathering(rows:)" }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y) = (buffers.input(0), buffers.output)
-        if scattering { y.initialize(repeating: 0, count: rowCount * rowSize) }
-        for (slot, row) in indices.enumerated() {
-            if scattering {
-                for j in 0..<rowSize { y[row * rowSize + j] += x[slot * rowSize + j] }
-            } else {
-                (y + slot * rowSize).update(from: x + row * rowSize, count: rowSize)
-            }
-        }
+        forEachBroadcastElement(shape, strides, strides) { o, i, _ in y[o] = x[i] }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let op = GatherRows(indices: indices, rowCount: rowCount, rowSize: rowSize, scattering: !scattering)
-        return [op([g], shape: call.inputs[0].shape)]
+        var inverse = axes
+        for (position, axis) in axes.enumerated() { inverse[axis] = position }
+        return [g.permuted(inverse)]
     }
 }
 
@@ -119,7 +113,7 @@ struct Concatenate<Scalar: TensorScalar>: TensorOperation {
         var start = 0
         return shapes.map { shape in
             defer { start += shape[axis] }
-            return Slice(axis: axis, range: start ..< start + shape[axis], inputShape: outputShape, padding: false)([g], shape: shape)
+            return Slice(axis: axis, range: start ..< start + shape[axis], inputShape: outputShape)([g], shape: shape)
         }
     }
 }
@@ -140,11 +134,53 @@ extension Tensor {
         return view(View(inputShape: shape, elements: 0..<count), shape: resolved)
     }
 
-    /// The transpose of a 2-D tensor. (``matmul(_:_:transposingA:transposingB:)`` reads a transposed
-    /// operand in place; use this when the transpose itself is wanted.)
+    /// The same elements with the axes reordered: axis i of the result is axis `axes[i]` of
+    /// this tensor (negative axes count from the end), as PyTorch's `permute`.
+    ///
+    /// ```swift
+    /// let heads = x.reshaped(to: [b, t, h, d]).permuted([0, 2, 1, 3])   // [b, h, t, d]
+    /// ```
+    public func permuted(_ axes: [Int]) -> Tensor {
+        let resolved = axes.map { normalizedAxis($0, op: "permuted") }
+        check(resolved.count == rank && Set(resolved).count == rank,
+              "permuted: \(axes) is not a permutation of the \(rank) axes of shape \(shape)")
+        if resolved == Array(0..<rank) { return self }
+        let op = Permute<Scalar>(shape, axes: resolved)
+        return op([self], shape: resolved.map { shape[$0] })
+    }
+
+    /// The tensor with axes `first` and `second` swapped (negative axes count from the end).
+    public func transposed(_ first: Int, _ second: Int) -> Tensor {
+        var axes = Array(0..<rank)
+        axes.swapAt(normalizedAxis(first, op: "transposed"), normalizedAxis(second, op: "transposed"))
+        return permuted(axes)
+    }
+
+    /// The transpose of the last two axes: of a matrix, or of each matrix in a batch.
+    /// (``matmul(_:_:transposingA:transposingB:)`` reads a transposed operand in place; use this
+    /// when the transpose itself is wanted.)
     public func transposed() -> Tensor {
-        check(rank == 2, "transposed: needs a 2-D tensor, got shape \(shape)")
-        return Transpose(rows: shape[0], columns: shape[1])([self], shape: [shape[1], shape[0]])
+        check(rank >= 2, "transposed: needs at least 2 dimensions, got shape \(shape)")
+        return transposed(-2, -1)
+    }
+
+    /// The same elements with a dimension of size 1 inserted at `axis` (negative counts from
+    /// the end of the result: -1 appends one). A view, no copy.
+    public func expandingShape(at axis: Int) -> Tensor {
+        let position = axis < 0 ? axis + rank + 1 : axis
+        check(position >= 0 && position <= rank, "expandingShape: axis \(axis) is out of range for shape \(shape)")
+        var newShape = shape
+        newShape.insert(1, at: position)
+        return reshaped(to: newShape)
+    }
+
+    /// The same elements without the dimension of size 1 at `axis`. A view, no copy.
+    public func squeezingShape(at axis: Int) -> Tensor {
+        let axis = normalizedAxis(axis, op: "squeezingShape")
+        check(shape[axis] == 1, "squeezingShape: axis \(axis) of shape \(shape) has size \(shape[axis]), not 1")
+        var newShape = shape
+        newShape.remove(at: axis)
+        return reshaped(to: newShape)
     }
 
     /// The rows (slices along the first axis) in `range`: a mini-batch of a data set. A view, no copy.
@@ -155,18 +191,6 @@ extension Tensor {
         let elements = range.lowerBound * rowSize ..< range.upperBound * rowSize
         return view(View(inputShape: shape, elements: elements), shape: [range.count] + shape.dropFirst(),
                     offset: elements.lowerBound)
-    }
-
-    /// The rows at `indices`, in that order (repeats allowed): a shuffled mini-batch. The
-    /// gradient of a repeated row is the sum of its copies' gradients.
-    public func gathering(rows indices: [Int]) -> Tensor {
-        check(rank >= 1, "gathering(rows:): needs at least one dimension, got shape \(shape)")
-        for i in indices {
-            check(i >= 0 && i < shape[0], "gathering(rows:): row \(i) is out of bounds for shape \(shape)")
-        }
-        let op = GatherRows<Scalar>(indices: indices, rowCount: shape[0], rowSize: shape.dropFirst().reduce(1, *),
-                                    scattering: false)
-        return op([self], shape: [indices.count] + shape.dropFirst())
     }
 
     /// The tensors joined along `axis`; all other dimensions must agree.
@@ -185,6 +209,40 @@ extension Tensor {
         self = Concatenate(axis: axis, shapes: tensors.map(\.shape), outputShape: outputShape)(tensors, shape: outputShape)
     }
 
+    /// The tensors, all of one shape, stacked along a new dimension at `axis` (negative counts
+    /// from the end of the result): n tensors of shape [a, b] stack to [n, a, b] at axis 0, to
+    /// [a, n, b] at axis 1.
+    public init(stacking tensors: [Tensor], alongAxis axis: Int = 0) {
+        check(!tensors.isEmpty, "stack: no tensors given")
+        for t in tensors {
+            check(t.shape == tensors[0].shape, "stack: shapes \(tensors[0].shape) and \(t.shape) differ")
+        }
+        self.init(concatenating: tensors.map { $0.expandingShape(at: axis) },
+                  alongAxis: axis < 0 ? axis + tensors[0].rank + 1 : axis)
+    }
+
+    /// The tensor cut along `axis` into consecutive pieces of the given sizes, which must add up
+    /// to the axis's length: the inverse of ``init(concatenating:alongAxis:)``.
+    public func split(sizes: [Int], alongAxis axis: Int = 0) -> [Tensor] {
+        let axis = normalizedAxis(axis, op: "split")
+        check(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[axis],
+              "split: sizes \(sizes) do not add up to the length \(shape[axis]) of axis \(axis) of shape \(shape)")
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(alongAxis: axis, start ..< start + size)
+        }
+    }
+
+    /// The tensor cut along `axis` into `count` pieces of equal size, as PyTorch's `chunk` when
+    /// the length divides evenly (the only case allowed: attention's query, key and value).
+    public func chunked(into count: Int, alongAxis axis: Int = 0) -> [Tensor] {
+        let axis = normalizedAxis(axis, op: "chunked")
+        check(count > 0 && shape[axis] % count == 0,
+              "chunked: axis \(axis) of shape \(shape) does not split into \(count) equal pieces")
+        return split(sizes: Array(repeating: shape[axis] / count, count: count), alongAxis: axis)
+    }
+
     /// The elements whose index along `axis` lies in `range`.
     public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
         let axis = normalizedAxis(axis, op: "slice(alongAxis:)")
@@ -192,6 +250,6 @@ extension Tensor {
               "slice(alongAxis:): range \(range) is out of bounds for axis \(axis) of shape \(shape)")
         var outputShape = shape
         outputShape[axis] = range.count
-        return Slice(axis: axis, range: range, inputShape: shape, padding: false)([self], shape: outputShape)
+        return Slice(axis: axis, range: range, inputShape: shape)([self], shape: outputShape)
     }
 }
