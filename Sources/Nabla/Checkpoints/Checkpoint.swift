@@ -1,4 +1,4 @@
-extension Layer {
+extension Module {
     /// Every tensor a checkpoint holds: the parameters, then the states, by name, each with the
     /// place to load it into.
     private var checkpointed: [(name: String, value: Tensor<Scalar>, load: (Tensor<Scalar>) -> Void)] {
@@ -97,7 +97,7 @@ extension Optimizer {
     /// `model` first: each state must belong to one of the model's parameters and have the shapes
     /// this optimizer keeps for it, or the load throws naming the parameter, and the optimizer is
     /// left unchanged.
-    public mutating func loadState<Model: Layer>(from path: String, for model: Model) throws where Model.Scalar == Scalar {
+    public mutating func loadState<Model: Module>(from path: String, for model: Model) throws where Model.Scalar == Scalar {
         var loaded = self
         try loaded.loadState(from: path)
         let parameters = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.parameter.wrappedValue) })

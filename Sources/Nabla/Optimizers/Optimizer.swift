@@ -54,7 +54,7 @@ extension Optimizer {
     ///
     /// A parameter with no gradient (gradients taken for another model) stops the program with
     /// its name: silently skipping it would leave it untrained.
-    public mutating func update<Model: Layer>(
+    public mutating func update<Model: Module>(
         _ model: inout Model, along gradients: Gradients<Scalar>
     ) where Model.Scalar == Scalar {
         update(model.parameters, along: gradients)

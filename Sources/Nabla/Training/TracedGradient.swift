@@ -1,5 +1,5 @@
 /// A loss's value and its gradient with respect to a model's parameters — and, with
-/// ``step(_:_:optimizer:)``, the optimizer's update — recorded once and replayed, so that a
+/// ``step(_:optimizer:)``, the optimizer's update — recorded once and replayed, so that a
 /// training step builds no graph and allocates nothing.
 ///
 /// ```swift
@@ -9,6 +9,14 @@
 /// }
 /// ```
 ///
+/// The function takes any number of tensors — inputs, targets, masks, token ids — as an array:
+///
+/// ```swift
+/// let step = TracedGradient(of: gpt) { gpt, t in SoftmaxCrossEntropyLoss()(gpt(t[0]), t[1]) }
+/// var batch = [ids, targets]           // refilled in place each step
+/// step.step(batch, optimizer: &adamW)
+/// ```
+///
 /// It gives the same values, gradients and updates, to the bit, as the eager
 /// ``valueWithGradient(at:in:)->(Tensor<Model.Scalar>,_)`` followed by
 /// ``Optimizer/update(_:along:)`` (the tests hold it to that), on these terms:
@@ -16,6 +24,9 @@
 ///   launches. Later calls at those shapes replay the record with the new inputs and the
 ///   parameters' and optimizer's current values; new shapes (a smaller last batch) are recorded
 ///   again, and kept.
+/// - The optimizer's hyperparameters (its learning rate) are read at every replay. Another
+///   optimizer — a new value, with other settings, even of the same type — or other
+///   ``clipping`` records the step again.
 /// - Any model built of ``TensorOperation``s replays: every op of Nabla, and a user's own. The
 ///   step runs with layers in training mode (``LayerMode``), and updates the model's
 ///   ``LayerState`` in place as the eager step would.
@@ -40,8 +51,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
     private let parameters: [NamedParameter<Scalar>]
     private let states: [NamedState<Scalar>]
     private let names: [String]
-    private let function: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+    private let function: ([Tensor<Scalar>]) -> Tensor<Scalar>
     private var traces: [Trace] = []
+
+    /// How ``step(_:optimizer:)`` clips the gradients before the update, if at all (as PyTorch's
+    /// `clip_grad_norm_` or `clip_grad_value_` between `backward` and `step`). Replayed like the rest.
+    public var clipping: GradientClipping<Scalar>?
+
+    /// A step's tensors, visited in order without building an array: what a call with an input
+    /// and a target passes, so that it allocates nothing.
+    private typealias Inputs = (_ body: (Tensor<Scalar>) -> Void) -> Void
 
     /// Why calls run eagerly instead of replaying, or nil while they replay.
     public private(set) var eagerReason: String?
@@ -53,6 +72,10 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let parameterShapes: [[Int]]
         /// The optimizer's type, for a step that updates; nil for one that only differentiates.
         let optimizer: ObjectIdentifier?
+        /// The optimizer's hyperparameters, by identity: an optimizer made anew (with other
+        /// settings, which the recorded ops may hold) has storage of its own.
+        weak var optimizerInstance: TensorStorage<Scalar>?
+        let clipping: GradientClipping<Scalar>?
         let value: Program<Scalar>.Export
         let gradients: [Program<Scalar>.Export]
         let slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>
@@ -60,10 +83,11 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let recordedSizes, sizes: UnsafeMutablePointer<Int>
 
         init(program: Program<Scalar>, inputShapes: [[Int]], parameterShapes: [[Int]],
-             optimizer: ObjectIdentifier?,
+             optimizer: ObjectIdentifier?, optimizerInstance: TensorStorage<Scalar>?, clipping: GradientClipping<Scalar>?,
              value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
             (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
-            (self.optimizer, self.value, self.gradients) = (optimizer, value, gradients)
+            (self.optimizer, self.optimizerInstance, self.clipping) = (optimizer, optimizerInstance, clipping)
+            (self.value, self.gradients) = (value, gradients)
             slots = .allocate(capacity: program.slotCount)
             recordedSizes = .allocate(capacity: program.slotCount)
             sizes = .allocate(capacity: program.slotCount)
@@ -83,25 +107,47 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// Prepares to differentiate `function` — typically a loss of the model's output for inputs
     /// and targets — with respect to every parameter of `model`. Nothing runs until the first call.
-    public init<Model: Layer>(
+    public init<Model: Module>(
         of model: Model, _ function: @escaping (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
     ) where Model.Scalar == Scalar {
         parameters = model.parameters
         states = model.states
         names = parameters.map(\.name)
-        self.function = { input, target in function(model, input, target) }
+        self.function = { tensors in
+            check(tensors.count == 2, "TracedGradient: the function takes an input and a target, not \(tensors.count) tensors")
+            return function(model, tensors[0], tensors[1])
+        }
+    }
+
+    /// Prepares to differentiate `function` of any number of tensors (inputs, targets, masks,
+    /// ids, in the order each call passes them) with respect to every parameter of `model`.
+    public init<Model: Module>(
+        of model: Model, _ function: @escaping (Model, [Tensor<Scalar>]) -> Tensor<Scalar>
+    ) where Model.Scalar == Scalar {
+        parameters = model.parameters
+        states = model.states
+        names = parameters.map(\.name)
+        self.function = { tensors in function(model, tensors) }
     }
 
     /// The function's value at `input` and `target`, and its gradient with respect to each
     /// parameter.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func callAsFunction(
         _ input: Tensor<Scalar>, _ target: Tensor<Scalar>
     ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-        let differentiate = { self.valueWithGradient(input, target) }
-        switch plan(input, target, optimizer: nil, state: { _ in }, record: differentiate) {
-        case .eager: return differentiate()
+        differentiate { body in body(input); body(target) }
+    }
+
+    /// The function's value at `tensors`, and its gradient with respect to each parameter.
+    public func callAsFunction(_ tensors: [Tensor<Scalar>]) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+        differentiate { body in for tensor in tensors { body(tensor) } }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func differentiate(_ inputs: Inputs) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+        switch plan(inputs, optimizer: nil, state: { _ in }, record: { valueWithGradient(inputs) }) {
+        case .eager: return valueWithGradient(inputs)
         case .recorded(let result): return result
         case .replay(let trace):
             trace.program.run(slots: trace.slots)
@@ -111,7 +157,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
     }
 
     /// One training step: the function's value at `input` and `target`, after which every
-    /// parameter has taken `optimizer`'s step along its gradient. The same, to the bit, as
+    /// parameter has taken `optimizer`'s step along its gradient (clipped first, if
+    /// ``clipping`` says so). The same, to the bit, as
     ///
     /// ```swift
     /// let (value, gradients) = lossAndGradient(input, target)
@@ -127,23 +174,41 @@ public final class TracedGradient<Scalar: TensorScalar> {
     public func step<Opt: Optimizer<Scalar>>(
         _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
     ) -> Tensor<Scalar> {
+        step({ body in body(input); body(target) }, optimizer: &optimizer)
+    }
+
+    /// One training step on the function's tensors; see ``step(_:_:optimizer:)``.
+    @discardableResult
+    @_specialize(where Scalar == Float, Opt == SGD<Float>)
+    @_specialize(where Scalar == Double, Opt == SGD<Double>)
+    @_specialize(where Scalar == Float, Opt == Adam<Float>)
+    @_specialize(where Scalar == Double, Opt == Adam<Double>)
+    public func step<Opt: Optimizer<Scalar>>(_ tensors: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
+        step({ body in for tensor in tensors { body(tensor) } }, optimizer: &optimizer)
+    }
+
+    @_specialize(where Scalar == Float, Opt == SGD<Float>)
+    @_specialize(where Scalar == Double, Opt == SGD<Double>)
+    @_specialize(where Scalar == Float, Opt == Adam<Float>)
+    @_specialize(where Scalar == Double, Opt == Adam<Double>)
+    private func step<Opt: Optimizer<Scalar>>(_ inputs: Inputs, optimizer: inout Opt) -> Tensor<Scalar> {
         // Specialised above for Nabla's optimizers: generic over the optimizer, and called from
         // another module, this would visit the optimizer's state through type metadata looked
         // up at every step.
-        step(input, target, optimizer: ObjectIdentifier(Opt.self),
+        step(inputs, optimizer: ObjectIdentifier(Opt.self),
              state: { optimizer.forEachStateTensor(of: parameters, $0) },
-             eager: { (self.updated(input, target, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
+             eager: { (self.updated(inputs, optimizer: &optimizer), Gradients(names: [], tensors: [])) })
     }
 
-    /// ``step(_:_:optimizer:)`` for an optimizer of type `type`, whose state `state` visits, and
+    /// ``step(_:optimizer:)`` for an optimizer of type `type`, whose state `state` visits, and
     /// which `eager` runs eagerly.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func step(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer type: ObjectIdentifier,
+        _ inputs: Inputs, optimizer type: ObjectIdentifier,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, eager: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Tensor<Scalar> {
-        switch plan(input, target, optimizer: type, state: state, record: eager) {
+        switch plan(inputs, optimizer: type, state: state, record: eager) {
         case .eager: return eager().0
         case .recorded(let result): return result.value
         case .replay(let trace):
@@ -153,31 +218,30 @@ public final class TracedGradient<Scalar: TensorScalar> {
     }
 
     /// The eager gradient, with layers in training mode.
-    private func valueWithGradient(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>
-    ) -> (Tensor<Scalar>, Gradients<Scalar>) {
-        withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(input, target) } }
+    private func valueWithGradient(_ inputs: Inputs) -> (Tensor<Scalar>, Gradients<Scalar>) {
+        var tensors: [Tensor<Scalar>] = []
+        inputs { tensors.append($0) }
+        return withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(tensors) } }
     }
 
-    /// The eager step: the gradient, then the update.
-    private func updated<Opt: Optimizer<Scalar>>(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
-    ) -> Tensor<Scalar> {
-        let (value, gradients) = valueWithGradient(input, target)
-        optimizer.update(parameters, along: gradients)
+    /// The eager step: the gradient, clipped if asked, then the update.
+    private func updated<Opt: Optimizer<Scalar>>(_ inputs: Inputs, optimizer: inout Opt) -> Tensor<Scalar> {
+        let (value, gradients) = valueWithGradient(inputs)
+        optimizer.update(parameters, along: clipping.map { gradients.clipped($0) } ?? gradients)
         return value
     }
 
     /// Writes the first element of every tensor the step reads from outside into `slots`, and
     /// its size into `sizes`, in slot order — the inputs, the parameters, the model's states,
-    /// then the optimizer's state (which `state` visits) — each made unique first, since the
-    /// step may update it in place. With `origins`, it also writes there where each lies in its
-    /// storage. Returns how many tensors there are, writing no more than `capacity`.
+    /// then the optimizer's state (which `state` visits, its hyperparameters last) — each made
+    /// unique first, since the step may update it in place. With `origins`, it also writes there
+    /// where each lies in its storage. Returns how many tensors there are, writing no more than
+    /// `capacity`, and the storage of the last optimizer tensor: its hyperparameters.
     private func fill(
         _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>, capacity: Int,
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, state: ((inout Tensor<Scalar>) -> Void) -> Void,
+        _ inputs: Inputs, state: ((inout Tensor<Scalar>) -> Void) -> Void,
         origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil
-    ) -> Int {
+    ) -> (count: Int, hyperparameters: TensorStorage<Scalar>?) {
         // A closure that captures nothing, everything passed in: a closure value or a nested
         // function that captured `count` or the pointers would have its context boxed on the
         // heap, every step.
@@ -194,8 +258,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }
         let into: Slots = (slots, sizes, capacity, origins)
         var count = 0
-        write(input, into, &count)
-        write(target, into, &count)
+        inputs { write($0, into, &count) }
         for p in parameters {
             p.parameter.wrappedValue.makeUnique()
             write(p.parameter.wrappedValue, into, &count)
@@ -204,11 +267,13 @@ public final class TracedGradient<Scalar: TensorScalar> {
             s.state.wrappedValue.makeUnique()
             write(s.state.wrappedValue, into, &count)
         }
+        var hyperparameters: TensorStorage<Scalar>?
         state { tensor in
             tensor.makeUnique()
             write(tensor, into, &count)
+            hyperparameters = tensor.storage
         }
-        return count
+        return (count, hyperparameters)
     }
 
     /// What a call does: replay a trace, or run eagerly.
@@ -223,28 +288,32 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
     /// now, and this kind of update.
-    private func fits(
-        _ trace: Trace, _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?
-    ) -> Bool {
-        guard trace.inputShapes[0] == input.shape, trace.inputShapes[1] == target.shape,
-              trace.optimizer == optimizer else { return false }
+    private func fits(_ trace: Trace, _ inputs: Inputs, optimizer: ObjectIdentifier?) -> Bool {
+        guard trace.optimizer == optimizer, trace.clipping == (optimizer == nil ? nil : clipping) else { return false }
+        var (count, same) = (0, true)
+        inputs { tensor in
+            same = same && count < trace.inputShapes.count && trace.inputShapes[count] == tensor.shape
+            count += 1
+        }
+        guard same, count == trace.inputShapes.count else { return false }
         return zip(trace.parameterShapes, parameters).allSatisfy { $0 == $1.parameter.wrappedValue.shape }
     }
 
     /// The trace for these inputs and this kind of update, recording one (by running `record`)
     /// if there is none.
     private func plan(
-        _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: ObjectIdentifier?,
+        _ inputs: Inputs, optimizer: ObjectIdentifier?,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, record: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Plan {
         guard eagerReason == nil else { return .eager }
-        if let index = traces.firstIndex(where: { fits($0, input, target, optimizer: optimizer) }) {
+        if let index = traces.firstIndex(where: { fits($0, inputs, optimizer: optimizer) }) {
             let trace = traces[index]
-            // An optimizer of the same type may keep other state (SGD with momentum, or without).
+            // An optimizer of the same type may keep other state (SGD with momentum, or without),
+            // or be another optimizer altogether.
             let slotCount = trace.program.slotCount
-            if !trace.program.isStale,
-               fill(trace.slots, sizes: trace.sizes, capacity: slotCount, input, target, state: state) == slotCount,
-               trace.sizesFit {
+            let filled = fill(trace.slots, sizes: trace.sizes, capacity: slotCount, inputs, state: state)
+            if !trace.program.isStale, filled.count == slotCount, trace.sizesFit,
+               filled.hyperparameters === trace.optimizerInstance {
                 for export in trace.gradients { trace.program.release(export) }
                 trace.program.release(trace.value)
                 return .replay(trace)
@@ -253,18 +322,22 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }
         // The program knows slots by their storage's address, and holds none of them while it
         // records, so that an update finds its parameter unshared and writes it in place.
-        var slotCount = parameters.count + states.count + 2
+        var slotCount = parameters.count + states.count
+        inputs { _ in slotCount += 1 }
         state { _ in slotCount += 1 }
         let slots = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount)
         let sizes = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
         let origins = UnsafeMutablePointer<Program<Scalar>.Origin>.allocate(capacity: slotCount)
         defer { slots.deallocate(); sizes.deallocate(); origins.deallocate() }
-        let filled = fill(slots, sizes: sizes, capacity: slotCount, input, target, state: state, origins: origins)
-        let program = Program<Scalar>(slots: UnsafeBufferPointer(start: origins, count: filled))
+        let filled = fill(slots, sizes: sizes, capacity: slotCount, inputs, state: state, origins: origins)
+        let program = Program<Scalar>(slots: UnsafeBufferPointer(start: origins, count: filled.count))
         let (value, gradients) = program.record(record)
-        let trace = Trace(program: program, inputShapes: [input.shape, target.shape],
+        var inputShapes: [[Int]] = []
+        inputs { inputShapes.append($0.shape) }
+        let trace = Trace(program: program, inputShapes: inputShapes,
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
-                          optimizer: optimizer,
+                          optimizer: optimizer, optimizerInstance: filled.hyperparameters,
+                          clipping: optimizer == nil ? nil : clipping,
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
         trace.recordedSizes.update(from: sizes, count: slotCount)
         if let refusal = program.refusal {
