@@ -8,6 +8,7 @@
 ///
 /// ```swift
 /// struct Cell: Module {
+///     typealias Scalar = Float           // what a generic module's `<Scalar>` says
 ///     var input: Dense<Float>
 ///     var hidden: Dense<Float>
 ///     func callAsFunction(_ x: Tensor<Float>, _ h: Tensor<Float>) -> Tensor<Float> {
