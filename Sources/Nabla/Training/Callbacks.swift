@@ -125,7 +125,7 @@ public struct CosineSchedule: TrainingCallback {
 /// ```swift
 /// trainer.callbacks.append(SaveBestCheckpoint(of: model, to: "best.safetensors", monitoring: "validation"))
 /// ```
-public struct SaveBestCheckpoint<Model: Layer>: TrainingCallback {
+public struct SaveBestCheckpoint<Model: Module>: TrainingCallback {
     /// The model saved.
     public let model: Model
     /// Where (written atomically: a temporary file, then a rename).
