@@ -9,6 +9,9 @@ struct OpRow: CustomTestStringConvertible, Sendable {
     let shapes: [[Int]]
     /// Whether the inputs must be positive (logarithms, roots, divisors): drawn from [0.5, 2.5).
     var positive = false
+    /// Whether the op's gradient is itself differentiable (every op's is, but for those whose
+    /// documentation says otherwise).
+    var twice = true
     let apply: @Sendable ([Tensor<Double>]) -> Tensor<Double>
 
     var testDescription: String { name }
@@ -49,7 +52,7 @@ let opTable: [OpRow] = [
     OpRow(name: "sum along an axis", shapes: [[2, 3, 4]]) { $0[0].sum(alongAxis: 1) },
     OpRow(name: "sum along an axis, kept", shapes: [[3, 4]]) { $0[0].sum(alongAxis: 0, keepingDimension: true) },
     OpRow(name: "mean along an axis", shapes: [[3, 4]]) { $0[0].mean(alongAxis: -1) },
-    OpRow(name: "max along an axis", shapes: [[3, 5]]) { $0[0].max(alongAxis: 1) },
+    OpRow(name: "max along an axis", shapes: [[3, 5]], twice: false) { $0[0].max(alongAxis: 1) },
     OpRow(name: "broadcast", shapes: [[1, 4]]) { $0[0].broadcast(to: [3, 4]) },
     OpRow(name: "sum to a shape", shapes: [[2, 3, 4]]) { $0[0].sum(toShape: [3, 1]) },
     OpRow(name: "reshaped (a view)", shapes: [[3, 4]]) { $0[0].reshaped(to: [2, -1]) * $0[0].reshaped(to: [2, 6]) },
@@ -94,21 +97,21 @@ let opTable: [OpRow] = [
     OpRow(name: "gathering along axis 1", shapes: [[2, 4, 3]]) { $0[0].gathering(Tensor(indices: [3, 3, 0], shape: [3]), alongAxis: 1) },
     OpRow(name: "quadratic cost", shapes: [[3, 4], [3, 4]]) { QuadraticLoss()($0[0], $0[1]) },
     OpRow(name: "sigmoid cross-entropy", shapes: [[3, 4], [3, 4]]) { SigmoidCrossEntropyLoss()($0[0], sigmoid($0[1])) },
-    OpRow(name: "softmax cross-entropy", shapes: [[2, 3, 4], [2, 3, 4]]) { SoftmaxCrossEntropyLoss()($0[0], softmax($0[1])) },
-    OpRow(name: "softmax cross-entropy, [B, T] class indices", shapes: [[2, 3, 4]]) {
+    OpRow(name: "softmax cross-entropy", shapes: [[2, 3, 4], [2, 3, 4]], twice: false) { SoftmaxCrossEntropyLoss()($0[0], softmax($0[1])) },
+    OpRow(name: "softmax cross-entropy, [B, T] class indices", shapes: [[2, 3, 4]], twice: false) {
         SoftmaxCrossEntropyLoss()($0[0], Tensor([0, 3, 1, 2, 2, 0], shape: [2, 3]))
     },
-    OpRow(name: "conv2d", shapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]]) { conv2d($0[0], weight: $0[1], bias: $0[2]) },
-    OpRow(name: "conv2d, 3×2 kernel, stride 2, padding 1", shapes: [[2, 2, 7, 6], [3, 2, 3, 2], [3]]) {
+    OpRow(name: "conv2d", shapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]], twice: false) { conv2d($0[0], weight: $0[1], bias: $0[2]) },
+    OpRow(name: "conv2d, 3×2 kernel, stride 2, padding 1", shapes: [[2, 2, 7, 6], [3, 2, 3, 2], [3]], twice: false) {
         conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
     },
-    OpRow(name: "conv2d, one channel, no bias", shapes: [[2, 1, 6, 6], [1, 1, 5, 5]]) { conv2d($0[0], weight: $0[1]) },
-    OpRow(name: "conv2d, many channels, stride 3, padding 2", shapes: [[1, 6, 5, 5], [2, 6, 4, 4], [2]]) {
+    OpRow(name: "conv2d, one channel, no bias", shapes: [[2, 1, 6, 6], [1, 1, 5, 5]], twice: false) { conv2d($0[0], weight: $0[1]) },
+    OpRow(name: "conv2d, many channels, stride 3, padding 2", shapes: [[1, 6, 5, 5], [2, 6, 4, 4], [2]], twice: false) {
         conv2d($0[0], weight: $0[1], bias: $0[2], stride: 3, padding: 2)
     },
-    OpRow(name: "maxPool2d", shapes: [[2, 3, 6, 6]]) { maxPool2d($0[0], kernelSize: 2) },
-    OpRow(name: "maxPool2d, 3×3 windows overlapping", shapes: [[1, 2, 7, 7]]) { maxPool2d($0[0], kernelSize: 3, stride: 2) },
-    OpRow(name: "maxPool2d, an odd size", shapes: [[1, 1, 5, 5]]) { maxPool2d($0[0], kernelSize: 2) },
+    OpRow(name: "maxPool2d", shapes: [[2, 3, 6, 6]], twice: false) { maxPool2d($0[0], kernelSize: 2) },
+    OpRow(name: "maxPool2d, 3×3 windows overlapping", shapes: [[1, 2, 7, 7]], twice: false) { maxPool2d($0[0], kernelSize: 3, stride: 2) },
+    OpRow(name: "maxPool2d, an odd size", shapes: [[1, 1, 5, 5]], twice: false) { maxPool2d($0[0], kernelSize: 2) },
 ]
 
 /// A layer whose parameters are an op's inputs, so that a traced step differentiates the op.
@@ -132,6 +135,13 @@ struct OpModel: Layer {
 
     /// Three SGD steps with momentum on the op's inputs, replayed against the eager gradient and
     /// update on a copy: the same costs and inputs, to the bit, and no allocation once replaying.
+    /// The double backward — the gradient of each row's gradient — against finite differences.
+    @Test(arguments: opTable.filter(\.twice))
+    func secondOrderGradientsMatchFiniteDifferences(_ row: OpRow) {
+        let report = checkSecondOrderGradients(at: row.inputs, of: row.apply)
+        #expect(report.passed, "\(report)")
+    }
+
     @Test(arguments: opTable)
     func replayEqualsEagerAndAllocatesNothing(_ row: OpRow) {
         expectReplayEqualsEager(OpModel(row), OpModel(row), input: Tensor(zeros: [1]))

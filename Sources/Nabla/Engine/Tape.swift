@@ -48,6 +48,9 @@ final class Tape<Scalar: TensorScalar> {
         return found
     }
 
+    /// The tape of the innermost differentiation scope running on this thread, if any.
+    static var current: Tape? { ThreadContext.tape.current(as: Tape.self) }
+
     /// Adds `value` as a variable of the graph and returns it tracked.
     func variable(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
         var tracked = value.detached
@@ -67,24 +70,29 @@ final class Tape<Scalar: TensorScalar> {
             inputNodes.append(node)
             if node >= 0 { differentiated |= 1 << UInt64(position) }
         }
-        // The inputs are kept as they came, tracked or not: by the time the gradient reads them
-        // the tape has stopped recording, so nothing they feed is recorded again.
-        let call = OperationCall(inputs: inputs, output: output.detached, saved: saved, differentiated: differentiated)
+        // The inputs and the output are kept tracked: a first-order reverse pass runs with the
+        // tape no longer recording, so nothing they feed is recorded again, and a reverse pass
+        // that creates a graph records the gradient's ops with their dependence on both.
+        let tracking = Tracking(handle: handle, index: nodes.count)
+        var trackedOutput = output.detached
+        trackedOutput.tracking = tracking
+        let call = OperationCall(inputs: inputs, output: trackedOutput, saved: saved, differentiated: differentiated)
         nodes.append(Node(op: op, shape: output.shape, call: call, firstInput: firstInput))
-        return Tracking(handle: handle, index: nodes.count - 1)
+        return tracking
     }
 
     /// The reverse pass: gradients of the node `output` (seeded with `seed`) with respect to each
-    /// node in `leaves`; zeros for a leaf the output does not depend on.
+    /// node in `leaves`; zeros for a leaf the output does not depend on. `creatingGraph`, the
+    /// pass records its own ops on this tape, so that the gradients can be differentiated again.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    func gradients(of output: Int, seed: Tensor<Scalar>, at leaves: [Int]) -> [Tensor<Scalar>] {
+    func gradients(of output: Int, seed: Tensor<Scalar>, at leaves: [Int], creatingGraph: Bool = false) -> [Tensor<Scalar>] {
         let wasRecording = isRecording
-        isRecording = false
+        isRecording = creatingGraph && isRecording
         defer { isRecording = wasRecording }
 
         var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
-        grads[output] = seed.detached
+        grads[output] = seed
         let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
             guard let grad = grads[index], let op = nodes[index].op, let call = nodes[index].call else { continue }

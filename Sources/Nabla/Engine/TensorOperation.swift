@@ -57,9 +57,10 @@ extension TensorOperation {
     /// Nothing saved.
     public var savedCount: Int { 0 }
 
-    /// Not differentiable: a helper op that only appears inside another op's gradient.
+    /// Not differentiable: a helper op that only appears inside another op's gradient, and so
+    /// makes that op not twice differentiable.
     public func gradients(_ upstream: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        fatalError("\(name) has no gradient: it is meant to run inside another op's gradient")
+        fatalError("\(name) has no gradient: it runs inside another op's gradient, which is therefore not twice differentiable")
     }
 }
 

@@ -1,10 +1,11 @@
 import CNablaKernels
 
 /// A value every op or layer that a thread runs can see, however deep, for the duration of a
-/// call: the program being recorded, the values standing in for parameters, the layers' mode.
-/// Each thread has its own, so two threads differentiating or recording never see each other's.
+/// call: the program being recorded, the tape of the innermost differentiation scope, the values
+/// standing in for parameters, the layers' mode. Each thread has its own, so two threads
+/// differentiating or recording never see each other's.
 enum ThreadContext: Int32 {
-    case program, substitution, mode
+    case program, tape, substitution, mode
 
     /// The object set on this thread, if it is exactly a `T` (a comparison of types, cheaper
     /// than a cast: a parameter asks at every read).

@@ -238,3 +238,36 @@ public func checkGradients<L: Layer>(
         Substitution(parameters, Array(values.dropFirst())).during { layer(values[0]) }
     }
 }
+
+/// Checks gradients of gradients — the double backward — against finite differences, in Double.
+///
+/// The function checked is x ↦ ∇ₓ Σ(body(x)·w) for a seeded random w of the output's shape (the
+/// gradient of every input, flattened and joined), computed with
+/// ``valueWithGradient(at:creatingGraph:in:)-([Tensor<Scalar>],_,_)``; its own Jacobian (a
+/// Hessian, for a scalar body) comes from differentiating that recorded reverse pass, and is
+/// compared with central differences of first-order gradients, as
+/// ``checkGradients(at:names:epsilon:absoluteTolerance:relativeTolerance:directions:seed:of:)``
+/// compares first derivatives.
+///
+/// ```swift
+/// let report = checkSecondOrderGradients(at: [x]) { t in tanh(t[0]).squared().sum() }
+/// #expect(report.passed, "\(report)")
+/// ```
+public func checkSecondOrderGradients(
+    at inputs: [Tensor<Double>],
+    names: [String]? = nil,
+    epsilon: Double = 1e-6,
+    absoluteTolerance: Double = 1e-5,
+    relativeTolerance: Double = 1e-3,
+    directions: Int? = nil,
+    seed: UInt64 = 0,
+    of body: ([Tensor<Double>]) -> Tensor<Double>
+) -> GradientCheckReport {
+    var rng = SeededGenerator(seed: seed &+ 0x5eed)
+    let weights = Tensor<Double>(randomNormal: body(inputs).shape, using: &rng)
+    return checkGradients(at: inputs, names: names, epsilon: epsilon, absoluteTolerance: absoluteTolerance,
+                          relativeTolerance: relativeTolerance, directions: directions, seed: seed) { x in
+        let gradients = valueWithGradient(at: x, creatingGraph: true) { (body($0) * weights).sum() }.gradients
+        return Tensor(concatenating: gradients.map { $0.reshaped(to: [-1]) })
+    }
+}

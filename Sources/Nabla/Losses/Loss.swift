@@ -110,11 +110,31 @@ struct BatchCost<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        (0..<2).map { index in
+        if let index = gradientOf { return secondDerivatives(g, of: call, index: index) }
+        return (0..<2).map { index in
             guard call.needsGradient(index) else { return nil }
             var op = self
             op.gradientOf = index
             return op([call.inputs[0], call.inputs[1], g], shape: call.inputs[index].shape)
         }
+    }
+
+    /// The gradient of the cost's gradient with respect to operand `index`, d = term′(a, y)·g/m,
+    /// against upstream u: what differentiating a gradient (a gradient penalty) needs.
+    private func secondDerivatives(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>, index: Int) -> [Tensor<Scalar>?] {
+        let (a, y, g) = (call.inputs[0], call.inputs[1], call.inputs[2])
+        let scale = g / Scalar(rows)
+        // term′(a, y), and its derivatives in a and y.
+        let (derivative, da, dy): (Tensor<Scalar>, Tensor<Scalar>?, Tensor<Scalar>?)
+        switch (term, index) {
+        case (.halfSquaredError, 0): (derivative, da, dy) = (a - y, u * scale, -u * scale)
+        case (.halfSquaredError, _): (derivative, da, dy) = (y - a, -u * scale, u * scale)
+        case (.sigmoidCrossEntropy, 0):
+            let p = sigmoid(a)
+            (derivative, da, dy) = (p - y, u * p * (1 - p) * scale, -u * scale)
+        case (.sigmoidCrossEntropy, _): (derivative, da, dy) = (-a, -u * scale, nil)
+        }
+        return [call.needsGradient(0) ? da : nil, call.needsGradient(1) ? dy : nil,
+                call.needsGradient(2) ? ((u * derivative).sum() / Scalar(rows)).reshaped(to: g.shape) : nil]
     }
 }

@@ -92,6 +92,8 @@ struct SoftmaxCrossEntropy<Scalar: TensorScalar>: TensorOperation {
 }
 
 /// (softmax(z)·Σⱼyⱼ − y)·g/m from (probabilities, target, g), y one-hot rows for class indices.
+/// It has no gradient of its own: the fused loss is not twice differentiable (the same loss
+/// composed as `-(logSoftmax(z) * y).sum(alongAxis: -1).mean()` is).
 /// (Σⱼyⱼ is 1 for a distribution; a gradient check perturbs the target off the simplex.)
 struct SoftmaxCrossEntropyGradient<Scalar: TensorScalar>: TensorOperation {
     let operation: SoftmaxCrossEntropy<Scalar>

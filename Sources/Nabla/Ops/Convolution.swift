@@ -102,6 +102,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
 }
 
 /// One of a convolution's three gradients, from the upstream gradient g (its first input).
+/// It has no gradient of its own: `conv2d` is not twice differentiable.
 struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
     enum Part {
         /// ∂input from (g, weight): weightᵀ·gₙ per image, scattered back onto the image.

@@ -99,6 +99,18 @@ struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
             }
         }
     }
+
+    /// The second derivative, for gradients of gradients: with dx = g·f′(y), ∂/∂g is this op
+    /// again, and ∂/∂y is g·∂f′/∂y (sigmoid: 1 − 2y; tanh: −2y; ReLU: 0).
+    func gradients(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (y, g) = (call.inputs[0], call.inputs[1])
+        let dy: Tensor<Scalar>? = switch function {
+        case .sigmoid: u * g * (1 - 2 * y)
+        case .tanh: -2 * u * g * y
+        case .relu: nil
+        }
+        return [call.needsGradient(0) ? dy : nil, call.needsGradient(1) ? self([y, u], shape: y.shape) : nil]
+    }
 }
 
 extension Tensor {

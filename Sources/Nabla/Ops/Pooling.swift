@@ -53,6 +53,7 @@ struct MaxPooling<Scalar: TensorScalar>: TensorOperation {
 }
 
 /// Max pooling's gradient from (g, x, y): each g added onto its window's winning element.
+/// It has no gradient of its own: max pooling is not twice differentiable.
 struct MaxPoolingGradient<Scalar: TensorScalar>: TensorOperation {
     let window: SlidingWindow
 

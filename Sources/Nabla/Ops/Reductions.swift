@@ -93,6 +93,7 @@ struct AxisReduction<Scalar: TensorScalar>: TensorOperation {
 }
 
 /// The gradient of a maximum along an axis: each slice's upstream value at its first maximum.
+/// It has no gradient of its own: `max(alongAxis:)` is not twice differentiable.
 struct MaximumGradient<Scalar: TensorScalar>: TensorOperation {
     let reduction: AxisReduction<Scalar>
 
