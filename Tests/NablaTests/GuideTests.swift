@@ -151,3 +151,59 @@ struct StepCounter: Layer {
         #expect(history.last!.evaluations["validation"]!.accuracy > 0.95)
     }
 }
+
+/// Docs/WritingAnOpWithSeveralInputs.md's op, as written there.
+struct Lerp<Scalar: TensorScalar>: TensorOperation {
+    let count: Int
+
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (a, b, t, y) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output)
+        for i in 0..<count { y[i] = a[i] + t[i] * (b[i] - a[i]) }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (a, b, t) = (call.inputs[0], call.inputs[1], call.inputs[2])
+        return [call.needsGradient(0) ? g * (1 - t) : nil,     // ∂y/∂a = 1 − t
+                call.needsGradient(1) ? g * t : nil,           // ∂y/∂b = t
+                call.needsGradient(2) ? g * (b - a) : nil]     // ∂y/∂t = b − a
+    }
+}
+
+func lerp<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ t: Tensor<Scalar>) -> Tensor<Scalar> {
+    precondition(a.shape == b.shape && b.shape == t.shape, "lerp: shapes \(a.shape), \(b.shape) and \(t.shape) differ")
+    return Lerp(count: a.count)([a, b, t], shape: a.shape)
+}
+
+/// The guide's module with two inputs.
+struct Cell: Module {
+    typealias Scalar = Double
+    var input: Dense<Double>
+    var hidden: Dense<Double>
+
+    func callAsFunction(_ x: Tensor<Double>, _ h: Tensor<Double>) -> Tensor<Double> {
+        tanh(input(x) + hidden(h))
+    }
+}
+
+@Suite struct SeveralInputsGuideTests {
+    @Test func theGuidesOpIsCheckedTwice() {
+        var rng = SeededGenerator(seed: 1)
+        let (a, b, t) = (Tensor<Double>(randomNormal: [3, 4], using: &rng), Tensor<Double>(randomNormal: [3, 4], using: &rng),
+                         Tensor<Double>(randomNormal: [3, 4], using: &rng))
+        #expect(checkGradients(at: [a, b, t]) { lerp($0[0], $0[1], $0[2]) }.passed)
+        #expect(checkSecondOrderGradients(at: [a, b, t]) { lerp($0[0], $0[1], $0[2]) }.passed)
+        #expect(lerp(Tensor<Double>([0, 10]), Tensor([10, 20]), Tensor([0.5, 0.25])).scalars == [5, 12.5])
+    }
+
+    @Test func theGuidesCellTrainsThroughAStepWithSeveralTensors() {
+        var rng = SeededGenerator(seed: 2)
+        let cell = Cell(input: Dense(inputSize: 3, outputSize: 4, using: &rng), hidden: Dense(inputSize: 4, outputSize: 4, using: &rng))
+        #expect(cell.parameters.map(\.name) == ["input.weight", "input.bias", "hidden.weight", "hidden.bias"])
+        let (x, h, weights) = (random([2, 3], seed: 3), random([2, 4], seed: 4), random([2, 4], seed: 5))
+        let step = TracedGradient(of: cell) { cell, t in (cell(t[0], t[1]) * t[2]).sum() }
+        var adam = Adam<Double>(learningRate: 0.05)
+        let tensors = [x, h, weights]
+        let losses = (0..<20).map { _ in step.step(tensors, optimizer: &adam).scalar }
+        #expect(losses.last! < losses.first! && step.eagerReason == nil)
+    }
+}

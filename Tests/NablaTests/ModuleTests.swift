@@ -33,7 +33,7 @@ struct Everywhere: Module {
 
 /// A recurrent cell with two inputs, h' = tanh(Wx·x + Wh·h), applied over a sequence: a module
 /// with several tensors in.
-struct Cell: Module {
+struct RecurrentCell: Module {
     typealias Scalar = Double
     var input: Dense<Double>
     var hidden: Dense<Double>
@@ -47,7 +47,7 @@ struct Cell: Module {
     func callAsFunction(_ x: Tensor<Double>, _ h: Tensor<Double>) -> Tensor<Double> { tanh(input(x) + hidden(h)) }
 
     /// The loss of the cell run over `sequence` [T, B, 3] from `h` [B, 4], masked by `mask` [T, B, 1].
-    static func loss(_ cell: Cell, _ t: [Tensor<Double>]) -> Tensor<Double> {
+    static func loss(_ cell: RecurrentCell, _ t: [Tensor<Double>]) -> Tensor<Double> {
         var h = t[1]
         for (step, x) in t[0].split(sizes: Array(repeating: 1, count: t[0].shape[0])).enumerated() {
             h = cell(x.squeezingShape(at: 0), h) * t[2].slice(alongAxis: 0, step ..< step + 1).squeezingShape(at: 0)
@@ -90,11 +90,11 @@ struct Cell: Module {
     /// state, a mask, the loss's weights): the eager step's values and parameters to the bit, and
     /// no allocation once replaying.
     @Test func aStepWithSeveralInputsReplaysAsEager() {
-        let traced = Cell(seed: 3)
-        var eager = Cell(seed: 3)
+        let traced = RecurrentCell(seed: 3)
+        var eager = RecurrentCell(seed: 3)
         var tensors = [random([5, 2, 3], seed: 4), random([2, 4], seed: 5),
                        Tensor([1, 1, 1, 0, 1, 1, 1, 1, 0, 1], shape: [5, 2, 1]), random([2, 4], seed: 6)]
-        let stepper = TracedGradient(of: traced, Cell.loss)
+        let stepper = TracedGradient(of: traced, RecurrentCell.loss)
         var (adam1, adam2) = (Adam<Double>(learningRate: 0.01), Adam<Double>(learningRate: 0.01))
         for step in 0..<5 {
             tensors[0] = random([5, 2, 3], seed: UInt64(10 + step))
@@ -103,7 +103,7 @@ struct Cell: Module {
             if step == 4 && isOptimizedBuild {
                 #expect(nabla_thread_allocation_count() == before, "a replayed step allocated")
             }
-            let (reference, gradients) = withLayerMode(.training) { valueWithGradient(at: eager) { Cell.loss($0, tensors) } }
+            let (reference, gradients) = withLayerMode(.training) { valueWithGradient(at: eager) { RecurrentCell.loss($0, tensors) } }
             adam2.update(&eager, along: gradients)
             #expect(value == reference)
         }
