@@ -75,6 +75,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
         /// The optimizer's hyperparameters, by identity: an optimizer made anew (with other
         /// settings, which the recorded ops may hold) has storage of its own.
         weak var optimizerInstance: TensorStorage<Scalar>?
+        /// Where those hyperparameters' elements are: compared at every call without retaining
+        /// anything, the weak reference telling whether they are still the same storage.
+        let optimizerElements: UnsafeMutablePointer<Scalar>?
         let clipping: GradientClipping<Scalar>?
         let value: Program<Scalar>.Export
         let gradients: [Program<Scalar>.Export]
@@ -87,6 +90,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
              value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
             (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
             (self.optimizer, self.optimizerInstance, self.clipping) = (optimizer, optimizerInstance, clipping)
+            optimizerElements = optimizerInstance?.elements
             (self.value, self.gradients) = (value, gradients)
             slots = .allocate(capacity: program.slotCount)
             recordedSizes = .allocate(capacity: program.slotCount)
@@ -236,12 +240,13 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// then the optimizer's state (which `state` visits, its hyperparameters last) — each made
     /// unique first, since the step may update it in place. With `origins`, it also writes there
     /// where each lies in its storage. Returns how many tensors there are, writing no more than
-    /// `capacity`, and the storage of the last optimizer tensor: its hyperparameters.
+    /// `capacity`, and where the last optimizer tensor's storage starts: its hyperparameters'
+    /// (and, with `origins`, that storage itself).
     private func fill(
         _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>, sizes: UnsafeMutablePointer<Int>, capacity: Int,
         _ inputs: Inputs, state: ((inout Tensor<Scalar>) -> Void) -> Void,
         origins: UnsafeMutablePointer<Program<Scalar>.Origin>? = nil
-    ) -> (count: Int, hyperparameters: TensorStorage<Scalar>?) {
+    ) -> (count: Int, hyperparameters: UnsafeMutablePointer<Scalar>?, storage: TensorStorage<Scalar>?) {
         // A closure that captures nothing, everything passed in: a closure value or a nested
         // function that captured `count` or the pointers would have its context boxed on the
         // heap, every step.
@@ -267,13 +272,14 @@ public final class TracedGradient<Scalar: TensorScalar> {
             s.state.wrappedValue.makeUnique()
             write(s.state.wrappedValue, into, &count)
         }
-        var hyperparameters: TensorStorage<Scalar>?
+        var (hyperparameters, storage): (UnsafeMutablePointer<Scalar>?, TensorStorage<Scalar>?) = (nil, nil)
         state { tensor in
             tensor.makeUnique()
             write(tensor, into, &count)
-            hyperparameters = tensor.storage
+            hyperparameters = tensor.storage.elements
+            if origins != nil { storage = tensor.storage }   // recording: kept weakly by the trace
         }
-        return (count, hyperparameters)
+        return (count, hyperparameters, storage)
     }
 
     /// What a call does: replay a trace, or run eagerly.
@@ -313,7 +319,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
             let slotCount = trace.program.slotCount
             let filled = fill(trace.slots, sizes: trace.sizes, capacity: slotCount, inputs, state: state)
             if !trace.program.isStale, filled.count == slotCount, trace.sizesFit,
-               filled.hyperparameters === trace.optimizerInstance {
+               filled.hyperparameters == trace.optimizerElements,
+               trace.optimizerElements == nil || trace.optimizerInstance != nil {
                 for export in trace.gradients { trace.program.release(export) }
                 trace.program.release(trace.value)
                 return .replay(trace)
@@ -336,7 +343,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         inputs { inputShapes.append($0.shape) }
         let trace = Trace(program: program, inputShapes: inputShapes,
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
-                          optimizer: optimizer, optimizerInstance: filled.hyperparameters,
+                          optimizer: optimizer, optimizerInstance: filled.storage,
                           clipping: optimizer == nil ? nil : clipping,
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
         trace.recordedSizes.update(from: sizes, count: slotCount)
