@@ -169,12 +169,19 @@ struct TorchFixture: Decodable, Sendable, CustomTestStringConvertible {
     }
 }
 
-let torchFixtures: TorchFixtures = {
-    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/torch_fixtures.json")
+let torchFixtures: TorchFixtures = decodedFixture("torch_fixtures.json")
+
+/// A committed fixture file of `Tests/Fixtures`, decoded; a test run stops if it cannot be read.
+func decodedFixture<T: Decodable>(_ name: String) -> T {
     do {
-        return try JSONDecoder().decode(TorchFixtures.self, from: Data(contentsOf: file))
+        return try JSONDecoder().decode(T.self, from: Data(contentsOf: fixtureFile(name)))
     } catch {
-        fatalError("cannot read the PyTorch fixtures at \(file.path): \(error)")
+        fatalError("cannot read the fixture \(fixtureFile(name).path): \(error)")
     }
-}()
+}
+
+/// Where `Tests/Fixtures/name` is.
+func fixtureFile(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/\(name)")
+}

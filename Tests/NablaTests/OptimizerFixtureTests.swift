@@ -24,15 +24,7 @@ struct OptimizerFixtures: Decodable {
     let clipping: [String: Clipping]
     let schedule: Schedule
 
-    static let shared: OptimizerFixtures = {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/optimizer_fixtures.json")
-        do {
-            return try JSONDecoder().decode(OptimizerFixtures.self, from: Data(contentsOf: file))
-        } catch {
-            fatalError("cannot read the PyTorch fixtures at \(file.path): \(error)")
-        }
-    }()
+    static let shared: OptimizerFixtures = decodedFixture("optimizer_fixtures.json")
 
     func tensor(_ name: String) -> Tensor<Double> { Tensor(start[name]!.values, shape: start[name]!.shape) }
 

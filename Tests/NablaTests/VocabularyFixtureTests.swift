@@ -84,8 +84,7 @@ struct VocabularyProgram: Sendable, CustomTestStringConvertible {
 }
 
 let vocabularyPrograms: [VocabularyProgram] = {
-    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/vocabulary_fixtures.json")
+    let file = fixtureFile("vocabulary_fixtures.json")
     guard let data = try? Data(contentsOf: file),
           let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
           let cases = root["cases"] as? [[String: Any]] else {

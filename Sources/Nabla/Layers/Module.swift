@@ -66,7 +66,7 @@ extension Module {
         return uniqued(found.parameters) { $0.parameter }
     }
 
-    /// Every ``LayerState``, found by reflection like ``parameters``.
+    /// Every ``LayerState``, found by reflection like ``Module/parameters``.
     public var states: [NamedState<Scalar>] {
         var (found, visiting) = (Found<Scalar>(), Set<ObjectIdentifier>())
         collect(of: self, prefix: "", into: &found, visiting: &visiting)

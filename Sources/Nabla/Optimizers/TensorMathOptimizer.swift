@@ -1,6 +1,6 @@
 /// An optimizer whose update rule is written as tensor math: given a parameter, its gradient
 /// and its state, it returns the new parameter and state (as mlx's `applySingle`), and the shared
-/// ``update(_:named:state:along:)`` writes them back in place, one ``Assign`` each.
+/// ``Optimizer/update(_:named:state:along:)`` writes them back in place, one `Assign` each.
 ///
 /// The rule is built of ordinary ops, so a ``TracedGradient`` records it with the rest of the
 /// step and replays it with no allocation, and it needs no kernel of its own. What it reads that

@@ -1,7 +1,7 @@
 /// An n-dimensional array of `Float` or `Double`, row-major, with value semantics.
 ///
 /// A tensor is its ``shape`` and a view of shared storage (copy-on-write, like any Swift array).
-/// Inside a differentiation scope such as ``valueWithGradient(at:in:)->(_,Tensor<Scalar>)`` a
+/// Inside a differentiation scope such as ``valueWithGradient(at:creatingGraph:in:)-(Tensor<Scalar>,_,_)`` a
 /// tensor also remembers where it sits in the recorded graph; outside one, ops run with no
 /// bookkeeping at all.
 ///

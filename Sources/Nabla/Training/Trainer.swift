@@ -33,6 +33,11 @@ public final class Trainer<Model: Layer> {
     public var progress: ((_ step: Int, _ steps: Int) -> Void)?
     /// Examples per batch when evaluating.
     public var evaluationBatchSize = 500
+    /// How each step clips the gradients before the update, if at all (see ``GradientClipping``).
+    public var clipping: GradientClipping<Scalar>? {
+        get { stepper.clipping }
+        set { stepper.clipping = newValue }
+    }
     /// Why the last ``fit(_:epochs:monitoring:)`` stopped before its last epoch, if a callback
     /// stopped it.
     public private(set) var stopReason: String?
