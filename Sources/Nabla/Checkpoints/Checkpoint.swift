@@ -7,7 +7,7 @@ extension Module {
     }
 
     /// Saves the model's parameters and states (``LayerState``) as a safetensors file, named as in
-    /// ``parameters`` and ``states`` (`0.weight`, …). The write is atomic: a temporary file,
+    /// ``Module/parameters`` and ``Module/states`` (`0.weight`, …). The write is atomic: a temporary file,
     /// then a rename.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
         let values = Dictionary(uniqueKeysWithValues: checkpointed.map { ($0.name, $0.value) })

@@ -7,7 +7,7 @@
 /// }
 /// ```
 ///
-/// That is all a custom layer declares: ``Layer/parameters`` finds every `@Parameter` by
+/// That is all a custom layer declares: ``Module/parameters`` finds every `@Parameter` by
 /// reflection, named after its property (`factor`, or `0.factor` inside a ``Sequential``), and
 /// differentiation and optimizers use those names. A plain `Tensor` property in a layer is
 /// reported as an error rather than silently left untrained: mark it `@Parameter`, or
