@@ -179,8 +179,8 @@ ATTR static inline __attribute__((always_inline)) void NAME(maxPoolGradient2x2Ro
 }
 
 /* A plane's output rows two at a time (ROW_PAIRS), returning how many it did. Kept out of line:
- * inlined, it slowed the one-row path (the first pooling's) by a tenth; out of line, by about 5%
- * in a C harness, for 8× on the second pooling. */
+ * inlined, it slows the one-row path (the first pooling's) more than it gains (Docs/Performance.md,
+ * "Decisions, measured"). */
 ATTR static __attribute__((noinline)) long NAME(maxPoolGradient2x2RowPairs)(
     const nabla_window *w, const T *input, const T *best, const T *up, T *gradient) {
     long width = w->width, oy = 0;
