@@ -92,7 +92,7 @@ final class Tape<Scalar: TensorScalar> {
         defer { isRecording = wasRecording }
 
         var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
-        grads[output] = seed
+        grads[output] = seed.detached
         let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
             guard let grad = grads[index], let op = nodes[index].op, let call = nodes[index].call else { continue }

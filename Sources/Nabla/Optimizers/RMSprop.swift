@@ -36,7 +36,7 @@ public struct RMSprop<Scalar: TensorScalar>: TensorMathOptimizer {
 
     /// Zeros for each running statistic the settings need.
     public func makeState(for parameter: Tensor<Scalar>) -> [Tensor<Scalar>] {
-        Array(repeating: Tensor(zeros: parameter.shape), count: 1 + (centered ? 1 : 0) + (momentum > 0 ? 1 : 0))
+        (0 ..< 1 + (centered ? 1 : 0) + (momentum > 0 ? 1 : 0)).map { _ in Tensor(zeros: parameter.shape) }
     }
 
     /// One RMSprop step.

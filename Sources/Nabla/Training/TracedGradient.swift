@@ -111,13 +111,10 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// Prepares to differentiate `function` — typically a loss of the model's output for inputs
     /// and targets — with respect to every parameter of `model`. Nothing runs until the first call.
-    public init<Model: Module>(
+    public convenience init<Model: Module>(
         of model: Model, _ function: @escaping (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
     ) where Model.Scalar == Scalar {
-        parameters = model.parameters
-        states = model.states
-        names = parameters.map(\.name)
-        self.function = { tensors in
+        self.init(of: model) { model, tensors in
             check(tensors.count == 2, "TracedGradient: the function takes an input and a target, not \(tensors.count) tensors")
             return function(model, tensors[0], tensors[1])
         }
@@ -292,10 +289,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
         case eager
     }
 
+    /// The clipping a step records: ``clipping`` for one that updates, none for one that only
+    /// differentiates (its gradients are returned as they are).
+    private func clipping(updating optimizer: ObjectIdentifier?) -> GradientClipping<Scalar>? {
+        optimizer == nil ? nil : clipping
+    }
+
     /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
     /// now, and this kind of update.
     private func fits(_ trace: Trace, _ inputs: Inputs, optimizer: ObjectIdentifier?) -> Bool {
-        guard trace.optimizer == optimizer, trace.clipping == (optimizer == nil ? nil : clipping) else { return false }
+        guard trace.optimizer == optimizer, trace.clipping == clipping(updating: optimizer) else { return false }
         var (count, same) = (0, true)
         inputs { tensor in
             same = same && count < trace.inputShapes.count && trace.inputShapes[count] == tensor.shape
@@ -344,7 +347,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let trace = Trace(program: program, inputShapes: inputShapes,
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
                           optimizer: optimizer, optimizerInstance: filled.storage,
-                          clipping: optimizer == nil ? nil : clipping,
+                          clipping: clipping(updating: optimizer),
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
         trace.recordedSizes.update(from: sizes, count: slotCount)
         if let refusal = program.refusal {
