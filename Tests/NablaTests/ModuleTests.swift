@@ -183,3 +183,22 @@ struct RecurrentCell: Module {
         #expect(g.clipped(.value(3.5)).tensors.map(\.scalars) == [[3, -3.5], [0, 3.5]])
     }
 }
+
+@Suite struct TrainerClippingTests {
+    /// A trainer's clipping reaches its steps: with the global norm held to 10⁻⁹, an epoch of
+    /// SGD at η 1 moves no parameter by more than the steps' norms add up to.
+    @Test func aTrainersClippingLimitsEveryStep() throws {
+        let data = TensorDataset(inputs: random([40, 4], seed: 30), targets: random([40, 6], seed: 31))
+        for clipped in [false, true] {
+            let model = sharedLayerNetwork(seed: 32)
+            let before = model.parameterValues
+            let trainer = Trainer(model: model, loss: QuadraticLoss(), optimizer: SGD<Double>(learningRate: 1), batchSize: 10)
+            if clipped { trainer.clipping = .globalNorm(1e-9) }
+            try trainer.fit(data, epochs: 1)
+            let moved = before.map { name, value in
+                zip(value.scalars, model.parameterValues[name]!.scalars).map { Swift.abs($0 - $1) }.max()!
+            }.max()!
+            #expect(clipped ? moved <= 4e-9 : moved > 1e-3, "largest change \(moved)")
+        }
+    }
+}
