@@ -26,8 +26,8 @@ struct Benchmark {
         }
         let data = value(of: "--data")
         let sections = value(of: "--only").map { [$0] } ?? ["chapter1", "chapter6"]
-        guard sections.allSatisfy({ ["chapter1", "chapter6"].contains($0) }) else {
-            throw BenchmarkError("--only takes chapter1 or chapter6, got \(sections[0])")
+        guard sections.allSatisfy({ ["chapter1", "chapter6", "gpt"].contains($0) }) else {
+            throw BenchmarkError("--only takes chapter1, chapter6 or gpt, got \(sections[0])")
         }
         var figures: [(key: String, value: Double, unit: String, label: String)] = []
         func report(_ key: String, _ value: Double, _ unit: String, _ label: String) {
@@ -39,9 +39,12 @@ struct Benchmark {
         #endif
         if !json { print("kernels: \(kernelName)") }
 
-        let mnist = try MNIST(searching: data)
-        if sections.contains("chapter1") { BookNetworkBenchmark.run(mnist: mnist, report: report) }
-        if sections.contains("chapter6") { ConvolutionBenchmark.run(mnist: mnist, report: report) }
+        if sections.contains("chapter1") || sections.contains("chapter6") {
+            let mnist = try MNIST(searching: data)
+            if sections.contains("chapter1") { BookNetworkBenchmark.run(mnist: mnist, report: report) }
+            if sections.contains("chapter6") { ConvolutionBenchmark.run(mnist: mnist, report: report) }
+        }
+        if sections.contains("gpt") { GPTBenchmark.run(report: report) }
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -70,7 +70,7 @@ struct Forgetful: Layer {
         var rng = SeededGenerator(seed: 3)
         let dense = Dense<Double>(inputSize: 4, outputSize: 3, using: &rng)
         let x = random([5, 4], seed: 4)
-        let report = checkGradients(at: [x, dense.weight, dense.bias], names: ["x", "weight", "bias"]) { t in
+        let report = checkGradients(at: [x, dense.weight, dense.bias!], names: ["x", "weight", "bias"]) { t in
             Dense(weight: t[1], bias: t[2])(t[0])
         }
         #expect(report.passed, "\(report)")

@@ -44,6 +44,8 @@ let opTable: [OpRow] = [
     OpRow(name: "sigmoid", shapes: [[3, 4]]) { sigmoid($0[0]) },
     OpRow(name: "tanh", shapes: [[3, 4]]) { tanh($0[0]) },
     OpRow(name: "relu", shapes: [[3, 4]]) { relu($0[0]) },
+    OpRow(name: "gelu", shapes: [[3, 4]]) { gelu($0[0]) },
+    OpRow(name: "gelu, tanh approximation", shapes: [[3, 4]]) { gelu($0[0], approximation: .tanh) },
     OpRow(name: "softmax", shapes: [[3, 5]]) { softmax($0[0]) },
     OpRow(name: "softmax along axis 0", shapes: [[3, 5]]) { softmax($0[0], alongAxis: 0) },
     OpRow(name: "logSoftmax", shapes: [[3, 5]]) { logSoftmax($0[0]) },

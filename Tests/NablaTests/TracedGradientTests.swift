@@ -211,7 +211,7 @@ import Testing
         }
         // Parameters replaced by ones of another shape (a wider layer): every plan is stale.
         layer.$weight.wrappedValue = random([5, 4], seed: 60)
-        layer.$bias.wrappedValue = random([5], seed: 61)
+        layer.bias = random([5], seed: 61)
         let x = random([2, 4], seed: 62), y = random([2, 5], seed: 63)
         expectSame(lossAndGradient(x, y), eager(x, y))
         #expect(lossAndGradient.eagerReason == nil)

@@ -199,7 +199,7 @@ func drive<C: TrainingCallback>(_ callback: C, accuracies: [Int], learningRate: 
         sgd.update(&model, along: gradients)
         // w ← w − η·λ·w = 0.95·w;  b ← b − η·1, no decay.
         #expect(model.weight.scalars == [1.9, 3.8])
-        #expect(model.bias.scalars == [0.5])
+        #expect(model.bias?.scalars == [0.5])
     }
 }
 

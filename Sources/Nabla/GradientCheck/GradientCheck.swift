@@ -219,23 +219,27 @@ func multiIndex(_ offset: Int, in shape: [Int]) -> [Int] {
 /// layer, so the layer is left as it was. Tolerances and modes are those of
 /// ``checkGradients(at:names:epsilon:absoluteTolerance:relativeTolerance:directions:seed:of:)``;
 /// the report names the input `input` and each parameter by its name (`weight`, `0.bias`, …).
+/// A layer whose input is indices (an ``Embedding``, a language model's token ids) has no
+/// gradient in it: pass `differentiatingInput: false` to check the parameters only.
 ///
 /// ```swift
 /// let report = checkGradients(of: Dense<Double>(inputSize: 4, outputSize: 3, using: &rng), at: x)
 /// #expect(report.passed, "\(report)")
 /// ```
 public func checkGradients<L: Layer>(
-    of layer: L, at input: Tensor<Double>,
+    of layer: L, at input: Tensor<Double>, differentiatingInput: Bool = true,
     epsilon: Double = 1e-6, absoluteTolerance: Double = 1e-5, relativeTolerance: Double = 1e-3,
     directions: Int? = nil, seed: UInt64 = 0
 ) -> GradientCheckReport where L.Scalar == Double {
     let parameters = layer.parameters
+    let inputs = differentiatingInput ? [input] : []
     return checkGradients(
-        at: [input] + parameters.map { $0.parameter.wrappedValue }, names: ["input"] + parameters.map { $0.name },
+        at: inputs + parameters.map { $0.parameter.wrappedValue },
+        names: (differentiatingInput ? ["input"] : []) + parameters.map { $0.name },
         epsilon: epsilon, absoluteTolerance: absoluteTolerance, relativeTolerance: relativeTolerance,
         directions: directions, seed: seed
     ) { values in
-        Substitution(parameters, Array(values.dropFirst())).during { layer(values[0]) }
+        Substitution(parameters, Array(values.dropFirst(inputs.count))).during { layer(differentiatingInput ? values[0] : input) }
     }
 }
 

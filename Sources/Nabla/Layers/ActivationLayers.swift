@@ -29,3 +29,13 @@ public struct Softmax<Scalar: TensorScalar>: Layer {
     /// Applies ``softmax(_:alongAxis:)``.
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { softmax(input) }
 }
+
+/// x·Φ(x), element-wise: the transformer's activation; see ``gelu(_:approximation:)``.
+public struct GELU<Scalar: TensorScalar>: Layer {
+    /// Exact, or GPT-2's tanh form.
+    public let approximation: GELUApproximation
+    /// Creates the layer (by default exact, as PyTorch's `nn.GELU()`).
+    public init(approximation: GELUApproximation = .none) { self.approximation = approximation }
+    /// Applies ``gelu(_:approximation:)``.
+    public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { gelu(input, approximation: approximation) }
+}

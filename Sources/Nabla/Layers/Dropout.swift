@@ -30,7 +30,8 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
     /// input (times 1 − p with ``DropoutScaling/atEvaluation``).
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let keep = 1 - probability
-        guard LayerMode.current == .training else {
+        // p = 0 drops nothing in either mode: no mask to draw (a GPT's default dropout).
+        guard LayerMode.current == .training, probability > 0 else {
             return scaling == .inverted || probability == 0 ? input : input * Scalar(keep)
         }
         let mask = DropoutMask<Scalar>(count: input.count, keep: keep,

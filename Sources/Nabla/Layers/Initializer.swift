@@ -16,6 +16,12 @@ public struct Initializer<Scalar: TensorScalar>: Sendable {
         Initializer { shape, _, _, rng in Tensor(randomNormal: shape, using: &rng) }
     }
 
+    /// N(0, σ²) whatever the layer's size: GPT-2's and nanoGPT's σ = 0.02 for every weight and
+    /// embedding (and 0.02/√(2·layers) for the projections into the residual stream).
+    public static func normal(standardDeviation: Scalar) -> Initializer {
+        Initializer { shape, _, _, rng in Tensor(randomNormal: shape, standardDeviation: standardDeviation, using: &rng) }
+    }
+
     /// N(0, 1/n_in): the book's chapter 3 weights, which keep sigmoid neurons out of saturation.
     public static var scaledNormal: Initializer {
         Initializer { shape, fanIn, _, rng in
@@ -51,5 +57,19 @@ public struct Initializer<Scalar: TensorScalar>: Sendable {
     /// All zeros.
     public static var zeros: Initializer {
         Initializer { shape, _, _, _ in Tensor(zeros: shape) }
+    }
+
+    /// All ones (a normalisation's gain).
+    public static var ones: Initializer {
+        Initializer { shape, _, _, _ in Tensor(ones: shape) }
+    }
+
+    /// U(−1/√n_in, 1/√n_in): PyTorch's default for `nn.Linear` (weights and biases), `nn.LSTM`
+    /// and `nn.GRU` (where n_in is the hidden size).
+    public static var pytorchUniform: Initializer {
+        Initializer { shape, fanIn, _, rng in
+            let a = 1 / Scalar(fanIn).squareRoot()
+            return Tensor(randomUniform: shape, in: -a...a, using: &rng)
+        }
     }
 }

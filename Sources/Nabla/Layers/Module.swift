@@ -112,6 +112,8 @@ private func collect<Scalar>(of value: Any, prefix: String, into found: inout Fo
         switch child.value {
         case let parameter as Parameter<Scalar>:
             found.parameters.append(NamedParameter(name: prefix + label, parameter: parameter))
+        case let optional as OptionalParameter<Scalar>:
+            if let parameter = optional.parameter { found.parameters.append(NamedParameter(name: prefix + label, parameter: parameter)) }
         case let state as LayerState<Scalar>:
             found.states.append(NamedState(name: prefix + label, state: state))
         case is Constant<Scalar>:
@@ -163,6 +165,7 @@ private func isPlainValue(_ value: Any) -> Bool {
 /// type: what reflection recognises when the scalar type is not the model's.
 protocol TensorWrapper {}
 extension Parameter: TensorWrapper {}
+extension OptionalParameter: TensorWrapper {}
 extension LayerState: TensorWrapper {}
 extension Constant: TensorWrapper {}
 

@@ -86,3 +86,35 @@ public final class LayerState<Scalar: TensorScalar> {
         op.update(&value, with: &none, reading: inputs)
     }
 }
+
+/// Marks a trainable tensor a layer may be made without — a bias, in layers that can leave it
+/// out (`Dense(…, bias: false)`, `LayerNorm(…, bias: false)`, as nanoGPT's `bias=False`).
+///
+/// A present value is a ``Parameter`` in every way (found, named after the property, trained,
+/// saved); an absent one is simply not there: not a zero tensor that would be saved and
+/// decayed.
+@propertyWrapper
+public final class OptionalParameter<Scalar: TensorScalar> {
+    /// The parameter, when the layer has one.
+    public private(set) var parameter: Parameter<Scalar>?
+
+    /// The value (the tracked stand-in inside a differentiation, as for ``Parameter``), or nil.
+    public var wrappedValue: Tensor<Scalar>? {
+        get { parameter?.wrappedValue }
+        set {
+            switch (newValue, parameter) {
+            case (nil, _): parameter = nil
+            case (let value?, let existing?): existing.wrappedValue = value
+            case (let value?, nil): parameter = Parameter(wrappedValue: value)
+            }
+        }
+    }
+
+    /// Wraps an initial value, or its absence.
+    public init(wrappedValue: Tensor<Scalar>?) {
+        parameter = wrappedValue.map { Parameter(wrappedValue: $0) }
+    }
+
+    /// The parameter itself (`$bias`), when there is one.
+    public var projectedValue: Parameter<Scalar>? { parameter }
+}
