@@ -11,6 +11,7 @@ let package = Package(
         // SwiftPM accepts a slash in a product name, so the README's command is literally
         // `swift run -c release Examples/mnist`.
         .executable(name: "Examples/mnist", targets: ["mnist"]),
+        .executable(name: "Examples/charlm", targets: ["charlm"]),
         .executable(name: "nabla-bench", targets: ["nabla-bench"]),
     ],
     dependencies: [
@@ -40,15 +41,33 @@ let package = Package(
             name: "BookBackprop",
             dependencies: [.product(name: "RealModule", package: "swift-numerics")]
         ),
+        // What the examples share: the progress bar and one-line errors.
+        .target(
+            name: "ExampleSupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Support"
+        ),
         .executableTarget(
             name: "mnist",
             dependencies: [
                 "Nabla",
                 "NablaData",
                 "BookBackprop",
+                "ExampleSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/mnist"
+        ),
+        // Karpathy's path after the book: makemore's names and nanoGPT's Shakespeare.
+        .executableTarget(
+            name: "charlm",
+            dependencies: [
+                "Nabla",
+                "NablaData",
+                "ExampleSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/charlm"
         ),
         // Counts heap allocations, for the benchmarks' figures and the tests that no replayed
         // step allocates.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Nabla
 import NablaData
+import ExampleSupport
 
 /// `swift run -c release Examples/mnist`: the network of chapter 1 of Michael Nielsen's
 /// *Neural Networks and Deep Learning*, trained on MNIST with Nabla.
@@ -16,26 +17,7 @@ struct MNISTExample: AsyncParsableCommand {
         defaultSubcommand: Train.self)
 
     /// Runs the command; every failure is one line on standard error and a non-zero exit code.
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asynchronous = command as? AsyncParsableCommand {
-                try await asynchronous.run()
-            } else {
-                try command.run()
-            }
-        } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)  // already reported
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))  // --help, --version
-                Foundation.exit(0)
-            }
-            printError("error: " + message(for: error).split(separator: "\n").joined(separator: " "))
-            Foundation.exit(code.rawValue)
-        }
-    }
+    static func main() async { await runCommandLine(Self.self) }
 }
 
 /// The book's network: Dense and Sigmoid layers, without the last sigmoid for cross-entropy
@@ -84,15 +66,4 @@ func parseSizes(_ text: String) throws -> [Int] {
         throw ValidationError("--hidden takes positive sizes separated by commas, such as 30 or 100,30; got '\(text)'")
     }
     return sizes.map { $0! }
-}
-
-/// Prints to standard error.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
-/// Reports a failure as one line on standard error; the caller throws the returned code.
-func failure(_ message: String) -> ExitCode {
-    printError("error: " + message)
-    return ExitCode.failure
 }

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 
 /// Where a training run writes: to the terminal, with a progress bar through each epoch, or — for

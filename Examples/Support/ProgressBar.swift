@@ -1,16 +1,18 @@
 import Foundation
 
-/// A progress bar within an epoch, on a terminal only: redirected output stays plain lines.
-struct ProgressBar {
-    let total: Int
+/// A progress bar over a run's steps, on a terminal only: redirected output stays plain lines.
+public struct ProgressBar {
+    /// The number of steps.
+    public let total: Int
     private let start = Date()
     private var lastDraw = Date.distantPast
     private let enabled = isatty(STDOUT_FILENO) != 0
 
-    init(total: Int) { self.total = total }
+    /// A bar for `total` steps.
+    public init(total: Int) { self.total = total }
 
     /// Redraws at most ten times a second.
-    mutating func advance(to done: Int) {
+    public mutating func advance(to done: Int) {
         guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
         lastDraw = Date()
         let elapsed = Date().timeIntervalSince(start)
@@ -22,7 +24,7 @@ struct ProgressBar {
     }
 
     /// Erases the bar, before a plain line is printed.
-    func clear() {
+    public func clear() {
         guard enabled else { return }
         FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8))
     }

@@ -1,0 +1,86 @@
+import Nabla
+
+/// A character model of any architecture, as one layer from ids to logits: [B, T] ids →
+/// [B, T, vocabulary] logits for the Shakespeare models (a prediction at every position), [B,
+/// context] → [B, vocabulary] for the names models (one prediction from a context window).
+struct CharacterModel: Layer {
+    let network: any Layer<Float>
+    /// Whether the model predicts at every position (a sequence model) or once per context.
+    let predictsEveryPosition: Bool
+
+    /// The network's own parameter names (`blocks.0.attention.…`, `weight_ih_l0`, `0.weight`), so
+    /// that a checkpoint's names are the model's.
+    var parameters: [NamedParameter<Float>] { network.parameters }
+    var states: [NamedState<Float>] { network.states }
+
+    func callAsFunction(_ ids: Tensor<Float>) -> Tensor<Float> { network(ids) }
+
+    /// The model of `architecture` for `vocabularySize` characters and contexts of `contextLength`.
+    init(_ architecture: Architecture, vocabularySize: Int, contextLength: Int, using rng: inout SeededGenerator) {
+        switch architecture {
+        case .gpt(let layers, let heads, let width, let dropout):
+            network = GPT<Float>(GPTConfiguration(vocabularySize: vocabularySize, contextLength: contextLength,
+                                                  layers: layers, heads: heads, width: width, dropout: dropout), using: &rng)
+            predictsEveryPosition = true
+        case .lstm(let embedding, let hidden, let layers):
+            network = CharacterLSTM(vocabularySize: vocabularySize, embedding: embedding, hidden: hidden, layers: layers, using: &rng)
+            predictsEveryPosition = true
+        case .mlp(let embedding, let hidden):
+            // makemore part 2: every parameter N(0, 1), as the lecture draws them.
+            network = Sequential<Float> {
+                Embedding(count: vocabularySize, dimension: embedding, using: &rng)
+                Flatten()
+                Dense(inputSize: contextLength * embedding, outputSize: hidden, using: &rng)
+                Tanh()
+                Dense(inputSize: hidden, outputSize: vocabularySize, using: &rng)
+            }
+            predictsEveryPosition = false
+        case .wavenet(let embedding, let hidden):
+            // makemore part 5: weights N(0, 1/fan-in), no bias before batch norm, the last layer's
+            // weights scaled by 0.1 so that the first predictions are nearly uniform.
+            check(contextLength == 8, "the WaveNet fuses pairs three times: it needs a context of 8, not \(contextLength)")
+            network = Sequential<Float> {
+                Embedding(count: vocabularySize, dimension: embedding, using: &rng)
+                for level in 0..<3 {
+                    FlattenConsecutive(2)
+                    Dense(inputSize: (level == 0 ? embedding : hidden) * 2, outputSize: hidden, bias: false,
+                          weightInitializer: .scaledNormal, using: &rng)
+                    BatchNorm1D(features: hidden)
+                    Tanh()
+                }
+                Dense(inputSize: hidden, outputSize: vocabularySize,
+                      weightInitializer: .normal(standardDeviation: 0.1 / Float(hidden).squareRoot()), biasInitializer: .zeros, using: &rng)
+            }
+            predictsEveryPosition = false
+        }
+    }
+}
+
+/// makemore's `FlattenConsecutive`: [B, T, C] → [B, T/n, C·n], n neighbouring positions side by
+/// side (a view); a last level of one position becomes [B, C·n].
+struct FlattenConsecutive: Layer {
+    let n: Int
+    init(_ n: Int) { self.n = n }
+
+    func callAsFunction(_ x: Tensor<Float>) -> Tensor<Float> {
+        check(x.rank == 3 && x.shape[1] % n == 0, "FlattenConsecutive(\(n)): input \(x.shape) must be [B, T, C] with T a multiple of \(n)")
+        let (batch, time, channels) = (x.shape[0], x.shape[1], x.shape[2])
+        return time == n ? x.reshaped(to: [batch, channels * n]) : x.reshaped(to: [batch, time / n, channels * n])
+    }
+}
+
+/// A character LSTM: an embedding, a stacked ``LSTM``, and logits at every position.
+struct CharacterLSTM: Layer {
+    var embedding: Embedding<Float>
+    var lstm: LSTM<Float>
+    var head: Dense<Float>
+
+    init(vocabularySize: Int, embedding size: Int, hidden: Int, layers: Int, using rng: inout SeededGenerator) {
+        embedding = Embedding(count: vocabularySize, dimension: size, using: &rng)
+        lstm = LSTM(inputSize: size, hiddenSize: hidden, layerCount: layers, using: &rng)
+        head = Dense(inputSize: hidden, outputSize: vocabularySize, weightInitializer: .pytorchUniform,
+                     biasInitializer: .pytorchUniform, using: &rng)
+    }
+
+    func callAsFunction(_ ids: Tensor<Float>) -> Tensor<Float> { head(lstm(embedding(ids))) }
+}

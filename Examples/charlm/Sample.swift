@@ -1,0 +1,106 @@
+import ArgumentParser
+import ExampleSupport
+import Foundation
+import Nabla
+import NablaData
+
+/// Samples text from a saved checkpoint.
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sample text from a checkpoint that `train` saved.")
+
+    @Option(help: "The checkpoint (safetensors) to sample from.")
+    var load: String
+
+    @Option(help: "Text to continue (Shakespeare), or the start of a name (names). Default: a newline, or nothing.")
+    var prompt: String?
+
+    @Option(parsing: .unconditional, help: "Characters to generate.")
+    var tokens = 500
+
+    @Option(parsing: .unconditional, help: "Divides the logits: below 1 sharper, above 1 more varied.")
+    var temperature: Float = 0.8
+
+    @Option(parsing: .unconditional, help: "Sample only among the K likeliest characters.")
+    var topK = 200
+
+    @Option(help: "Seed of the sample.")
+    var seed: UInt64 = 1
+
+    func run() throws {
+        guard tokens >= 0 else { throw failure("--tokens must not be negative, got \(tokens)") }
+        guard temperature > 0, temperature.isFinite else { throw failure("--temperature must be positive, got \(temperature)") }
+        guard topK >= 1 else { throw failure("--top-k must be at least 1, got \(topK)") }
+        let file = try SafeTensors(contentsOf: load)
+        guard let name = file.metadata["config"], let config = ConfigurationName(rawValue: name),
+              let characters = file.metadata["vocabulary"], let context = file.metadata["context"].flatMap(Int.init) else {
+            throw failure("\(load) was not saved by charlm train: its metadata has no config, vocabulary and context")
+        }
+        let vocabulary = CharacterVocabulary(characters: Array(characters.unicodeScalars))
+        let settings = RunConfiguration.named(config)
+        var rng = SeededGenerator(seed: 0)
+        let model = CharacterModel(settings.architecture, vocabularySize: vocabulary.count, contextLength: context, using: &rng)
+        do {
+            try model.load(from: load)
+        } catch let error as DataError {
+            throw failure("\(error) — it does not fit the \(config.rawValue) model (\(describe(settings.architecture)))")
+        }
+        var sampler = SeededGenerator(seed: seed)
+        let text: String
+        do {
+            text = try generate(model, vocabulary: vocabulary, contextLength: context,
+                                prompt: prompt ?? (settings.corpus == .shakespeare ? "\n" : ""),
+                                count: tokens, temperature: temperature, topK: topK, using: &sampler)
+        } catch let error as VocabularyError {
+            throw failure("--prompt: \(error.description)")
+        }
+        print(text)
+    }
+}
+
+/// The prompt followed by `count` sampled characters. A sequence model reads the last
+/// `contextLength` characters and predicts the next; a names model reads a context window
+/// (padded with "."), and each "." ends a name and starts the next on a new line.
+func generate(_ model: CharacterModel, vocabulary: CharacterVocabulary, contextLength: Int, prompt: String,
+              count: Int, temperature: Float, topK: Int, using rng: inout SeededGenerator) throws -> String {
+    var ids = try vocabulary.encode(prompt)
+    if model.predictsEveryPosition && ids.isEmpty {
+        throw VocabularyError(description: "a sequence model needs a prompt of at least one character")
+    }
+    var names: [String] = []
+    withLayerMode(.inference) {
+        for _ in 0..<count {
+            let logits: [Float]
+            if model.predictsEveryPosition {
+                let window = Array(ids.suffix(contextLength))
+                let all = model(Tensor(indices: window, shape: [1, window.count])).scalars
+                logits = Array(all.suffix(vocabulary.count))
+            } else {
+                let window = Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength))
+                logits = model(Tensor(indices: window, shape: [1, contextLength])).scalars
+            }
+            let next = sampleIndex(logits, temperature: temperature, topK: topK, using: &rng)
+            if !model.predictsEveryPosition && next == 0 {
+                names.append(vocabulary.decode(ids))
+                ids = []
+            } else {
+                ids.append(next)
+            }
+        }
+    }
+    if model.predictsEveryPosition { return vocabulary.decode(ids) }
+    return (names + (ids.isEmpty ? [] : [vocabulary.decode(ids) + "…"])).joined(separator: "\n")
+}
+
+/// A draw from softmax(logits / temperature) restricted to the `topK` largest logits.
+func sampleIndex(_ logits: [Float], temperature: Float, topK: Int, using rng: inout SeededGenerator) -> Int {
+    let scaled = logits.map { Double($0 / temperature) }
+    let threshold = topK >= scaled.count ? -Double.infinity : scaled.sorted(by: >)[topK - 1]
+    let top = scaled.max()!
+    let weights = scaled.map { $0 >= threshold ? Foundation.exp($0 - top) : 0 }
+    var u = rng.nextUniform() * weights.reduce(0, +)
+    for (index, weight) in weights.enumerated() where weight > 0 {
+        u -= weight
+        if u <= 0 { return index }
+    }
+    return weights.lastIndex { $0 > 0 }!
+}

@@ -1,0 +1,74 @@
+import Nabla
+import NablaData
+
+/// A run's data: batches to train on and a loss estimate on each split.
+enum TrainingData {
+    case shakespeare(vocabulary: CharacterVocabulary, training: TokenBlocks, validation: TokenBlocks)
+    case names(vocabulary: CharacterVocabulary, training: TensorDataset<Float>, development: TensorDataset<Float>)
+
+    /// Reads the corpus of `configuration` from `path` (or where `findTextFile` looks).
+    static func load(_ configuration: RunConfiguration, path: String?, seed: UInt64) throws -> TrainingData {
+        let file = try findTextFile(named: configuration.corpus.fileName, given: path)
+        let text = try readText(file)
+        switch configuration.corpus {
+        case .shakespeare:
+            let vocabulary = CharacterVocabulary(text: text)
+            do {
+                let (training, validation) = try TokenBlocks.split(vocabulary.encode(text), contextLength: configuration.contextLength)
+                return .shakespeare(vocabulary: vocabulary, training: training, validation: validation)
+            } catch let error as VocabularyError {
+                throw DataError(file: file, error.description)
+            }
+        case .names:
+            let words = try NameExamples.words(in: text, file: file)
+            // makemore's split: shuffled (its lectures seed 42), 80% train, 10% dev, 10% test.
+            let (training, development, _) = try NameExamples.splits(words: words, contextLength: configuration.contextLength, seed: 42)
+            guard training.count > 0, development.count > 0 else { throw DataError(file: file, "has too few words for an 80/10/10 split") }
+            return .names(vocabulary: training.vocabulary, training: training.dataset(), development: development.dataset())
+        }
+    }
+
+    var vocabulary: CharacterVocabulary {
+        switch self {
+        case .shakespeare(let vocabulary, _, _), .names(let vocabulary, _, _): vocabulary
+        }
+    }
+
+    /// Fills a training batch in place.
+    func trainingBatch(_ size: Int, using rng: inout SeededGenerator, inputs: inout Tensor<Float>, targets: inout Tensor<Float>) {
+        switch self {
+        case .shakespeare(_, let training, _):
+            training.batch(size, using: &rng, inputs: &inputs, targets: &targets)
+        case .names(_, let training, _):
+            let indices = (0..<size).map { _ in rng.nextInt(below: training.count) }
+            training.batch(indices[...], inputs: &inputs, targets: &targets)
+        }
+    }
+
+    /// The mean loss on each split, in inference mode: nanoGPT's `estimate_loss` over `batches`
+    /// random batches of each split; for names, the whole training and dev splits.
+    func estimateLoss(_ model: CharacterModel, batches: Int, batchSize: Int, using rng: inout SeededGenerator)
+        -> (training: Double, validation: Double) {
+        let loss = SoftmaxCrossEntropyLoss<Float>()
+        switch self {
+        case .shakespeare(_, let training, let validation):
+            func estimate(_ split: TokenBlocks) -> Double {
+                var (x, y) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+                var total = 0.0
+                for _ in 0..<batches {
+                    split.batch(batchSize, using: &rng, inputs: &x, targets: &y)
+                    total += Double(loss(model(x), y).scalar)
+                }
+                return total / Double(batches)
+            }
+            return withLayerMode(.inference) { (estimate(training), estimate(validation)) }
+        case .names(_, let training, let development):
+            func mean(_ split: TensorDataset<Float>) -> Double {
+                var total = 0.0
+                split.forEachBatch(of: 4096) { x, y, _ in total += Double(loss(model(x), y).scalar) * Double(y.count) }
+                return total / Double(split.count)
+            }
+            return (mean(training), mean(development))
+        }
+    }
+}
