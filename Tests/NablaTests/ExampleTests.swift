@@ -11,16 +11,18 @@ import Testing
         let errors: String
     }
 
-    /// Runs the example with `arguments`, with MNIST where the tests find it.
-    static func run(_ arguments: [String]) throws -> Run {
+    /// Runs the example with `arguments` (Examples/mnist unless another is named), with MNIST
+    /// and the text data where the tests find them.
+    static func run(_ arguments: [String], example: String = "mnist") throws -> Run {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("Examples/mnist")
+        let binary = directory.appendingPathComponent("Examples/\(example)")
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "no example binary at \(binary.path)")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["NABLA_MNIST"] = mnistDirectory ?? ""
+        environment["NABLA_TEXT"] = textDirectory ?? ""
         process.environment = environment
         let (out, err) = (Pipe(), Pipe())
         process.standardOutput = out
