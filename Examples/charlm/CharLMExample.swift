@@ -10,7 +10,7 @@ struct CharLMExample: AsyncParsableCommand {
         abstract: "Train a character-level language model (nanoGPT's Shakespeare, makemore's names), or sample from one.",
         discussion: "Configurations, for `--config NAME`: " + ConfigurationName.allCases.map(\.rawValue).joined(separator: ", ")
             + ". `charlm train --help` lists every training option.",
-        subcommands: [Train.self, Sample.self],
+        subcommands: [Train.self, Sample.self, Evaluate.self],
         defaultSubcommand: Train.self)
 
     /// Runs the command; every failure is one line on standard error and a non-zero exit code.

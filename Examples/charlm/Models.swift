@@ -15,6 +15,10 @@ struct CharacterModel: Layer {
 
     func callAsFunction(_ ids: Tensor<Float>) -> Tensor<Float> { network(ids) }
 
+    init(network: any Layer<Float>, predictsEveryPosition: Bool) {
+        (self.network, self.predictsEveryPosition) = (network, predictsEveryPosition)
+    }
+
     /// The model of `architecture` for `vocabularySize` characters and contexts of `contextLength`.
     init(_ architecture: Architecture, vocabularySize: Int, contextLength: Int, using rng: inout SeededGenerator) {
         switch architecture {

@@ -30,25 +30,13 @@ struct Sample: ParsableCommand {
         guard tokens >= 0 else { throw failure("--tokens must not be negative, got \(tokens)") }
         guard temperature > 0, temperature.isFinite else { throw failure("--temperature must be positive, got \(temperature)") }
         guard topK >= 1 else { throw failure("--top-k must be at least 1, got \(topK)") }
-        let file = try SafeTensors(contentsOf: load)
-        guard let name = file.metadata["config"], let config = ConfigurationName(rawValue: name),
-              let characters = file.metadata["vocabulary"], let context = file.metadata["context"].flatMap(Int.init) else {
-            throw failure("\(load) was not saved by charlm train: its metadata has no config, vocabulary and context")
-        }
-        let vocabulary = CharacterVocabulary(characters: Array(characters.unicodeScalars))
-        let settings = RunConfiguration.named(config)
-        var rng = SeededGenerator(seed: 0)
-        let model = CharacterModel(settings.architecture, vocabularySize: vocabulary.count, contextLength: context, using: &rng)
-        do {
-            try model.load(from: load)
-        } catch let error as DataError {
-            throw failure("\(error) — it does not fit the \(config.rawValue) model (\(describe(settings.architecture)))")
-        }
+        let saved = try SavedModel(path: load)
+        let (model, vocabulary, context) = (saved.model, saved.vocabulary, saved.contextLength)
         var sampler = SeededGenerator(seed: seed)
         let text: String
         do {
             text = try generate(model, vocabulary: vocabulary, contextLength: context,
-                                prompt: prompt ?? (settings.corpus == .shakespeare ? "\n" : ""),
+                                prompt: prompt ?? (model.predictsEveryPosition ? "\n" : ""),
                                 count: tokens, temperature: temperature, topK: topK, using: &sampler)
         } catch let error as VocabularyError {
             throw failure("--prompt: \(error.description)")

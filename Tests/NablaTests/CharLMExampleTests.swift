@@ -46,6 +46,15 @@ import Testing
         let again = try Self.charlm(["sample", "--load", checkpoint, "--tokens", "30", "--seed", "3"]
                                     + (shakespeare ? ["--prompt", "ROMEO:"] : []))
         #expect(again.output == sample.output)
+
+        guard config == "shakespeare-cpu" else { return }
+        // The exact validation loss, and the same from the model saved under nanoGPT's names.
+        let evaluate = try Self.charlm(["evaluate", "--load", checkpoint, "--export-nanogpt", scratch + "/nanogpt.safetensors"])
+        #expect(evaluate.status == 0, "\(evaluate.errors)")
+        let line = try #require(evaluate.output.split(separator: "\n").first)
+        #expect(line.wholeMatch(of: /validation loss \d\.\d{6} over 111488 tokens/) != nil, "\(line)")
+        let exported = try Self.charlm(["evaluate", "--load", scratch + "/nanogpt.safetensors"])
+        #expect(exported.output.split(separator: "\n").first == line)
     }
 
     /// Each mistake is one line on standard error naming what is wrong, and a non-zero exit.

@@ -22,7 +22,13 @@ extension Module {
     /// the tensor (and both shapes, or the first bad element), and the model is left unchanged.
     /// Values stored in the other precision are converted.
     public func load(from path: String, allowingNonFinite: Bool = false) throws {
-        let file = try SafeTensors(contentsOf: path)
+        try load(SafeTensors(contentsOf: path), from: path, allowingNonFinite: allowingNonFinite)
+    }
+
+    /// Loads the tensors of a file already read (from `path`, which errors name), as
+    /// ``load(from:allowingNonFinite:)`` does: for a file whose names were translated first (a
+    /// PyTorch model's state dict).
+    public func load(_ file: SafeTensors, from path: String, allowingNonFinite: Bool = false) throws {
         let parameters = checkpointed
         let expected = Set(parameters.map(\.name))
         if let missing = parameters.first(where: { file.tensors[$0.name] == nil }) {
