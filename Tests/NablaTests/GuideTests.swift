@@ -207,3 +207,47 @@ struct Cell: Module {
         #expect(losses.last! < losses.first! && step.eagerReason == nil)
     }
 }
+
+/// Docs/FromTheBookToAGPT.md's code, as written there, and its training loop run for a few steps.
+@Suite struct FromTheBookToAGPTGuideTests {
+    @Test func theGuidesPiecesHaveTheirShapesAndTheModelLearns() {
+        var rng = SeededGenerator(seed: 1)
+        let embed = Embedding<Float>(count: 65, dimension: 32, using: &rng)
+        let ids = Tensor<Float>(indices: [18, 47, 56, 57], shape: [1, 4])
+        #expect(embed(ids).shape == [1, 4, 32])
+
+        let x = Tensor<Float>(randomNormal: [2, 8, 32], using: &rng)
+        let (q, k, v) = (x, x, x)
+        var scores = matmul(q, k, transposingB: true) * (1 / Float(32).squareRoot())
+        scores = scores.filled(where: Tensor.causalMask(size: 8), with: -.infinity)
+        let weights = softmax(scores)
+        let mixed = matmul(weights, v)
+        #expect(mixed.shape == [2, 8, 32])
+        // Position 0 sees only itself; nothing is attended to after a position.
+        #expect(weights.scalars[0] == 1 && weights.scalars[1...7].allSatisfy { $0 == 0 })
+        #expect(mixed.rows(0..<1).scalars[0..<32] == x.rows(0..<1).scalars[0..<32])
+
+        let block = TransformerBlock<Float>(width: 32, heads: 4, using: &rng)
+        #expect(block(x).shape == x.shape)
+
+        let gpt = GPT<Float>(GPTConfiguration(vocabularySize: 65, contextLength: 8, layers: 2, heads: 4, width: 32),
+                             using: &rng)
+        let step = TracedGradient(of: gpt) { model, x, y in SoftmaxCrossEntropyLoss()(model(x), y) }
+        step.clipping = .globalNorm(1)
+        var adamW = AdamW<Float>(beta2: 0.99, weightDecay: 0.1, decays: AdamW<Float>.decaysMatrices)
+        let schedule = WarmupCosineSchedule(peak: 1e-3, floor: 1e-4, warmupIterations: 100, decayIterations: 2000)
+        // A text of one repeated phrase: after a few hundred steps the model predicts it.
+        let text = Array(repeating: Array("to be or not ".unicodeScalars.map { Int($0.value) % 65 }), count: 40).flatMap { $0 }
+        var (inputs, targets) = (Tensor<Float>(zeros: [4, 8]), Tensor<Float>(zeros: [4, 8]))
+        var losses: [Float] = []
+        for iteration in 0..<300 {
+            let starts = (0..<4).map { _ in rng.nextInt(below: text.count - 8) }
+            inputs = Tensor(indices: starts.flatMap { text[$0 ..< $0 + 8] }, shape: [4, 8])
+            targets = Tensor(indices: starts.flatMap { text[$0 + 1 ..< $0 + 9] }, shape: [4, 8])
+            adamW.learningRate = Float(schedule(iteration))
+            losses.append(step.step(inputs, targets, optimizer: &adamW).scalar)
+        }
+        #expect(step.eagerReason == nil)
+        #expect(losses[0] > 4 && losses.suffix(10).allSatisfy { $0 < 1 }, "\(losses.prefix(3)) … \(losses.suffix(3))")
+    }
+}
