@@ -8,6 +8,7 @@ settings, to compare losses, checkpoints and speed.
     swift run -c release Examples/charlm evaluate --load charlm-shakespeare-cpu.safetensors --export-nanogpt nabla.safetensors
     python3 Benchmarks/pytorch_nanogpt.py evaluate nabla.safetensors                # and back
     python3 Benchmarks/pytorch_nanogpt.py benchmark [--threads 1] [--compile]
+    python3 Benchmarks/pytorch_nanogpt.py train --model lstm     # charlm's shakespeare-lstm, for its loss
 
 The model is written here from nanoGPT's description (model.py: token and position embeddings,
 pre-norm blocks of causal self-attention and a GELU MLP, a final layer norm, the output projection
@@ -91,6 +92,21 @@ class GPT(nn.Module):
         return logits, loss
 
 
+class CharacterLSTM(nn.Module):
+    """charlm's shakespeare-lstm: an embedding, a stacked LSTM, logits at every position."""
+
+    def __init__(self, vocab_size, embedding=64, hidden=256, layers=2):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding)
+        self.lstm = nn.LSTM(embedding, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab_size)
+
+    def forward(self, ids, targets=None):
+        logits = self.head(self.lstm(self.embedding(ids))[0])
+        loss = None if targets is None else F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+        return logits, loss
+
+
 def write_safetensors(path, tensors, metadata):
     header, data, offset = {"__metadata__": metadata}, [], 0
     for name in sorted(tensors):
@@ -168,6 +184,7 @@ def optimizer_for(model, learning_rate=1e-3):
 
 
 def get_lr(it, peak=1e-3, floor=1e-4, warmup=100, decay=2000):
+    """nanoGPT's get_lr: linear warmup, then cosine decay to the floor."""
     if it < warmup:
         return peak * (it + 1) / (warmup + 1)
     if it > decay:
@@ -183,7 +200,10 @@ def batch(data, block, size):
 def command_train(args):
     torch.manual_seed(args.seed)
     vocabulary, train, val = load_text(text_path(args.data))
-    model = GPT(len(vocabulary), 64, 4, 4, 128)
+    # charlm's shakespeare-cpu (nanoGPT's CPU run) or shakespeare-lstm: rate, floor and batch.
+    lstm = args.model == "lstm"
+    model = CharacterLSTM(len(vocabulary)) if lstm else GPT(len(vocabulary), 64, 4, 4, 128)
+    peak, batch_size = (2e-3, 32) if lstm else (1e-3, 12)
     optimizer = optimizer_for(model)
     start = time.time()
     for it in range(args.iterations + 1):
@@ -192,18 +212,18 @@ def command_train(args):
         if it == args.iterations:
             break
         for group in optimizer.param_groups:
-            group["lr"] = get_lr(it)
+            group["lr"] = get_lr(it, peak=peak, floor=peak / 10)
         model.train()
-        x, y = batch(train, 64, 12)
+        x, y = batch(train, 64, batch_size)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-    state = {k: v for k, v in model.state_dict().items()}
-    metadata = {k: str(v) for k, v in model.args.items()} | {"vocabulary": vocabulary, "dropout": "0.0"}
-    write_safetensors(args.out, state, metadata)
-    print(f"saved to {args.out}")
+    if not lstm:
+        metadata = {k: str(v) for k, v in model.args.items()} | {"vocabulary": vocabulary, "dropout": "0.0"}
+        write_safetensors(args.out, dict(model.state_dict()), metadata)
+        print(f"saved to {args.out}")
 
 
 def command_evaluate(args):
@@ -249,6 +269,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train nanoGPT's CPU configuration and save its state dict")
+    train.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
     train.add_argument("--iterations", type=int, default=2000)
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--out", default="torch-shakespeare-cpu.safetensors")

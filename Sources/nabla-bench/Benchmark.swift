@@ -4,9 +4,10 @@ import Foundation
 import Nabla
 import NablaData
 
-/// `swift run -c release nabla-bench [--json] [--data PATH] [--only chapter1|chapter6]`: the book's networks' training and
-/// evaluation speed — chapter 1's and chapter 6's convolutional one — heap allocations per step,
-/// peak memory, and matrix-product and convolution throughput at the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
+/// `swift run -c release nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt]`: the book's networks' training and
+/// evaluation speed — chapter 1's and chapter 6's convolutional one — and nanoGPT's CPU
+/// configuration's, heap allocations per step, peak memory, and matrix-product and convolution
+/// throughput at the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
 @main
 struct Benchmark {
     static func main() {
@@ -20,6 +21,18 @@ struct Benchmark {
 
     static func run() throws {
         let arguments = CommandLine.arguments.dropFirst()
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print("""
+                usage: nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt]
+
+                Prints Nabla's speed figures: the book's chapter-1 and chapter-6 networks (MNIST from
+                --data, $NABLA_MNIST or the cache) and nanoGPT's CPU configuration (gpt, no data needed).
+                  --json       one JSON object of figures instead of a table
+                  --data PATH  MNIST's directory (IDX files) or mnist.pkl.gz
+                  --only NAME  one section: chapter1, chapter6 or gpt
+                """)
+            return
+        }
         let json = arguments.contains("--json")
         func value(of option: String) -> String? {
             arguments.firstIndex(of: option).flatMap { arguments.index(after: $0) < arguments.endIndex ? arguments[arguments.index(after: $0)] : nil }

@@ -35,15 +35,15 @@ enum GPTBenchmark {
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(steps))
                 allocations = Double(nabla_allocation_count() - before) / Double(steps)
             }
-            if let reason = step.eagerReason { print("eager: \(reason)") }
+            if let reason = step.eagerReason { FileHandle.standardError.write(Data("note: GPT steps ran eagerly: \(reason)\n".utf8)) }
             return (best, allocations)
         }
         let one = iteration(threads: 1, steps: 10)
-        report("gpt_iteration_ms", one.seconds * 1e3, "ms", "GPT iteration (shakespeare-cpu), 1 thread")
-        report("gpt_allocations_1", one.allocations, "", "allocs 1 thread")
-        report("gpt_tokens_per_s", tokens / one.seconds, "tokens/s", "GPT training tokens per second, 1 thread")
+        report("gpt_iteration_ms", one.seconds * 1e3, "ms", "GPT iteration (shakespeare-cpu), one thread")
+        report("gpt_allocations_per_iteration", one.allocations, "", "  its heap allocations (replayed)")
+        report("gpt_tokens_per_s", tokens / one.seconds, "tokens/s", "  training tokens per second")
         let all = iteration(threads: 0, steps: 10)
         report("gpt_iteration_ms_all_cores", all.seconds * 1e3, "ms", "GPT iteration, all cores")
-        report("gpt_allocations_per_iteration", all.allocations, "", "GPT heap allocations per replayed iteration")
+        report("gpt_allocations_per_iteration_all_cores", all.allocations, "", "  its heap allocations (replayed)")
     }
 }
