@@ -9,32 +9,22 @@
 ///
 /// Layers stack as ``LSTM``'s do, and parameters carry PyTorch's names (`weight_ih_l0`, …).
 public struct GRU<Scalar: TensorScalar>: Layer {
-    /// Each layer's weights, bottom first.
-    public var layers: [RecurrentWeights<Scalar>]
-    /// Dropout on each layer's output but the last's.
-    public var dropouts: [Dropout<Scalar>]
+    /// The layers' weights and the dropout between them.
+    public var stack: RecurrentStack<Scalar>
     /// The size of each input vector.
-    public let inputSize: Int
+    public var inputSize: Int { stack.inputSize }
     /// The size of h.
-    public let hiddenSize: Int
+    public var hiddenSize: Int { stack.hiddenSize }
 
     /// Creates `layerCount` layers, weights drawn as PyTorch's (U(−1/√hidden, 1/√hidden)).
     public init(inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true, dropout: Double = 0,
                 using rng: inout SeededGenerator) {
-        check(inputSize > 0 && hiddenSize > 0 && layerCount > 0,
-              "GRU: input size \(inputSize), hidden size \(hiddenSize) and layer count \(layerCount) must be positive")
-        layers = (0..<layerCount).map { layer in
-            RecurrentWeights(gates: 3, inputSize: layer == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize,
-                             bias: bias, using: &rng)
-        }
-        dropouts = (1..<layerCount).map { _ in Dropout(probability: dropout, using: &rng) }
-        (self.inputSize, self.hiddenSize) = (inputSize, hiddenSize)
+        stack = RecurrentStack(network: "GRU", gates: 3, inputSize: inputSize, hiddenSize: hiddenSize,
+                               layerCount: layerCount, bias: bias, dropout: dropout, using: &rng)
     }
 
     /// PyTorch's names: `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then layer 1's.
-    public var parameters: [NamedParameter<Scalar>] {
-        layers.enumerated().flatMap { layer, weights in weights.pytorchNamed(layer: layer) }
-    }
+    public var parameters: [NamedParameter<Scalar>] { stack.parameters }
 
     /// The last layer's hidden states, [B, T, hiddenSize], from a zero initial state.
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
@@ -47,12 +37,11 @@ public struct GRU<Scalar: TensorScalar>: Layer {
         checkRecurrentInput(input, inputSize: inputSize, layer: "GRU")
         let (batch, time) = (input.shape[0], input.shape[1])
         if let state {
-            check(state.shape == [layers.count, batch, hiddenSize],
-                  "GRU: state shape \(state.shape) does not fit \([layers.count, batch, hiddenSize])")
+            check(state.shape == [stack.layers.count, batch, hiddenSize],
+                  "GRU: state shape \(state.shape) does not fit \([stack.layers.count, batch, hiddenSize])")
         }
-        var (sequence, final) = (input, [Tensor<Scalar>]())
-        for (index, weights) in layers.enumerated() {
-            if index > 0 { sequence = dropouts[index - 1](sequence) }
+        var final: [Tensor<Scalar>] = []
+        let output = stack.run(input) { index, weights, sequence in
             var h = state?.rows(index..<index + 1).squeezingShape(at: 0) ?? Tensor(zeros: [batch, hiddenSize])
             let fromInput = weights.inputGates(sequence, foldingHiddenBias: false)
             var outputs: [Tensor<Scalar>] = []
@@ -64,9 +53,9 @@ public struct GRU<Scalar: TensorScalar>: Layer {
                 h = candidate + update * (h - candidate)
                 outputs.append(h)
             }
-            sequence = Tensor(stacking: outputs, alongAxis: 1)
             final.append(h)
+            return Tensor(stacking: outputs, alongAxis: 1)
         }
-        return (sequence, Tensor(stacking: final))
+        return (output, Tensor(stacking: final))
     }
 }

@@ -23,32 +23,22 @@ public struct LSTM<Scalar: TensorScalar>: Layer {
         public init(hidden: Tensor<Scalar>, cell: Tensor<Scalar>) { (self.hidden, self.cell) = (hidden, cell) }
     }
 
-    /// Each layer's weights, bottom first.
-    public var layers: [RecurrentWeights<Scalar>]
-    /// Dropout on each layer's output but the last's.
-    public var dropouts: [Dropout<Scalar>]
+    /// The layers' weights and the dropout between them.
+    public var stack: RecurrentStack<Scalar>
     /// The size of each input vector.
-    public let inputSize: Int
+    public var inputSize: Int { stack.inputSize }
     /// The size of h and c.
-    public let hiddenSize: Int
+    public var hiddenSize: Int { stack.hiddenSize }
 
     /// Creates `layerCount` layers, weights drawn as PyTorch's (U(−1/√hidden, 1/√hidden)).
     public init(inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true, dropout: Double = 0,
                 using rng: inout SeededGenerator) {
-        check(inputSize > 0 && hiddenSize > 0 && layerCount > 0,
-              "LSTM: input size \(inputSize), hidden size \(hiddenSize) and layer count \(layerCount) must be positive")
-        layers = (0..<layerCount).map { layer in
-            RecurrentWeights(gates: 4, inputSize: layer == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize,
-                             bias: bias, using: &rng)
-        }
-        dropouts = (1..<layerCount).map { _ in Dropout(probability: dropout, using: &rng) }
-        (self.inputSize, self.hiddenSize) = (inputSize, hiddenSize)
+        stack = RecurrentStack(network: "LSTM", gates: 4, inputSize: inputSize, hiddenSize: hiddenSize,
+                               layerCount: layerCount, bias: bias, dropout: dropout, using: &rng)
     }
 
     /// PyTorch's names: `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then layer 1's.
-    public var parameters: [NamedParameter<Scalar>] {
-        layers.enumerated().flatMap { layer, weights in weights.pytorchNamed(layer: layer) }
-    }
+    public var parameters: [NamedParameter<Scalar>] { stack.parameters }
 
     /// The last layer's hidden states, [B, T, hiddenSize], from zero initial states.
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
@@ -60,14 +50,13 @@ public struct LSTM<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>, state: State?) -> (output: Tensor<Scalar>, state: State) {
         checkRecurrentInput(input, inputSize: inputSize, layer: "LSTM")
         let (batch, time) = (input.shape[0], input.shape[1])
-        let stateShape = [layers.count, batch, hiddenSize]
+        let stateShape = [stack.layers.count, batch, hiddenSize]
         if let state {
             check(state.hidden.shape == stateShape && state.cell.shape == stateShape,
                   "LSTM: state shapes \(state.hidden.shape) and \(state.cell.shape) do not fit \(stateShape)")
         }
-        var (sequence, finalHidden, finalCell) = (input, [Tensor<Scalar>](), [Tensor<Scalar>]())
-        for (index, weights) in layers.enumerated() {
-            if index > 0 { sequence = dropouts[index - 1](sequence) }
+        var (finalHidden, finalCell) = ([Tensor<Scalar>](), [Tensor<Scalar>]())
+        let output = stack.run(input) { index, weights, sequence in
             var h = state?.hidden.rows(index..<index + 1).squeezingShape(at: 0) ?? Tensor(zeros: [batch, hiddenSize])
             var c = state?.cell.rows(index..<index + 1).squeezingShape(at: 0) ?? Tensor(zeros: [batch, hiddenSize])
             let fromInput = weights.inputGates(sequence, foldingHiddenBias: true)
@@ -79,10 +68,10 @@ public struct LSTM<Scalar: TensorScalar>: Layer {
                 h = sigmoid(parts[3]) * tanh(c)
                 outputs.append(h)
             }
-            sequence = Tensor(stacking: outputs, alongAxis: 1)
             finalHidden.append(h)
             finalCell.append(c)
+            return Tensor(stacking: outputs, alongAxis: 1)
         }
-        return (sequence, State(hidden: Tensor(stacking: finalHidden), cell: Tensor(stacking: finalCell)))
+        return (output, State(hidden: Tensor(stacking: finalHidden), cell: Tensor(stacking: finalCell)))
     }
 }

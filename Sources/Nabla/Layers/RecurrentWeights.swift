@@ -42,6 +42,48 @@ public struct RecurrentWeights<Scalar: TensorScalar>: Module {
     }
 }
 
+/// The layers of a stacked recurrent network (``LSTM``, ``GRU``): each layer's weights, dropout
+/// between layers, and PyTorch's names for the parameters.
+public struct RecurrentStack<Scalar: TensorScalar>: Module {
+    /// Each layer's weights, bottom first.
+    public var layers: [RecurrentWeights<Scalar>]
+    /// Dropout on each layer's output but the last's (training only).
+    public var dropouts: [Dropout<Scalar>]
+    /// The size of each input vector.
+    public let inputSize: Int
+    /// The size of the hidden state.
+    public let hiddenSize: Int
+
+    /// `layerCount` layers of `gates` gates, for the network called `network` in messages.
+    init(network: String, gates: Int, inputSize: Int, hiddenSize: Int, layerCount: Int, bias: Bool, dropout: Double,
+         using rng: inout SeededGenerator) {
+        check(inputSize > 0 && hiddenSize > 0 && layerCount > 0,
+              "\(network): input size \(inputSize), hidden size \(hiddenSize) and layer count \(layerCount) must be positive")
+        layers = (0..<layerCount).map { layer in
+            RecurrentWeights(gates: gates, inputSize: layer == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize,
+                             bias: bias, using: &rng)
+        }
+        dropouts = (1..<layerCount).map { _ in Dropout(probability: dropout, using: &rng) }
+        (self.inputSize, self.hiddenSize) = (inputSize, hiddenSize)
+    }
+
+    /// PyTorch's names: `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then layer 1's.
+    public var parameters: [NamedParameter<Scalar>] {
+        layers.enumerated().flatMap { layer, weights in weights.pytorchNamed(layer: layer) }
+    }
+
+    /// Runs `layer` for each layer in turn on the sequence the one below produced (after
+    /// dropout), from `input`; returns the last layer's sequence.
+    func run(_ input: Tensor<Scalar>, _ layer: (_ index: Int, _ weights: RecurrentWeights<Scalar>, _ sequence: Tensor<Scalar>) -> Tensor<Scalar>) -> Tensor<Scalar> {
+        var sequence = input
+        for (index, weights) in layers.enumerated() {
+            if index > 0 { sequence = dropouts[index - 1](sequence) }
+            sequence = layer(index, weights, sequence)
+        }
+        return sequence
+    }
+}
+
 /// Checks a recurrent layer's input, [batch, time, inputSize], and an initial state's shape.
 func checkRecurrentInput<Scalar>(_ input: Tensor<Scalar>, inputSize: Int, layer: String) {
     check(input.rank == 3 && input.shape[2] == inputSize && input.shape[1] > 0,
