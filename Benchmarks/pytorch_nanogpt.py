@@ -29,37 +29,39 @@ import torch.nn.functional as F
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, width, heads, bias):
+    def __init__(self, width, heads, bias, dropout):
         super().__init__()
-        self.heads = heads
+        self.heads, self.dropout = heads, dropout
         self.c_attn = nn.Linear(width, 3 * width, bias=bias)
         self.c_proj = nn.Linear(width, width, bias=bias)
+        self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x):
         b, t, c = x.shape
         q, k, v = self.c_attn(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c)))
 
 
 class MLP(nn.Module):
-    def __init__(self, width, bias):
+    def __init__(self, width, bias, dropout):
         super().__init__()
         self.c_fc = nn.Linear(width, 4 * width, bias=bias)
         self.c_proj = nn.Linear(4 * width, width, bias=bias)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x)))
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x))))
 
 
 class Block(nn.Module):
-    def __init__(self, width, heads, bias):
+    def __init__(self, width, heads, bias, dropout):
         super().__init__()
         self.ln_1 = nn.LayerNorm(width, bias=bias)
-        self.attn = CausalSelfAttention(width, heads, bias)
+        self.attn = CausalSelfAttention(width, heads, bias, dropout)
         self.ln_2 = nn.LayerNorm(width, bias=bias)
-        self.mlp = MLP(width, bias)
+        self.mlp = MLP(width, bias, dropout)
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -67,12 +69,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, bias=False):
+    def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, bias=False, dropout=0.0):
         super().__init__()
         self.args = dict(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, bias=bias)
         self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(vocab_size, n_embd), wpe=nn.Embedding(block_size, n_embd),
-            h=nn.ModuleList([Block(n_embd, n_head, bias) for _ in range(n_layer)]), ln_f=nn.LayerNorm(n_embd, bias=bias)))
+            wte=nn.Embedding(vocab_size, n_embd), wpe=nn.Embedding(block_size, n_embd), drop=nn.Dropout(dropout),
+            h=nn.ModuleList([Block(n_embd, n_head, bias, dropout) for _ in range(n_layer)]), ln_f=nn.LayerNorm(n_embd, bias=bias)))
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight
         for name, p in self.named_parameters():
@@ -84,7 +86,7 @@ class GPT(nn.Module):
 
     def forward(self, ids, targets=None):
         t = ids.shape[1]
-        x = self.transformer.wte(ids) + self.transformer.wpe(torch.arange(t))
+        x = self.transformer.drop(self.transformer.wte(ids) + self.transformer.wpe(torch.arange(t)))
         for block in self.transformer.h:
             x = block(x)
         logits = self.lm_head(self.transformer.ln_f(x))
@@ -200,21 +202,25 @@ def batch(data, block, size):
 def command_train(args):
     torch.manual_seed(args.seed)
     vocabulary, train, val = load_text(text_path(args.data))
-    # charlm's shakespeare-cpu (nanoGPT's CPU run) or shakespeare-lstm: rate, floor and batch.
-    lstm = args.model == "lstm"
-    model = CharacterLSTM(len(vocabulary)) if lstm else GPT(len(vocabulary), 64, 4, 4, 128)
-    peak, batch_size = (2e-3, 32) if lstm else (1e-3, 12)
+    # charlm's shakespeare-cpu (nanoGPT's CPU run), shakespeare-small or shakespeare-lstm.
+    lstm, small = args.model == "lstm", args.model == "gpt-small"
+    if lstm:
+        model, peak, batch_size, block, decay = CharacterLSTM(len(vocabulary)), 2e-3, 32, 64, 2000
+    elif small:
+        model, peak, batch_size, block, decay = GPT(len(vocabulary), 256, 6, 6, 384, dropout=0.2), 1e-3, 64, 256, 5000
+    else:
+        model, peak, batch_size, block, decay = GPT(len(vocabulary), 64, 4, 4, 128), 1e-3, 12, 64, 2000
     optimizer = optimizer_for(model)
     start = time.time()
     for it in range(args.iterations + 1):
         if it % 250 == 0 or it == args.iterations:
-            print(f"iteration {it}: val loss {consecutive_block_loss(model, val, 64)[0]:.4f} ({time.time() - start:.1f} s)", flush=True)
+            print(f"iteration {it}: val loss {consecutive_block_loss(model, val, block)[0]:.4f} ({time.time() - start:.1f} s)", flush=True)
         if it == args.iterations:
             break
         for group in optimizer.param_groups:
-            group["lr"] = get_lr(it, peak=peak, floor=peak / 10)
+            group["lr"] = get_lr(it, peak=peak, floor=peak / 10, decay=decay)
         model.train()
-        x, y = batch(train, 64, batch_size)
+        x, y = batch(train, block, batch_size)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -269,7 +275,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train nanoGPT's CPU configuration and save its state dict")
-    train.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
+    train.add_argument("--model", choices=["gpt", "gpt-small", "lstm"], default="gpt")
     train.add_argument("--iterations", type=int, default=2000)
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--out", default="torch-shakespeare-cpu.safetensors")
