@@ -50,7 +50,7 @@ struct Benchmark {
         #if DEBUG
         if !json { print("note: debug build; use `swift run -c release nabla-bench` for real figures") }
         #endif
-        if !json { print("kernels: \(kernelName)") }
+        if !json { print("processor: \(cpuModel)\nkernels: \(kernelName)") }
 
         if sections.contains("chapter1") || sections.contains("chapter6") {
             let mnist = try MNIST(searching: data)
@@ -64,8 +64,26 @@ struct Benchmark {
         report("peak_rss_mb", Double(usage.ru_maxrss) / 1024, "MB", "peak resident memory (this benchmark)")
 
         if json {
-            let body = figures.map { "  \"\($0.key)\": \($0.value)" }.joined(separator: ",\n")
+            let machine = [("cpu_model", cpuModel), ("kernel_isa", kernelISA)].map { "  \"\($0.0)\": \"\($0.1)\"" }
+            let body = (machine + figures.map { "  \"\($0.key)\": \($0.value)" }).joined(separator: ",\n")
             print("{\n\(body)\n}")
+        }
+    }
+
+    /// The processor's model name, from /proc/cpuinfo (Linux), or "unknown".
+    static var cpuModel: String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+        let name = line?.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        return name.replacingOccurrences(of: "\"", with: "'")
+    }
+
+    /// The kernels' path in one word, for `--json`: `avx512`, `avx2` or `portable`.
+    static var kernelISA: String {
+        switch nabla_kernel_isa() {
+        case NABLA_ISA_AVX512: "avx512"
+        case NABLA_ISA_AVX2: "avx2"
+        default: "portable"
         }
     }
 
