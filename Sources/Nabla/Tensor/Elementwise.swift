@@ -23,16 +23,27 @@ func forEachShare(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ b
         body(0, 0..<count)
         return
     }
-    typealias Job = (body: (Int, Range<Int>) -> Void, count: Int, shares: Int)
+    // The job goes to the pool as a pointer to a stack value, with no closure around the
+    // pointer (whose context was put on the heap at every parallel call). Making `body`
+    // escapable still costs one heap block a call: see Docs/Performance.md.
     withoutActuallyEscaping(body) { body in
-        var job: Job = (body, count, shares)
-        withUnsafeMutablePointer(to: &job) { pointer in
-            nabla_parallel_for(shares, { context, share in
-                let job = context!.assumingMemoryBound(to: Job.self).pointee
-                job.body(share, job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
-            }, pointer)
-        }
+        var job = ParallelJob(body: body, count: count, shares: shares)
+        nabla_parallel_for(shares, runParallelShare, &job)
     }
+}
+
+/// One parallel loop as the pool's workers see it.
+private struct ParallelJob {
+    let body: (Int, Range<Int>) -> Void
+    let count: Int
+    let shares: Int
+}
+
+/// Runs share `share` of the ``ParallelJob`` at `context`.
+private let runParallelShare: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void = { context, share in
+    let job = context!.assumingMemoryBound(to: ParallelJob.self)
+    let (count, shares) = (job.pointee.count, job.pointee.shares)
+    job.pointee.body(share, count * share / shares ..< count * (share + 1) / shares)
 }
 
 /// Σ `term(i)` over `0..<count`, in four interleaved running sums. A single running sum waits for
