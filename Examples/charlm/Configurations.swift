@@ -65,36 +65,40 @@ struct RunConfiguration: Sendable {
         case .shakespeareCPU:
             // nanoGPT's README CPU run: train_shakespeare_char with 4 × 4 × 128, context 64, batch 12,
             // 2,000 iterations, dropout 0, learning rate decayed over the 2,000 to 1e-4.
-            return RunConfiguration(
-                corpus: .shakespeare, architecture: .gpt(layers: 4, heads: 4, width: 128, dropout: 0),
-                contextLength: 64, batchSize: 12, iterations: 2000, evaluationInterval: 250, evaluationBatches: 200,
-                recipe: .adamW(schedule: WarmupCosineSchedule(peak: 1e-3, floor: 1e-4, warmupIterations: 100, decayIterations: 2000),
-                               beta2: 0.99, weightDecay: 0.1, clipNorm: 1))
+            return nanoGPT(.gpt(layers: 4, heads: 4, width: 128, dropout: 0), contextLength: 64, batchSize: 12,
+                           iterations: 2000, peak: 1e-3)
         case .shakespeareSmall:
             // train_shakespeare_char.py as written: 6 × 6 × 384, context 256, batch 64, dropout 0.2, 5,000 iterations.
-            return RunConfiguration(
-                corpus: .shakespeare, architecture: .gpt(layers: 6, heads: 6, width: 384, dropout: 0.2),
-                contextLength: 256, batchSize: 64, iterations: 5000, evaluationInterval: 250, evaluationBatches: 200,
-                recipe: .adamW(schedule: WarmupCosineSchedule(peak: 1e-3, floor: 1e-4, warmupIterations: 100, decayIterations: 5000),
-                               beta2: 0.99, weightDecay: 0.1, clipNorm: 1))
+            return nanoGPT(.gpt(layers: 6, heads: 6, width: 384, dropout: 0.2), contextLength: 256, batchSize: 64,
+                           iterations: 5000, peak: 1e-3)
         case .shakespeareLSTM:
-            return RunConfiguration(
-                corpus: .shakespeare, architecture: .lstm(embedding: 64, hidden: 256, layers: 2),
-                contextLength: 64, batchSize: 32, iterations: 2000, evaluationInterval: 250, evaluationBatches: 200,
-                recipe: .adamW(schedule: WarmupCosineSchedule(peak: 2e-3, floor: 2e-4, warmupIterations: 100, decayIterations: 2000),
-                               beta2: 0.99, weightDecay: 0.1, clipNorm: 1))
+            return nanoGPT(.lstm(embedding: 64, hidden: 256, layers: 2), contextLength: 64, batchSize: 32,
+                           iterations: 2000, peak: 2e-3)
         case .namesMLP:
-            // makemore part 2: context 3, embedding 10, 200 tanh units, 200,000 steps of 32, rate 0.1 then 0.01.
-            return RunConfiguration(
-                corpus: .names, architecture: .mlp(embedding: 10, hidden: 200),
-                contextLength: 3, batchSize: 32, iterations: 200_000, evaluationInterval: 20_000, evaluationBatches: 0,
-                recipe: .steppedSGD(rates: [0.1, 0.01], until: [100_000, Int.max]))
+            // makemore part 2: context 3, embedding 10, 200 tanh units; the rate drops at 100,000.
+            return makemore(.mlp(embedding: 10, hidden: 200), contextLength: 3, rateDropsAt: 100_000)
         case .namesWaveNet:
-            // makemore part 5: context 8, embedding 24, 128 units, 200,000 steps of 32, rate 0.1 then 0.01 after 150,000.
-            return RunConfiguration(
-                corpus: .names, architecture: .wavenet(embedding: 24, hidden: 128),
-                contextLength: 8, batchSize: 32, iterations: 200_000, evaluationInterval: 20_000, evaluationBatches: 0,
-                recipe: .steppedSGD(rates: [0.1, 0.01], until: [150_000, Int.max]))
+            // makemore part 5: context 8, embedding 24, 128 units; the rate drops at 150,000.
+            return makemore(.wavenet(embedding: 24, hidden: 128), contextLength: 8, rateDropsAt: 150_000)
         }
+    }
+
+    /// nanoGPT's recipe for a Shakespeare run: AdamW (β₂ 0.99, weight decay 0.1), the rate warmed
+    /// up over 100 iterations from `peak` and decayed by a cosine to peak/10 over the run,
+    /// gradients clipped to norm 1, 200 batches a split every 250 iterations.
+    private static func nanoGPT(_ architecture: Architecture, contextLength: Int, batchSize: Int,
+                                iterations: Int, peak: Double) -> RunConfiguration {
+        let schedule = WarmupCosineSchedule(peak: peak, floor: peak / 10, warmupIterations: 100, decayIterations: iterations)
+        return RunConfiguration(corpus: .shakespeare, architecture: architecture, contextLength: contextLength, batchSize: batchSize,
+                                iterations: iterations, evaluationInterval: 250, evaluationBatches: 200,
+                                recipe: .adamW(schedule: schedule, beta2: 0.99, weightDecay: 0.1, clipNorm: 1))
+    }
+
+    /// makemore's recipe: 200,000 steps of 32 examples, SGD at 0.1 and then 0.01, the dev split
+    /// evaluated whole every 20,000 steps.
+    private static func makemore(_ architecture: Architecture, contextLength: Int, rateDropsAt drop: Int) -> RunConfiguration {
+        RunConfiguration(corpus: .names, architecture: architecture, contextLength: contextLength, batchSize: 32,
+                         iterations: 200_000, evaluationInterval: 20_000, evaluationBatches: 0,
+                         recipe: .steppedSGD(rates: [0.1, 0.01], until: [drop, Int.max]))
     }
 }

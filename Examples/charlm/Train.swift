@@ -55,7 +55,7 @@ struct Train: AsyncParsableCommand {
         if case .shakespeare = settings.corpus, settings.evaluationBatches == 0 {
             throw failure("--eval-batches must be positive for a Shakespeare run")
         }
-        let data = try TrainingData.load(settings, path: self.data, seed: seed)
+        let data = try TrainingData.load(settings, path: self.data)
         var rng = SeededGenerator(seed: seed)
         let model = CharacterModel(settings.architecture, vocabularySize: data.vocabulary.count,
                                    contextLength: settings.contextLength, using: &rng)
@@ -89,7 +89,7 @@ struct Train: AsyncParsableCommand {
     func train<Opt: Optimizer<Float>>(_ model: CharacterModel, _ stepper: TracedGradient<Float>, _ optimizer: inout Opt,
                                       _ settings: RunConfiguration, _ data: TrainingData, path: String) throws {
         var (batches, estimates) = (SeededGenerator(seed: seed &+ 2), SeededGenerator(seed: seed &+ 3))
-        var (x, y) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+        var (x, y, indices) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]), [Int]())
         var best = Double.infinity
         var progress = ProgressBar(total: settings.iterations)
         let start = Date()
@@ -107,7 +107,7 @@ struct Train: AsyncParsableCommand {
             }
             if iteration == settings.iterations { break }
             optimizer.learningRate = settings.recipe.rate(at: iteration)
-            data.trainingBatch(settings.batchSize, using: &batches, inputs: &x, targets: &y)
+            data.trainingBatch(settings.batchSize, using: &batches, indices: &indices, inputs: &x, targets: &y)
             stepper.step(x, y, optimizer: &optimizer)
             progress.advance(to: iteration + 1)
         }

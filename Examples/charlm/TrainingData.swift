@@ -7,7 +7,7 @@ enum TrainingData {
     case names(vocabulary: CharacterVocabulary, training: TensorDataset<Float>, development: TensorDataset<Float>)
 
     /// Reads the corpus of `configuration` from `path` (or where `findTextFile` looks).
-    static func load(_ configuration: RunConfiguration, path: String?, seed: UInt64) throws -> TrainingData {
+    static func load(_ configuration: RunConfiguration, path: String?) throws -> TrainingData {
         let file = try findTextFile(named: configuration.corpus.fileName, given: path)
         let text = try readText(file)
         switch configuration.corpus {
@@ -34,13 +34,16 @@ enum TrainingData {
         }
     }
 
-    /// Fills a training batch in place.
-    func trainingBatch(_ size: Int, using rng: inout SeededGenerator, inputs: inout Tensor<Float>, targets: inout Tensor<Float>) {
+    /// Fills a training batch in place; `indices` is scratch for the names' random picks, reused
+    /// from step to step.
+    func trainingBatch(_ size: Int, using rng: inout SeededGenerator, indices: inout [Int],
+                       inputs: inout Tensor<Float>, targets: inout Tensor<Float>) {
         switch self {
         case .shakespeare(_, let training, _):
             training.batch(size, using: &rng, inputs: &inputs, targets: &targets)
         case .names(_, let training, _):
-            let indices = (0..<size).map { _ in rng.nextInt(below: training.count) }
+            if indices.count != size { indices = Array(repeating: 0, count: size) }
+            for i in 0..<size { indices[i] = rng.nextInt(below: training.count) }
             training.batch(indices[...], inputs: &inputs, targets: &targets)
         }
     }

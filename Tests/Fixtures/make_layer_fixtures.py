@@ -12,7 +12,6 @@ written from nanoGPT's description (pre-norm blocks, causal scaled-dot-product a
 MLP, tied output projection); recurrent layers and batch norm are PyTorch's own modules.
 """
 import json
-import math
 import os
 
 import torch

@@ -40,19 +40,19 @@ public struct BatchNorm1D<Scalar: TensorScalar>: Layer {
         let features = weight.count
         check(input.rank >= 2 && input.shape.last == features,
               "BatchNorm1D: input \(input.shape) does not fit \(features) features: expected [batch, ..., \(features)]")
-        let (mean, variance): (Tensor<Scalar>, Tensor<Scalar>)
-        if LayerMode.current == .training {
-            let axes = Array(0..<(input.rank - 1))
-            let n = input.count / features
-            check(n > 1, "BatchNorm1D: a training batch of shape \(input.shape) has one value per feature: no variance to normalise by")
-            (mean, variance) = (input.mean(alongAxes: axes), input.variance(alongAxes: axes))
-            $runningMean.update(MovingAverage(momentum: momentum, scale: 1, count: features), reading: [mean])
-            $runningVariance.update(MovingAverage(momentum: momentum, scale: Scalar(n) / Scalar(n - 1), count: features),
-                                    reading: [variance])
-        } else {
-            (mean, variance) = (runningMean, runningVariance)
+        guard LayerMode.current == .training else {
+            return (input - runningMean) / sqrt(runningVariance + epsilon) * weight + bias
         }
-        return (input - mean) / sqrt(variance + epsilon) * weight + bias
+        let axes = Array(0..<(input.rank - 1))
+        let n = input.count / features
+        check(n > 1, "BatchNorm1D: a training batch of shape \(input.shape) has one value per feature: no variance to normalise by")
+        let mean = input.mean(alongAxes: axes)
+        let centered = input - mean
+        let variance = centered.squared().mean(alongAxes: axes)
+        $runningMean.update(MovingAverage(momentum: momentum, scale: 1, count: features), reading: [mean])
+        $runningVariance.update(MovingAverage(momentum: momentum, scale: Scalar(n) / Scalar(n - 1), count: features),
+                                reading: [variance])
+        return centered / sqrt(variance + epsilon) * weight + bias
     }
 }
 

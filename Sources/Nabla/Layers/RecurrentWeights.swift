@@ -84,7 +84,7 @@ public struct RecurrentStack<Scalar: TensorScalar>: Module {
     }
 }
 
-/// Checks a recurrent layer's input, [batch, time, inputSize], and an initial state's shape.
+/// Checks a recurrent layer's input: [batch, time, inputSize], with at least one step.
 func checkRecurrentInput<Scalar>(_ input: Tensor<Scalar>, inputSize: Int, layer: String) {
     check(input.rank == 3 && input.shape[2] == inputSize && input.shape[1] > 0,
           "\(layer): input \(input.shape) does not fit input size \(inputSize): expected [batch, time, \(inputSize)], time at least 1")

@@ -11,7 +11,7 @@ import Nabla
 /// let ids = try vocabulary.encode("ROMEO:")
 /// vocabulary.decode(ids) == "ROMEO:"
 /// ```
-public struct CharacterVocabulary: Sendable, Equatable, Codable {
+public struct CharacterVocabulary: Sendable, Equatable {
     /// The characters, in id order.
     public let characters: [Unicode.Scalar]
     private let ids: [Unicode.Scalar: Int]
@@ -60,21 +60,9 @@ public struct CharacterVocabulary: Sendable, Equatable, Codable {
     /// The characters as one string (for a checkpoint's metadata).
     public var joined: String { String(String.UnicodeScalarView(characters)) }
 
+    /// Two vocabularies are equal when they hold the same characters in the same order (the
+    /// look-up table follows from them).
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.characters == rhs.characters }
-
-    private enum CodingKeys: CodingKey { case characters }
-
-    /// Decodes the characters as one string.
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .characters)
-        self.init(characters: Array(text.unicodeScalars))
-    }
-
-    /// Encodes the characters as one string.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(joined, forKey: .characters)
-    }
 }
 
 /// Text that a vocabulary cannot encode.

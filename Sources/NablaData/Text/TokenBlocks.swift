@@ -43,14 +43,16 @@ public struct TokenBlocks: Sendable {
         let shape = [batchSize, contextLength]
         if inputs.shape != shape { inputs = Tensor(zeros: shape) }
         if targets.shape != shape { targets = Tensor(zeros: shape) }
-        let starts = (0..<batchSize).map { _ in rng.nextInt(below: startCount) }
+        // Each block's start drawn as it is written: nothing allocated per batch.
+        let (count, length) = (startCount, contextLength)
         tokens.withUnsafeBufferPointer { tokens in
             inputs.withUnsafeMutableBufferPointer { x in
                 targets.withUnsafeMutableBufferPointer { y in
-                    for (row, start) in starts.enumerated() {
-                        for t in 0..<contextLength {
-                            x[row * contextLength + t] = Scalar(tokens[start + t])
-                            y[row * contextLength + t] = Scalar(tokens[start + t + 1])
+                    for row in 0..<batchSize {
+                        let start = rng.nextInt(below: count)
+                        for t in 0..<length {
+                            x[row * length + t] = Scalar(tokens[start + t])
+                            y[row * length + t] = Scalar(tokens[start + t + 1])
                         }
                     }
                 }
