@@ -89,24 +89,15 @@ struct Recipe {
         return .flat
     }
 
-    /// The elements a checkpoint of the network holds — its parameters, and each dropout
-    /// layer's one-element count of masks drawn — counted without building it (a checkpoint's
-    /// sizes are checked against its tensors before a network is allocated).
-    var checkpointCount: Int {
-        guard case .convolutional(_, let fullyConnected, let dropout) = architecture, dropout > 0 else { return parameterCount }
-        return parameterCount + fullyConnected.count + 1
-    }
-
-    /// The trainable parameters the architecture has, counted without building it.
-    var parameterCount: Int { Int(exactly: parameterCountEstimate) ?? .max }
-
-    /// The same count in floating point, which cannot overflow whatever the sizes.
-    var parameterCountEstimate: Double {
-        let (sizes, convolutions): ([Int], Double) = switch architecture {
-        case .fullyConnected(let hidden): ([784] + hidden + [10], 0)
-        case .convolutional(_, let fullyConnected, _): ([640] + fullyConnected + [10], 20 * 25 + 20 + 40 * 20 * 25 + 40)
+    /// About how many parameters the network has, counted in floating point without building it
+    /// (so that sizes this machine cannot hold are refused before anything is allocated): its
+    /// fully connected layers, which `--hidden` can make large; the convolutions' are few.
+    var parameterEstimate: Double {
+        let sizes = switch architecture {
+        case .fullyConnected(let hidden): [784] + hidden + [10]
+        case .convolutional(_, let fullyConnected, _): [640] + fullyConnected + [10]
         }
-        return zip(sizes, sizes.dropFirst()).reduce(convolutions) { $0 + (Double($1.0) + 1) * Double($1.1) }
+        return zip(sizes, sizes.dropFirst()).reduce(0) { $0 + (Double($1.0) + 1) * Double($1.1) }
     }
 
     /// Builds the network, drawing its parameters from `rng`.

@@ -32,7 +32,9 @@ func makeNetwork<S: TensorScalar>(sizes: [Int], crossEntropy: Bool = false, init
     }
 }
 
-/// What a checkpoint records about the network, so that `predict` can rebuild it.
+/// What a checkpoint records about the network, beside the model's description that
+/// ``Module/save(to:metadata:)`` adds (from which `predict` rebuilds it): its name, cost and
+/// accuracy, and the sizes older versions of this example read.
 func checkpointMetadata(network: NetworkName, recipe: Recipe, epoch: Int, correct: Int, total: Int) -> [String: String] {
     var metadata = ["network": network.rawValue, "loss": recipe.loss.rawValue, "epoch": String(epoch), "accuracy": "\(correct)/\(total)"]
     switch recipe.architecture {
@@ -42,6 +44,24 @@ func checkpointMetadata(network: NetworkName, recipe: Recipe, epoch: Int, correc
         metadata["hidden"] = fullyConnected.map(String.init).joined(separator: ",")
     }
     return metadata
+}
+
+/// Loads the checkpoint at `path` into `model`, the network `network` names; a file saved from
+/// another network, or labelled with a network there is no such thing as, is one line naming both
+/// (and where they differ), unless `weightsOnly`.
+func loadCheckpoint(_ path: String, into model: Sequential<Float>, network: NetworkName, weightsOnly: Bool) throws {
+    let file = try SafeTensors(contentsOf: path)
+    if !weightsOnly, let label = file.metadata["network"], NetworkName(rawValue: label) == nil {
+        throw failure("\(path)'s metadata names network '\(label)', none of \(NetworkName.allCases.map(\.rawValue).joined(separator: ", ")); "
+                      + "--weights-only loads its tensors anyway")
+    }
+    do {
+        try model.load(file, from: path, weightsOnly: weightsOnly)
+    } catch let mismatch as ModelMismatch {
+        let saved = file.metadata["network"].map { "saved by \($0)" } ?? "saved from another network"
+        throw failure("\(path) was \(saved) (at \(mismatch.place): \(mismatch.saved)); this model is \(network.rawValue) "
+                      + "(\(mismatch.model)); --weights-only loads its tensors anyway")
+    }
 }
 
 enum LossChoice: String, ExpressibleByArgument, CaseIterable {

@@ -67,6 +67,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Start from the parameters in this safetensors file (then evaluate, or continue training).")
     var load: String?
 
+    @Flag(help: "Load --load's tensors even if the file describes another network (its shapes must still fit).")
+    var weightsOnly = false
+
     @Option(help: "Save the parameters after the last epoch to this safetensors file.")
     var save: String?
 
@@ -94,7 +97,7 @@ struct Train: AsyncParsableCommand {
         guard showMistakes >= 0 else { throw ValidationError("--show-mistakes must be 0 or more, got \(showMistakes)") }
         // Parameters, gradients and optimizer state: refuse sizes this machine cannot hold, in one
         // line, before allocating anything.
-        let parameters = recipe.parameterCountEstimate
+        let parameters = recipe.parameterEstimate
         let needed = parameters * Double(MemoryLayout<Float>.size) * 4, available = Double(ProcessInfo.processInfo.physicalMemory)
         if needed > available {
             throw ValidationError(String(format: "%@ has %.3g parameters, which need about %.0f GB to train; this machine has %.0f GB",
@@ -160,7 +163,7 @@ struct Train: AsyncParsableCommand {
     func train(_ recipe: Recipe, on mnist: MNIST, output: TrainingOutput = .terminal) throws -> Sequential<Float> {
         var rng = SeededGenerator(seed: seed)
         let model: Sequential<Float> = recipe.makeModel(using: &rng)
-        if let load { try model.load(from: load) }
+        if let load { try loadCheckpoint(load, into: model, network: network, weightsOnly: weightsOnly) }
         let cost: any Loss<Float> = recipe.makeLoss()
         var digits = limit.map { mnist.training.subset(0 ..< min($0, mnist.training.count)) } ?? mnist.training
         // Shifted copies only to train on: a network that is only evaluated does not need them.

@@ -89,12 +89,79 @@ import Testing
         let predict = try Self.run(["predict", "--load", scratch + "/conv.safetensors", scratch + "/digit.pgm"])
         #expect(predict.status == 0, "\(predict.errors)")
 
-        // Metadata that does not fit the tensors is refused before a network is built.
+        // A description larger than the file's tensors is refused before a network is built.
         var forged = checkpoint
-        forged.metadata["hidden"] = "3000000"
+        forged.metadata[ModuleDescription.metadataKey] = try #require(forged.metadata[ModuleDescription.metadataKey])
+            .replacingOccurrences(of: "[30,640]", with: "[3000000,640]")
         try forged.write(to: scratch + "/forged.safetensors")
         let refused = try Self.run(["predict", "--load", scratch + "/forged.safetensors", scratch + "/digit.pgm"])
-        #expect(refused.status == 1 && Self.errorLines(refused).first?.contains("could hold") == true, "\(refused.errors)")
+        #expect(refused.status == 1 && Self.errorLines(refused).first?.contains("claims 1920") == true, "\(refused.errors)")
+    }
+
+    /// A checkpoint says which network it holds: loading it into another is one line naming both,
+    /// unless --weights-only; `predict` builds what the file describes, whatever its label says.
+    @Test(.needsMNIST) func aCheckpointIsLoadedOnlyIntoTheNetworkItDescribes() throws {
+        let scratch = NSTemporaryDirectory() + "nabla-example-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let (relu, dropout) = (scratch + "/relu.safetensors", scratch + "/dropout.safetensors")
+        for (network, path) in [("chapter6-relu", relu), ("chapter6-dropout", dropout)] {
+            let train = try Self.run(["--network", network, "--epochs", "1", "--limit", "300", "--save", path])
+            #expect(train.status == 0, "\(train.errors)")
+        }
+        let file = try SafeTensors(contentsOf: relu)
+        let rewritten = { (name: String, change: (inout SafeTensors) -> Void) throws -> String in
+            var copy = file
+            change(&copy)
+            try copy.write(to: scratch + "/" + name)
+            return scratch + "/" + name
+        }
+        let refusal = { (arguments: [String]) throws -> String in
+            let run = try Self.run(arguments)
+            let lines = Self.errorLines(run)
+            #expect(run.status == 1 && lines.count == 1, "\(arguments): \(run.errors)")
+            return lines.first.map(String.init) ?? ""
+        }
+
+        // Same shapes, other activations: refused, naming both networks and the layer.
+        let intoSigmoid = try refusal(["--network", "chapter6-sigmoid", "--epochs", "0", "--load", relu])
+        #expect(intoSigmoid == "error: \(relu) was saved by chapter6-relu (at 2: ReLU); this model is chapter6-sigmoid (Sigmoid); "
+                + "--weights-only loads its tensors anyway")
+        let forced = try Self.run(["--network", "chapter6-sigmoid", "--epochs", "0", "--load", relu, "--weights-only"])
+        #expect(forced.status == 0 && forced.output.contains("Evaluation: "), "\(forced.errors)")
+        // Other layers, with or without --hidden making the sizes agree.
+        #expect(try refusal(["--network", "chapter6-relu", "--epochs", "0", "--load", dropout])
+            .contains("was saved by chapter6-dropout (at 7: Dropout(probability 0.5"))
+        #expect(try refusal(["--network", "chapter6-dropout", "--hidden", "100", "--epochs", "0", "--load", relu])
+            .contains("this model is chapter6-dropout (Dropout(probability 0.5"))
+        // A label naming no network is refused; one naming the network the file describes is not needed.
+        let nonsense = try rewritten("nonsense.safetensors") { $0.metadata["network"] = "nonsense" }
+        #expect(try refusal(["--network", "chapter6-relu", "--epochs", "0", "--load", nonsense])
+            .contains("metadata names network 'nonsense', none of chapter1"))
+
+        // predict builds the network the description gives, not the one the label names.
+        try Data(Array("P5 28 28 255\n".utf8) + realMNIST.test.pixels[0..<784]).write(to: URL(fileURLWithPath: scratch + "/digit.pgm"))
+        let mislabelled = try rewritten("mislabelled.safetensors") { $0.metadata["network"] = "chapter6-sigmoid"; $0.metadata["hidden"] = "1000" }
+        let honest = try Self.run(["predict", "--load", relu, scratch + "/digit.pgm"])
+        let labelled = try Self.run(["predict", "--load", mislabelled, scratch + "/digit.pgm"])
+        #expect(honest.status == 0 && labelled.status == 0, "\(honest.errors)\(labelled.errors)")
+        #expect(labelled.output == honest.output)
+        let asSigmoid = try Self.run(["predict", "--load", relu, "--network", "chapter6-sigmoid", "--weights-only", scratch + "/digit.pgm"])
+        #expect(asSigmoid.status == 0 && asSigmoid.output != honest.output, "\(asSigmoid.errors)")
+        #expect(try refusal(["predict", "--load", relu, "--network", "chapter6-sigmoid", scratch + "/digit.pgm"])
+            .contains("was saved by chapter6-relu (at 2: ReLU)"))
+
+        // A file that does not describe its network (PyTorch's) needs --network, and loads with it.
+        let undescribed = try rewritten("undescribed.safetensors") { $0.metadata = [:] }
+        #expect(try refusal(["predict", "--load", undescribed, scratch + "/digit.pgm"])
+            .contains("does not describe its model (it was not saved by `train --save`); name the network with --network"))
+        let named = try Self.run(["predict", "--load", undescribed, "--network", "chapter6-relu", scratch + "/digit.pgm"])
+        #expect(named.output == honest.output, "\(named.errors)")
+        let trained = try Self.run(["--network", "chapter6-relu", "--epochs", "0", "--load", undescribed])
+        #expect(trained.status == 0, "\(trained.errors)")
+        // A description that is not one is named as such.
+        let garbled = try rewritten("garbled.safetensors") { $0.metadata[ModuleDescription.metadataKey] = "{\"kind\": 3}" }
+        #expect(try refusal(["predict", "--load", garbled, scratch + "/digit.pgm"]).contains("metadata nabla.module is not a model description"))
     }
 
     /// `ensemble --members DIR` keeps each network it trains, and a later run uses them; networks
@@ -159,6 +226,7 @@ import Testing
         (["ensemble", "--count", "0"], 64, "--count must be positive, got 0"),
         (["ensemble", "--jobs", "0"], 64, "--jobs must be positive, got 0"),
         (["predict", "--load", "/nonexistent.safetensors", "x.pgm"], 1, "error: /nonexistent.safetensors: no such file"),
+        (["predict", "--load", "/nonexistent.safetensors", "--weights-only", "x.pgm"], 1, "--weights-only loads the file's tensors into the network --network names"),
     ])
     func failuresAreOneLineAndNonZero(arguments: [String], status: Int32, message: String) throws {
         let run = try Self.run(arguments)

@@ -7,28 +7,39 @@ extension Module {
     }
 
     /// Saves the model's parameters and states (``LayerState``) as a safetensors file, named as in
-    /// ``Module/parameters`` and ``Module/states`` (`0.weight`, …). The write is atomic: a temporary file,
-    /// then a rename.
+    /// ``Module/parameters`` and ``Module/states`` (`0.weight`, …), with `metadata` and the model's
+    /// ``Module/moduleDescription`` (under ``ModuleDescription/metadataKey``, as JSON), which
+    /// loading checks and from which ``Sequential/init(contentsOf:)`` rebuilds the model. The write
+    /// is atomic: a temporary file, then a rename.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
         let values = Dictionary(uniqueKeysWithValues: checkpointed.map { ($0.name, $0.value) })
+        var metadata = metadata
+        metadata[ModuleDescription.metadataKey] = moduleDescription.json
         try SafeTensors(values, metadata: metadata).write(to: path)
     }
 
     /// Loads parameters and states saved by ``save(to:metadata:)`` (or by another tool, with the
     /// same names).
     ///
-    /// Strict: a tensor the model lacks, a parameter or state the file lacks, a shape that
-    /// differs, or (unless `allowingNonFinite`) a NaN or infinite value throws an error naming
-    /// the tensor (and both shapes, or the first bad element), and the model is left unchanged.
-    /// Values stored in the other precision are converted.
-    public func load(from path: String, allowingNonFinite: Bool = false) throws {
-        try load(SafeTensors(contentsOf: path), from: path, allowingNonFinite: allowingNonFinite)
+    /// Strict: a file that describes another model (see ``ModuleDescription``) throws a
+    /// ``ModelMismatch`` saying where the two differ, unless `weightsOnly` is true; a tensor the
+    /// model lacks, a parameter or state the file lacks, a shape that differs, or (unless
+    /// `allowingNonFinite`) a NaN or infinite value throws a ``DataError`` naming the tensor (and
+    /// both shapes, or the first bad element). Either way the model is left unchanged. Values
+    /// stored in the other precision are converted. A file without a description (PyTorch's)
+    /// loads by names and shapes alone.
+    public func load(from path: String, weightsOnly: Bool = false, allowingNonFinite: Bool = false) throws {
+        try load(SafeTensors(contentsOf: path), from: path, weightsOnly: weightsOnly, allowingNonFinite: allowingNonFinite)
     }
 
     /// Loads the tensors of a file already read (from `path`, which errors name), as
-    /// ``load(from:allowingNonFinite:)`` does: for a file whose names were translated first (a
-    /// PyTorch model's state dict).
-    public func load(_ file: SafeTensors, from path: String, allowingNonFinite: Bool = false) throws {
+    /// ``load(from:weightsOnly:allowingNonFinite:)`` does: for a file whose names were translated
+    /// first (a PyTorch model's state dict).
+    public func load(_ file: SafeTensors, from path: String, weightsOnly: Bool = false, allowingNonFinite: Bool = false) throws {
+        if !weightsOnly, let saved = try file.moduleDescription(file: path),
+           let difference = saved.firstDifference(from: moduleDescription) {
+            throw ModelMismatch(file: path, place: difference.place, saved: difference.this, model: difference.other)
+        }
         let parameters = checkpointed
         let expected = Set(parameters.map(\.name))
         if let missing = parameters.first(where: { file.tensors[$0.name] == nil }) {

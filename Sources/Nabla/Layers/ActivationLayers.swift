@@ -38,4 +38,8 @@ public struct GELU<Scalar: TensorScalar>: Layer {
     public init(approximation: GELUApproximation = .none) { self.approximation = approximation }
     /// Applies ``gelu(_:approximation:)``.
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { gelu(input, approximation: approximation) }
+    /// The approximation: `none` or `tanh`.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["approximation": .choice(approximation)])
+    }
 }

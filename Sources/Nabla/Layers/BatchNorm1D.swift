@@ -34,6 +34,11 @@ public struct BatchNorm1D<Scalar: TensorScalar>: Layer {
         (self.momentum, self.epsilon) = (momentum, epsilon)
     }
 
+    /// The shapes, with the momentum and ε.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["momentum": .scalar(momentum), "epsilon": .scalar(epsilon)])
+    }
+
     /// Normalises [..., features] by the batch's statistics in training, by the running ones in
     /// inference.
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {

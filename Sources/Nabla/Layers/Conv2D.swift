@@ -49,4 +49,9 @@ public struct Conv2D<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
     }
+
+    /// The shapes, with the stride and padding.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["stride": .integer(stride), "padding": .integer(padding)])
+    }
 }

@@ -40,6 +40,11 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
         $masksDrawn.update(CountUp())
         return input * drawn
     }
+
+    /// The probability and scaling (not the seed: a network is the same whatever its masks).
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["probability": .number(probability), "scaling": .choice(scaling)])
+    }
 }
 
 /// Where dropout's rescaling goes. Both make a unit's expected contribution in training equal

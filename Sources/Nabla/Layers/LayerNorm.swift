@@ -36,4 +36,7 @@ public struct LayerNorm<Scalar: TensorScalar>: Layer {
         let scaled = centered / sqrt(variance + epsilon) * weight
         return bias.map { scaled + $0 } ?? scaled
     }
+
+    /// The shapes, with ε.
+    public var moduleDescription: ModuleDescription { ModuleDescription(of: self, settings: ["epsilon": .scalar(epsilon)]) }
 }

@@ -19,4 +19,9 @@ public struct MaxPool2D<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         maxPool2d(input, kernelSize: kernelSize, stride: stride)
     }
+
+    /// The window's side and stride.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["kernelSize": .integer(kernelSize), "stride": .integer(stride)])
+    }
 }

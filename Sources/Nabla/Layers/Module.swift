@@ -32,6 +32,12 @@ public protocol Module<Scalar> {
     /// Every ``LayerState``, in declaration order, named like parameters. Found by reflection
     /// by default.
     var states: [NamedState<Scalar>] { get }
+
+    /// What the module is, as a checkpoint records it: see ``ModuleDescription``. The default
+    /// finds it by reflection; a module with settings its tensors' shapes cannot tell (a
+    /// stride, a dropout probability) implements this with
+    /// ``ModuleDescription/init(of:settings:)``, naming them.
+    var moduleDescription: ModuleDescription { get }
 }
 
 /// A named piece of a model's state (see ``LayerState``).
@@ -73,6 +79,10 @@ extension Module {
         return uniqued(found.states) { $0.state }
     }
 
+    /// What the module is, found by reflection with no settings: its type, its tensors'
+    /// shapes and its nested modules.
+    public var moduleDescription: ModuleDescription { ModuleDescription(of: self) }
+
     /// The parameter values, by name.
     public var parameterValues: [String: Tensor<Scalar>] {
         Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.parameter.wrappedValue) })
@@ -91,12 +101,58 @@ private struct Found<Scalar: TensorScalar> {
 }
 
 /// The parameters and states of `value`'s stored properties: `@Parameter`s and `@LayerState`s
-/// by name, nested modules through their own `parameters` and `states`, anything else that can
-/// hold them (a struct, a class, an enum's payload, an array, an optional, a tuple, a
-/// dictionary) looked through, each prefixed with the property name. `visiting` holds the
-/// classes on the way down, so that a class that refers back to itself ends the walk.
+/// by name, nested modules through their own `parameters` and `states`.
 private func collect<Scalar>(of value: Any, prefix: String, into found: inout Found<Scalar>,
                              visiting: inout Set<ObjectIdentifier>) {
+    forEachStoredProperty(of: value, prefix: prefix, visiting: &visiting) { property in
+        switch property.value {
+        case let parameter as Parameter<Scalar>:
+            found.parameters.append(NamedParameter(name: property.name, parameter: parameter))
+        case let optional as OptionalParameter<Scalar>:
+            if let parameter = optional.parameter { found.parameters.append(NamedParameter(name: property.name, parameter: parameter)) }
+        case let state as LayerState<Scalar>:
+            found.states.append(NamedState(name: property.name, state: state))
+        case is Constant<Scalar>:
+            break
+        case is Tensor<Scalar>:
+            fatalError("""
+                parameters: \(property.owner).\(property.label) is a Tensor that is not marked: \
+                write @Parameter to train it, @LayerState to keep it as state, or @Constant to keep it fixed
+                """)
+        case let other as any TensorWrapper:
+            fatalError("""
+                parameters: \(property.owner).\(property.label) is a \(type(of: other)) in a model of \(Scalar.typeName): \
+                it would never be trained or saved
+                """)
+        case let module as any Module<Scalar>:
+            found.parameters += module.parameters.map { NamedParameter(name: property.name + "." + $0.name, parameter: $0.parameter) }
+            found.states += module.states.map { NamedState(name: property.name + "." + $0.name, state: $0.state) }
+        default:
+            return false
+        }
+        return true
+    }
+}
+
+/// One stored property met by ``forEachStoredProperty(of:prefix:visiting:_:)``.
+struct StoredProperty {
+    /// The dotted path from the module the walk started at (`blocks.0.weight`).
+    let name: String
+    /// The property's own label, and the type that declares it (for messages).
+    let label: String, owner: Any.Type
+    /// Its value (for a property wrapper, the wrapper).
+    let value: Any
+}
+
+/// Walks `value`'s stored properties, as a module's parameters are found: each is offered to
+/// `take`, and one it does not take (returns false for) is looked through if it can hold more —
+/// a struct, a class, an enum's payload, an array, an optional, a tuple, a dictionary — its
+/// properties named with the property name, array position, tuple label or position, or
+/// dictionary key (dictionaries in the order of their keys, so that names and order are the same
+/// in every run). `visiting` holds the classes on the way down, so that a class that refers back
+/// to itself ends the walk.
+func forEachStoredProperty(of value: Any, prefix: String, visiting: inout Set<ObjectIdentifier>,
+                           _ take: (StoredProperty) -> Bool) {
     let mirror = Mirror(reflecting: value)
     var children = Array(mirror.children)
     if mirror.displayStyle == .dictionary {
@@ -109,48 +165,25 @@ private func collect<Scalar>(of value: Any, prefix: String, into found: inout Fo
     for (index, child) in children.enumerated() {
         // Property wrappers store as `_name`, tuple elements as `.0`; array elements have no label.
         let label = child.label.map { $0.hasPrefix("_") || $0.hasPrefix(".") ? String($0.dropFirst()) : $0 } ?? String(index)
-        switch child.value {
-        case let parameter as Parameter<Scalar>:
-            found.parameters.append(NamedParameter(name: prefix + label, parameter: parameter))
-        case let optional as OptionalParameter<Scalar>:
-            if let parameter = optional.parameter { found.parameters.append(NamedParameter(name: prefix + label, parameter: parameter)) }
-        case let state as LayerState<Scalar>:
-            found.states.append(NamedState(name: prefix + label, state: state))
-        case is Constant<Scalar>:
-            continue
-        case is Tensor<Scalar>:
-            fatalError("""
-                parameters: \(type(of: value)).\(label) is a Tensor that is not marked: \
-                write @Parameter to train it, @LayerState to keep it as state, or @Constant to keep it fixed
-                """)
-        case let other as any TensorWrapper:
-            fatalError("""
-                parameters: \(type(of: value)).\(label) is a \(type(of: other)) in a model of \(Scalar.typeName): \
-                it would never be trained or saved
-                """)
-        case let module as any Module<Scalar>:
-            found.parameters += module.parameters.map { NamedParameter(name: prefix + label + "." + $0.name, parameter: $0.parameter) }
-            found.states += module.states.map { NamedState(name: prefix + label + "." + $0.name, state: $0.state) }
+        if take(StoredProperty(name: prefix + label, label: label, owner: type(of: value), value: child.value)) { continue }
+        let inner = Mirror(reflecting: child.value)
+        switch inner.displayStyle {
+        case .optional, .enum:
+            forEachStoredProperty(of: child.value, prefix: prefix, visiting: &visiting, take)
+        case .collection:
+            // A collection of plain values (an array of numbers) holds no parameter: its first
+            // element says so without walking the rest.
+            if let first = inner.children.first, isPlainValue(first.value) { continue }
+            forEachStoredProperty(of: child.value, prefix: prefix + label + ".", visiting: &visiting, take)
+        case .class:
+            let object = ObjectIdentifier(child.value as AnyObject)
+            guard visiting.insert(object).inserted else { continue }
+            forEachStoredProperty(of: child.value, prefix: prefix + label + ".", visiting: &visiting, take)
+            visiting.remove(object)
+        case .struct, .tuple, .dictionary:
+            forEachStoredProperty(of: child.value, prefix: prefix + label + ".", visiting: &visiting, take)
         default:
-            let inner = Mirror(reflecting: child.value)
-            switch inner.displayStyle {
-            case .optional, .enum:
-                collect(of: child.value, prefix: prefix, into: &found, visiting: &visiting)
-            case .collection:
-                // A collection of plain values (an array of numbers) holds no parameter: its first
-                // element says so without walking the rest.
-                if let first = inner.children.first, isPlainValue(first.value) { continue }
-                collect(of: child.value, prefix: prefix + label + ".", into: &found, visiting: &visiting)
-            case .class:
-                let object = ObjectIdentifier(child.value as AnyObject)
-                guard visiting.insert(object).inserted else { continue }
-                collect(of: child.value, prefix: prefix + label + ".", into: &found, visiting: &visiting)
-                visiting.remove(object)
-            case .struct, .tuple, .dictionary:
-                collect(of: child.value, prefix: prefix + label + ".", into: &found, visiting: &visiting)
-            default:
-                continue
-            }
+            continue
         }
     }
 }

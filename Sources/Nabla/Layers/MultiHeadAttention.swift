@@ -74,4 +74,9 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
         let mixed = matmul(weights, value.squeezingShape(at: 0)).transposed(1, 2).reshaped(to: [batch, time, width])
         return outputDropout(output(mixed))
     }
+
+    /// The projections and dropouts, with the number of heads and whether it is causal.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["heads": .integer(heads), "causal": .flag(isCausal)])
+    }
 }

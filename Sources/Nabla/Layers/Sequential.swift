@@ -44,6 +44,13 @@ public struct Sequential<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         layers.reduce(input) { x, layer in layer(x) }
     }
+
+    /// The layers, named by position.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(kind: "Sequential", children: layers.enumerated().map { index, layer in
+            ModuleDescription.Child(name: String(index), module: layer.moduleDescription)
+        })
+    }
 }
 
 /// The result builder behind ``Sequential``: a list of layers, with `if`, `if`/`else` and `for`.

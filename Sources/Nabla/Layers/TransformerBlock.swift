@@ -49,4 +49,9 @@ public struct TransformerBlock<Scalar: TensorScalar>: Layer {
         let x = input + attention(norm1(input))
         return x + dropout(project(gelu(expand(norm2(x)), approximation: activation)))
     }
+
+    /// The parts, with the feed-forward activation's form.
+    public var moduleDescription: ModuleDescription {
+        ModuleDescription(of: self, settings: ["activation": .choice(activation)])
+    }
 }

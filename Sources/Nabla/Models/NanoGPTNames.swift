@@ -23,9 +23,10 @@ extension GPT {
         return values
     }
 
-    /// Loads a state dict saved under nanoGPT's names (``load(_:from:allowingNonFinite:)``'s
-    /// checks apply; the model's states are left as they are). Its `lm_head.weight`, if present, must equal the token embedding — a model
-    /// trained without weight tying is not this model, and is refused rather than half loaded.
+    /// Loads a state dict saved under nanoGPT's names (the checks of
+    /// ``load(_:from:weightsOnly:allowingNonFinite:)`` apply; the model's states are left as they
+    /// are). Its `lm_head.weight`, if present, must equal the token embedding — a model trained
+    /// without weight tying is not this model, and is refused rather than half loaded.
     public func loadNanoGPT(_ file: SafeTensors, from path: String) throws {
         var file = file
         if let head = file.tensors.removeValue(forKey: "lm_head.weight") {

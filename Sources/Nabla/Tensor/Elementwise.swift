@@ -28,7 +28,7 @@ func forEachShare(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ b
     // escapable still costs one heap block a call: see Docs/Performance.md.
     withoutActuallyEscaping(body) { body in
         var job = ParallelJob(body: body, count: count, shares: shares)
-        nabla_parallel_for(shares, runParallelShare, &job)
+        withUnsafeMutablePointer(to: &job) { nabla_parallel_for(shares, runParallelShare, UnsafeMutableRawPointer($0)) }
     }
 }
 
