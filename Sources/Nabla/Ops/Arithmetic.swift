@@ -34,39 +34,53 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (a, b, out) = (buffers.input(0), buffers.input(1), buffers.output)
         switch function {
-        case .add: combine(a, b, out, +)
-        case .subtract: combine(a, b, out, -)
-        case .multiply: combine(a, b, out, *)
-        case .divide: combine(a, b, out, /)
-        // NaN in either operand gives NaN, as PyTorch's maximum and minimum do.
-        case .maximum: combine(a, b, out) { x, y in x.isNaN || x > y ? x : y }
-        case .minimum: combine(a, b, out) { x, y in x.isNaN || x < y ? x : y }
-        case .less: combine(a, b, out) { $0 < $1 ? 1 : 0 }
-        case .lessOrEqual: combine(a, b, out) { $0 <= $1 ? 1 : 0 }
-        case .greater: combine(a, b, out) { $0 > $1 ? 1 : 0 }
-        case .greaterOrEqual: combine(a, b, out) { $0 >= $1 ? 1 : 0 }
-        case .equal: combine(a, b, out) { $0 == $1 ? 1 : 0 }
-        case .notEqual: combine(a, b, out) { $0 != $1 ? 1 : 0 }
+        case .add: combine(a, b, out, Add.self)
+        case .subtract: combine(a, b, out, Subtract.self)
+        case .multiply: combine(a, b, out, Multiply.self)
+        case .divide: combine(a, b, out, Divide.self)
+        case .maximum: combine(a, b, out, Maximum.self)
+        case .minimum: combine(a, b, out, Minimum.self)
+        case .less: combine(a, b, out, Less.self)
+        case .lessOrEqual: combine(a, b, out, LessOrEqual.self)
+        case .greater: combine(a, b, out, Greater.self)
+        case .greaterOrEqual: combine(a, b, out, GreaterOrEqual.self)
+        case .equal: combine(a, b, out, Equal.self)
+        case .notEqual: combine(a, b, out, NotEqual.self)
         }
     }
 
-    @inline(__always)
-    private func combine(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>,
-                         _ f: (Scalar, Scalar) -> Scalar) {
+    /// `out = f(a, b)` over the broadcast shape. Generic over the function's type, so that each
+    /// function gets loops of its own with it inlined (a closure would be a call per element),
+    /// which the compiler can vectorise: straight runs where both operands advance, or one
+    /// repeats a value along the row (a [B, T, 1] statistic against [B, T, C]).
+    private func combine<F: BinaryScalarFunction>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                                  _ out: UnsafeMutablePointer<Scalar>, _: F.Type) {
         let count = shape.reduce(1, *)
         if lhsShape == rhsShape {
-            forEachChunk(count) { chunk in for i in chunk { out[i] = f(a[i], b[i]) } }
+            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], b[i]) } }
         } else if lhsStrides.isEmpty {
             // A bias row added to every row: b repeats, in chunks of whole rows.
             let period = rhsShape.reduce(1, *)
             forEachChunk(count / period, unitSize: period) { rows in
                 for row in rows {
                     let base = row * period
-                    for j in 0..<period { out[base + j] = f(a[base + j], b[j]) }
+                    for j in 0..<period { out[base + j] = F.value(a[base + j], b[j]) }
+                }
+            }
+        } else if let inner = shape.last {
+            let (innerA, innerB) = (lhsStrides[shape.count - 1], rhsStrides[shape.count - 1])
+            forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
+                forEachBroadcastRow(shape, lhsStrides, rhsStrides, rows: rows) { o, i, j in
+                    switch (innerA, innerB) {
+                    case (1, 1): for k in 0..<inner { out[o + k] = F.value(a[i + k], b[j + k]) }
+                    case (1, 0): let y = b[j]; for k in 0..<inner { out[o + k] = F.value(a[i + k], y) }
+                    case (0, 1): let x = a[i]; for k in 0..<inner { out[o + k] = F.value(x, b[j + k]) }
+                    default: for k in 0..<inner { out[o + k] = F.value(a[i + k * innerA], b[j + k * innerB]) }
+                    }
                 }
             }
         } else {
-            forEachBroadcastElement(shape, lhsStrides, rhsStrides) { o, i, j in out[o] = f(a[i], b[j]) }
+            out[0] = F.value(a[0], b[0])
         }
     }
 
@@ -86,6 +100,27 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         return [call.needsGradient(0) ? lhs().sum(toShape: lhsShape) : nil,
                 call.needsGradient(1) ? rhs().sum(toShape: rhsShape) : nil]
     }
+}
+
+/// A function of two scalars, as a type: see ``Arithmetic``'s `combine`.
+protocol BinaryScalarFunction {
+    static func value<Scalar: TensorScalar>(_ x: Scalar, _ y: Scalar) -> Scalar
+}
+
+extension Arithmetic {
+    enum Add: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x + y } }
+    enum Subtract: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x - y } }
+    enum Multiply: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x * y } }
+    enum Divide: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x / y } }
+    // NaN in either operand gives NaN, as PyTorch's maximum and minimum do.
+    enum Maximum: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x.isNaN || x > y ? x : y } }
+    enum Minimum: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x.isNaN || x < y ? x : y } }
+    enum Less: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x < y ? 1 : 0 } }
+    enum LessOrEqual: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x <= y ? 1 : 0 } }
+    enum Greater: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x > y ? 1 : 0 } }
+    enum GreaterOrEqual: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x >= y ? 1 : 0 } }
+    enum Equal: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x == y ? 1 : 0 } }
+    enum NotEqual: BinaryScalarFunction { @inline(__always) static func value<S: TensorScalar>(_ x: S, _ y: S) -> S { x != y ? 1 : 0 } }
 }
 
 extension Arithmetic {

@@ -118,18 +118,39 @@ func broadcastStrides(from source: [Int], to target: [Int]) -> [Int] {
 /// Allocates nothing: the index lives on the stack.
 @inline(__always)
 func forEachBroadcastElement(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
-    let count = shape.reduce(1, *)
-    guard count > 0 else { return }
     guard let inner = shape.last else { return body(0, 0, 0) }
     let (innerA, innerB) = (stridesA[shape.count - 1], stridesB[shape.count - 1])
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.count) { index in
-        index.initialize(repeating: 0)
-        var (o, a, b) = (0, 0, 0)
-        while o < count {
-            for j in 0..<inner { body(o + j, a + j * innerA, b + j * innerB) }
-            o += inner
+    forEachBroadcastRow(shape, stridesA, stridesB, rows: 0..<broadcastRowCount(shape)) { o, a, b in
+        for j in 0..<inner { body(o + j, a + j * innerA, b + j * innerB) }
+    }
+}
+
+/// How many rows — runs along the last dimension — a tensor of `shape` (rank ≥ 1) has.
+func broadcastRowCount(_ shape: [Int]) -> Int {
+    shape.last == 0 ? 0 : shape.reduce(1, *) / shape.last!
+}
+
+/// Calls `body(o, a, b)` for each row in `rows` of a tensor of `shape` (rank ≥ 1) — each run of
+/// `shape.last` elements — with the offsets where the row starts in it and in two sources read
+/// with these strides. A row is where a loop can run straight (each source's stride along it is
+/// one, or zero for a repeated value); `rows` lets a parallel loop give each thread its own.
+@inline(__always)
+func forEachBroadcastRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], rows: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+    guard !rows.isEmpty else { return }
+    let outer = shape.count - 1, inner = shape[outer]
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(outer, 1)) { index in
+        // The first row's index in the outer dimensions, and where the sources start there.
+        var (a, b, rest) = (0, 0, rows.lowerBound)
+        for axis in (0..<outer).reversed() {
+            index[axis] = rest % shape[axis]
+            rest /= shape[axis]
+            a += index[axis] * stridesA[axis]
+            b += index[axis] * stridesB[axis]
+        }
+        for row in rows {
+            body(row * inner, a, b)
             // The next row: carry through the outer dimensions.
-            var axis = shape.count - 2
+            var axis = outer - 1
             while axis >= 0 {
                 index[axis] += 1
                 a += stridesA[axis]
