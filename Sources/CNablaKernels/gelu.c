@@ -4,35 +4,14 @@
  *
  * Φ(x) = ½·erfc(−x/√2), with erfc from the Chebyshev fit of Numerical Recipes (§6.2, relative
  * error below 1.2e-7 everywhere), so that Φ keeps its relative accuracy far into the left tail
- * where 1 + erf would cancel; e^t as Cephes' expf computes it (the sigmoid kernel's method),
- * 0 below e^−87. A NaN input gives NaN (the final product with x carries it); x = ±∞ gives what
- * the exact formula gives: ∞ for +∞, and ∞·0 = NaN for −∞. */
+ * where 1 + erf would cancel; e^t from vector_exp.h. A NaN input gives NaN (the final product
+ * with x carries it); x = ±∞ gives what the exact formula gives: ∞ for +∞, and ∞·0 = NaN for −∞. */
 #include "CNablaKernels.h"
 
 #include <math.h>
 
 #include "kernel_paths.h"
-
-/* e^(big + small) for a non-positive sum, where big is exact and small is |small| ≲ 2: the
- * exponent of a tail is large, and one rounding of it into a single float (4e-6 at −73) would be
- * that relative error in the result. So the reduction t − n·ln2 takes big first — Cody and
- * Waite's two-part ln2 makes n·ln2High exact, and big − n·ln2High loses nothing, the two being
- * within a factor of two — and small after. 0 below e^−87, where the result is no longer a
- * normal float. */
-static inline float expOfSum(float big, float small) {
-    const float t = big + small;
-    const float n = __builtin_rintf(fmaxf(t, -87.0f) * 1.44269504088896341f);
-    const float r = ((big - n * 0.693359375f) + small) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + (r + 1.0f);
-    const float scale = __builtin_bit_cast(float, ((int)n + 127) << 23);
-    return t < -87.0f || big < -87.0f ? 0.0f : p * scale;
-}
+#include "vector_exp.h"
 
 /* The rounding error of x·x, which a fused multiply-add recovers: −x²/2 is then
  * −½·x·x − ½·error, both halvings exact. */

@@ -34,10 +34,27 @@ import Testing
         let infinities = Tensor<Float>([-.infinity, .infinity, -100, 100, -.infinity, -89, 89, 0], shape: [8])
         #expect(sigmoid(infinities).scalars == [0, 1, 0, 1, 0, 0, 1, 0.5])
         #expect(sigmoid(Tensor<Double>([-.infinity, .infinity])).scalars == [0, 1])
+        // Softmax: a NaN, or a row that is all −∞, makes its row NaN and leaves the others, on
+        // the vectorised path (rows of 20 floats) and Double's alike.
+        for rows in [Tensor<Float>(converting: softmaxRows()), nil] as [Tensor<Float>?] {
+            let y = rows.map { softmax($0).scalars.map(Double.init) } ?? softmax(softmaxRows()).scalars
+            #expect(y[0..<40].allSatisfy(\.isNaN) && y[40..<60].allSatisfy { $0 > 0 && $0 < 1 }, "\(y)")
+            #expect(abs(y[40..<60].reduce(0, +) - 1) < 1e-6 && y[60..<80].allSatisfy { $0 == 0.05 || abs($0 - 0.05) < 1e-7 })
+        }
         let withNaN = Tensor<Double>([0.1, .nan, 0.5, 0.3, 0.2, 0.9], shape: [2, 3])
         #expect(withNaN.argmax(alongAxis: 1) == [1, 2])
         let maxima = withNaN.max(alongAxis: 1).scalars
         #expect(maxima[0].isNaN && maxima[1] == 0.9)
+    }
+
+    /// Four rows of 20: one with a NaN in its middle, one all −∞, one ordinary, one all +5 (equal
+    /// weights).
+    func softmaxRows() -> Tensor<Double> {
+        var values = (0..<80).map { Double($0 % 20) * 0.3 - 2 }
+        values[7] = .nan
+        for j in 20..<40 { values[j] = -.infinity }
+        for j in 60..<80 { values[j] = 5 }
+        return Tensor(values, shape: [4, 20])
     }
 
     @Test func matrixProducts() {

@@ -9,16 +9,6 @@ public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.ta
 /// max(0, x), element-wise; the gradient at 0 is taken as 0. NaN stays NaN.
 public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.applying(.relu) }
 
-/// eˣ normalised to sum to 1 along `axis` (default: the last).
-///
-/// Composed from other ops, so its gradient comes for free. Subtracting the maximum first
-/// keeps e^x finite for any input; softmax does not change under that shift, so the maximum is
-/// treated as a constant.
-public func softmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
-    let e = exp(x - x.max(alongAxis: axis, keepingDimension: true).detached)
-    return e / e.sum(alongAxis: axis, keepingDimension: true)
-}
-
 /// log(softmax(x)) along `axis`, computed as x − max − log Σ e^(x − max), which stays finite
 /// where the naive form would take the logarithm of 0.
 public func logSoftmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {

@@ -12,7 +12,18 @@ struct Broadcast<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y) = (buffers.input(0), buffers.output)
-        forEachBroadcastElement(shape, strides, strides) { o, i, _ in y[o] = x[i] }
+        guard let inner = shape.last else { y[0] = x[0]; return }
+        // Row by row: a row of the source copied, or one of its values repeated.
+        let innerStride = strides[shape.count - 1]
+        forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
+            forEachBroadcastRow(shape, strides, strides, rows: rows) { o, i, _ in
+                if innerStride == 0 {
+                    (y + o).update(repeating: x[i], count: inner)
+                } else {
+                    for k in 0..<inner { y[o + k] = x[i + k * innerStride] }
+                }
+            }
+        }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
@@ -39,8 +50,20 @@ struct SumToShape<Scalar: TensorScalar>: TensorOperation {
         if strides.isEmpty {
             // A bias's gradient: the rows summed, no index walk.
             addRows(of: x, rows: sourceShape.reduce(1, *) / count, columns: count, into: y)
+        } else if let inner = sourceShape.last {
+            // Row by row through the source: a row summed into one element (a [B, T, 1]
+            // statistic's gradient), or added to a row of the result. One thread: rows of the
+            // source may meet in one element.
+            let innerStride = strides[sourceShape.count - 1]
+            forEachBroadcastRow(sourceShape, strides, strides, rows: 0..<broadcastRowCount(sourceShape)) { i, o, _ in
+                if innerStride == 0 {
+                    y[o] += interleavedSum(count: inner) { x[i + $0] }
+                } else {
+                    for k in 0..<inner { y[o + k * innerStride] += x[i + k] }
+                }
+            }
         } else {
-            forEachBroadcastElement(sourceShape, strides, strides) { i, o, _ in y[o] += x[i] }
+            y[0] = x[0]
         }
     }
 
