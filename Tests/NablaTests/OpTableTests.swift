@@ -48,6 +48,7 @@ let opTable: [OpRow] = [
     OpRow(name: "gelu, tanh approximation", shapes: [[3, 4]]) { gelu($0[0], approximation: .tanh) },
     OpRow(name: "softmax", shapes: [[3, 5]]) { softmax($0[0]) },
     OpRow(name: "softmax along axis 0", shapes: [[3, 5]]) { softmax($0[0], alongAxis: 0) },
+    OpRow(name: "normalized along the last axis", shapes: [[2, 3, 5]]) { $0[0].normalizedAlongLastAxis(epsilon: 1e-3) },
     OpRow(name: "logSoftmax", shapes: [[3, 5]]) { logSoftmax($0[0]) },
     OpRow(name: "sum", shapes: [[3, 4]]) { $0[0].sum() },
     OpRow(name: "mean", shapes: [[3, 4]]) { $0[0].mean() },

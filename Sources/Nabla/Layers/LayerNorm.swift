@@ -4,7 +4,8 @@
 ///
 /// Unlike batch normalisation it looks at one token's vector at a time, so it behaves the same
 /// in training and inference and for any batch. The variance is the biased one (divided by n),
-/// as PyTorch's. Composed from reductions and elementwise ops, so its gradient comes with them.
+/// as PyTorch's. The normalisation is one op (``Tensor/normalizedAlongLastAxis(epsilon:)``),
+/// the gain and bias broadcasting products and sums.
 ///
 /// ```swift
 /// LayerNorm<Float>(size: 128)                 // gain and bias
@@ -31,9 +32,7 @@ public struct LayerNorm<Scalar: TensorScalar>: Layer {
         let weight = self.weight
         check(input.rank >= 1 && input.shape.last == weight.count,
               "LayerNorm: input \(input.shape) does not fit size \(weight.count): expected [..., \(weight.count)]")
-        let centered = input - input.mean(alongAxis: -1, keepingDimension: true)
-        let variance = centered.squared().mean(alongAxis: -1, keepingDimension: true)
-        let scaled = centered / sqrt(variance + epsilon) * weight
+        let scaled = input.normalizedAlongLastAxis(epsilon: epsilon) * weight
         return bias.map { scaled + $0 } ?? scaled
     }
 

@@ -1,0 +1,114 @@
+// Normalising each vector along the last axis to mean 0 and variance 1, as layer normalisation
+// does: x̂ = (x − μ)·r, with r = 1/√(σ² + ε) and the biased variance σ². Three ops: x̂, r, and
+// x̂'s vector–Jacobian product, each one pass over a row. Composed from reductions and
+// element-wise ops, the same normalisation takes about twenty passes forward and back; here the
+// first-order step takes three, and the gradients of the backward op are composed from other ops,
+// so that it is differentiable again (a gradient penalty through a transformer).
+
+extension Tensor {
+    /// Each vector along the last axis shifted to mean 0 and scaled to variance 1:
+    /// (x − mean) / √(variance + ε), with the biased variance (divided by n), as PyTorch's
+    /// layer norm computes it before its gain and bias.
+    public func normalizedAlongLastAxis(epsilon: Scalar) -> Tensor {
+        check(rank >= 1 && shape[rank - 1] > 0, "normalizedAlongLastAxis: shape \(shape) has no last axis to normalise along")
+        return NormalizeRows<Scalar>(columns: shape[rank - 1], count: count, epsilon: epsilon)([self], shape: shape)
+    }
+
+    /// 1/√(variance + ε) along the last axis, keeping it as size 1: what ``normalizedAlongLastAxis(epsilon:)`` scales by.
+    func inverseDeviationAlongLastAxis(epsilon: Scalar) -> Tensor {
+        InverseDeviationRows<Scalar>(columns: shape[rank - 1], count: count, epsilon: epsilon)([self], shape: Array(shape.dropLast()) + [1])
+    }
+}
+
+/// One row's mean and 1/√(σ² + ε), the variance from the centred values (two passes: one pass's
+/// E[x²] − E[x]² cancels for rows far from 0).
+@inline(__always)
+private func rowStatistics<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, _ n: Int, epsilon: Scalar) -> (mean: Scalar, inverseDeviation: Scalar) {
+    let mean = interleavedSum(count: n) { x[$0] } / Scalar(n)
+    let variance = interleavedSum(count: n) { (x[$0] - mean) * (x[$0] - mean) } / Scalar(n)
+    return (mean, 1 / (variance + epsilon).squareRoot())
+}
+
+/// x̂ = (x − μ)·r along rows of `columns`.
+struct NormalizeRows<Scalar: TensorScalar>: TensorOperation {
+    let columns, count: Int
+    let epsilon: Scalar
+
+    var name: String { "normalize" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, y, n) = (buffers.input(0), buffers.output, columns)
+        forEachChunk(count / n, unitSize: n) { rows in
+            for row in rows {
+                let (input, output) = (x + row * n, y + row * n)
+                let (mean, r) = rowStatistics(input, n, epsilon: epsilon)
+                for j in 0..<n { output[j] = (input[j] - mean) * r }
+            }
+        }
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let r = call.inputs[0].inverseDeviationAlongLastAxis(epsilon: epsilon)
+        return [NormalizeRowsGradient<Scalar>(columns: columns, count: count)([call.output, g, r], shape: g.shape)]
+    }
+}
+
+/// r = 1/√(σ² + ε) along rows of `columns`, [..., 1].
+struct InverseDeviationRows<Scalar: TensorScalar>: TensorOperation {
+    let columns, count: Int
+    let epsilon: Scalar
+
+    var name: String { "inverse deviation" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, r, n) = (buffers.input(0), buffers.output, columns)
+        forEachChunk(count / n, unitSize: n) { rows in
+            for row in rows { r[row] = rowStatistics(x + row * n, n, epsilon: epsilon).inverseDeviation }
+        }
+    }
+
+    /// ∂r/∂xⱼ = −r²·x̂ⱼ/n.
+    func gradients(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (x, r) = (call.inputs[0], call.output)
+        return [x.normalizedAlongLastAxis(epsilon: epsilon) * (u * r * r * (-1 / Scalar(columns)))]
+    }
+}
+
+/// The vector–Jacobian product of x̂ from [x̂, g, r]: dx = r·(g − mean(g) − x̂·mean(g·x̂)), row by
+/// row.
+struct NormalizeRowsGradient<Scalar: TensorScalar>: TensorOperation {
+    let columns, count: Int
+
+    var name: String { "normalize gradient" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (normalized, g, r, dx, n) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, columns)
+        forEachChunk(count / n, unitSize: n) { rows in
+            for row in rows {
+                let (xhat, grad, out) = (normalized + row * n, g + row * n, dx + row * n)
+                let meanG = interleavedSum(count: n) { grad[$0] } / Scalar(n)
+                let meanGX = interleavedSum(count: n) { grad[$0] * xhat[$0] } / Scalar(n)
+                let scale = r[row]
+                for j in 0..<n { out[j] = scale * (grad[j] - meanG - xhat[j] * meanGX) }
+            }
+        }
+    }
+
+    /// dx is linear in g with a symmetric matrix, so its gradient along g is the same product with
+    /// u; along x̂, −r·(u·mean(g·x̂) + g·mean(u·x̂)); along r, the row sums of u·dx/r.
+    func gradients(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        let (xhat, g, r) = (call.inputs[0], call.inputs[1], call.inputs[2])
+        let rowMean = { (t: Tensor<Scalar>) in t.mean(alongAxis: -1, keepingDimension: true) }
+        return [
+            call.needsGradient(0) ? -r * (u * rowMean(g * xhat) + g * rowMean(u * xhat)) : nil,
+            call.needsGradient(1) ? self([xhat, u, r], shape: u.shape) : nil,
+            call.needsGradient(2) ? (u * (g - rowMean(g) - xhat * rowMean(g * xhat))).sum(alongAxis: -1, keepingDimension: true) : nil,
+        ]
+    }
+}
