@@ -38,12 +38,95 @@ enum GPTBenchmark {
             if let reason = step.eagerReason { FileHandle.standardError.write(Data("note: GPT steps ran eagerly: \(reason)\n".utf8)) }
             return (best, allocations)
         }
+        // The floor first, in the same run: the iteration's matrix products at the speed of a
+        // large one on one core.
+        nabla_set_threads(1)
+        let sgemm = productRate(m: 1024, k: 1024, n: 1024)
+        nabla_set_threads(0)
+        let floor = iterationFLOPs / (sgemm * 1e9)
+        report("gpt_sgemm_1024_gflops", sgemm, "GFLOP/s", "sgemm [1024×1024]·[1024×1024], one thread")
+        report("gpt_floor_ms", floor * 1e3, "ms", String(format: "  GPT iteration's products (%.2f GFLOP) at that", iterationFLOPs / 1e9))
+
         let one = iteration(threads: 1, steps: 10)
         report("gpt_iteration_ms", one.seconds * 1e3, "ms", "GPT iteration (shakespeare-cpu), one thread")
+        report("gpt_iteration_over_floor", one.seconds / floor, "×", "  over the floor")
         report("gpt_allocations_per_iteration", one.allocations, "", "  its heap allocations (replayed)")
         report("gpt_tokens_per_s", tokens / one.seconds, "tokens/s", "  training tokens per second")
         let all = iteration(threads: 0, steps: 10)
         report("gpt_iteration_ms_all_cores", all.seconds * 1e3, "ms", "GPT iteration, all cores")
+        report("gpt_all_cores_speedup", one.seconds / all.seconds, "×", "  over one thread")
         report("gpt_allocations_per_iteration_all_cores", all.allocations, "", "  its heap allocations (replayed)")
+
+        nabla_set_threads(1)
+        defer { nabla_set_threads(0) }
+        let rows = batchSize * configuration.contextLength, width = configuration.width
+        for (key, k, n, label) in [("qkv", width, 3 * width, "query-key-value"), ("expand", width, 4 * width, "feed-forward expansion"),
+                                   ("project", 4 * width, width, "feed-forward projection")] {
+            report("gpt_product_\(key)_gflops", productRate(m: rows, k: k, n: n, transposingB: true), "GFLOP/s",
+                   "product [\(rows)×\(k)]·[\(k)×\(n)] (\(label)), one thread")
+        }
+        kernelFigures(report: report)
+    }
+
+    /// The matrix products of one training iteration: per token and block, 24·width² for the
+    /// four projections and 4·context·width for attention's two products (the full T×T square,
+    /// as computed), and 2·width·vocabulary for the head; the backward pass twice the forward.
+    static var iterationFLOPs: Double {
+        let c = configuration
+        let (width, context) = (Double(c.width), Double(c.contextLength))
+        let perToken = Double(c.layers) * (24 * width * width + 4 * context * width) + 2 * width * Double(c.vocabularySize)
+        return 3 * perToken * Double(batchSize * c.contextLength)
+    }
+
+    /// GFLOP/s of Nabla's sgemm for [m×k]·[k×n] (B transposed as a Dense layer stores it), the
+    /// best of several runs.
+    static func productRate(m: Int, k: Int, n: Int, transposingB: Bool = false) -> Double {
+        var rng = SeededGenerator(seed: 4)
+        let a = Tensor<Float>(randomNormal: [m, k], using: &rng).scalars, b = Tensor<Float>(randomNormal: [k, n], using: &rng).scalars
+        var c = [Float](repeating: 0, count: m * n)
+        let repeats = max(3, Int(2e9 / Double(2 * m * k * n)))
+        let seconds = Benchmark.time(repeats) {
+            nabla_sgemm(0, transposingB ? 1 : 0, m, n, k, 1, a, b, &c, 0)
+        }
+        return 2 * Double(m * k * n) / seconds / 1e9
+    }
+
+    /// Attention and layer norm alone on the configuration's activations ([12, 64, 128]), one
+    /// thread: a forward pass eagerly (as sampling runs it), and forward and backward replayed
+    /// (as training does), the input's gradient included. Then sampling's cost per character:
+    /// one forward pass over a full window, which each character past the first 64 needs
+    /// (nanoGPT's positions are absolute, so a window that moves changes every key and value).
+    static func kernelFigures(report: (String, Double, String, String) -> Void) {
+        var rng = SeededGenerator(seed: 2)
+        let shape = [batchSize, configuration.contextLength, configuration.width]
+        let (rows, width, context) = (Double(shape[0] * shape[1]), Double(shape[2]), Double(shape[1]))
+        let attention = MultiHeadAttention<Float>(width: shape[2], heads: configuration.heads, using: &rng)
+        let input = Tensor<Float>(randomNormal: shape, using: &rng), weights = Tensor<Float>(randomNormal: shape, using: &rng)
+        let attentionFLOPs = rows * (8 * width * width + 4 * context * width)
+        let forward = withLayerMode(.inference) { Benchmark.time(20) { _ = attention(input) } }
+        report("gpt_attention_forward_gflops", attentionFLOPs / forward / 1e9, "GFLOP/s", "attention forward [12×64×128], eager")
+        let attentionStep = TracedGradient(of: Probe(layer: attention, input: input)) { probe, y in (probe.layer(probe.input) * y[0]).sum() }
+        let both = Benchmark.time(20) { _ = attentionStep([weights]) }
+        report("gpt_attention_backward_gflops", 2 * attentionFLOPs / (both - forward) / 1e9, "GFLOP/s", "  its backward (replayed step minus forward)")
+
+        let norm = LayerNorm<Float>(size: shape[2])
+        let normStep = TracedGradient(of: Probe(layer: norm, input: input)) { probe, y in (probe.layer(probe.input) * y[0]).sum() }
+        let normSeconds = Benchmark.time(50) { _ = normStep([weights]) }
+        report("gpt_layer_norm_us", normSeconds * 1e6, "µs", "layer norm [12×64×128], forward and backward")
+
+        var sampleRNG = SeededGenerator(seed: 3)
+        let model = GPT<Float>(configuration, using: &sampleRNG)
+        let window = Tensor<Float>(indices: (0..<configuration.contextLength).map { $0 % configuration.vocabularySize },
+                                   shape: [1, configuration.contextLength])
+        let perCharacter = withLayerMode(.inference) { Benchmark.time(50) { _ = model(window) } }
+        report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s", "sampling: a 64-character window's forward, one thread")
+    }
+
+    /// A layer and its input as parameters, so that a replayed step computes the input's gradient
+    /// as well as the layer's.
+    struct Probe<Wrapped: Layer>: Module where Wrapped.Scalar == Float {
+        typealias Scalar = Float
+        var layer: Wrapped
+        @Parameter var input: Tensor<Float>
     }
 }

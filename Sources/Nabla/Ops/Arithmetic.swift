@@ -58,6 +58,13 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         let count = shape.reduce(1, *)
         if lhsShape == rhsShape {
             forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], b[i]) } }
+        } else if rhsShape.reduce(1, *) == 1 && shape == lhsShape {
+            // A scalar operand (attention's 1/√d): one value against every element.
+            let y = b[0]
+            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], y) } }
+        } else if lhsShape.reduce(1, *) == 1 && shape == rhsShape {
+            let x = a[0]
+            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(x, b[i]) } }
         } else if lhsStrides.isEmpty {
             // A bias row added to every row: b repeats, in chunks of whole rows.
             let period = rhsShape.reduce(1, *)

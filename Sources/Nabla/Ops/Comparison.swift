@@ -90,7 +90,16 @@ struct Select<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (mask, a, b, y) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output)
         let (sm, sa, sb) = (single[0] ? 0 : 1, single[1] ? 0 : 1, single[2] ? 0 : 1)
-        for i in 0..<count { y[i] = mask[i * sm] != 0 ? a[i * sa] : b[i * sb] }
+        forEachChunk(count) { chunk in
+            // The common cases as loops of their own, which vectorise: a mask filling with one
+            // value (attention's −∞), and its gradient's zeros.
+            switch (sm, sa, sb) {
+            case (1, 1, 1): for i in chunk { y[i] = mask[i] != 0 ? a[i] : b[i] }
+            case (1, 0, 1): let value = a[0]; for i in chunk { y[i] = mask[i] != 0 ? value : b[i] }
+            case (1, 1, 0): let value = b[0]; for i in chunk { y[i] = mask[i] != 0 ? a[i] : value }
+            default: for i in chunk { y[i] = mask[i * sm] != 0 ? a[i * sa] : b[i * sb] }
+            }
+        }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
