@@ -7,7 +7,7 @@ settings, to compare losses, checkpoints and speed.
     swift run -c release Examples/charlm evaluate --load torch.safetensors          # the same loss
     swift run -c release Examples/charlm evaluate --load charlm-shakespeare-cpu.safetensors --export-nanogpt nabla.safetensors
     python3 Benchmarks/pytorch_nanogpt.py evaluate nabla.safetensors                # and back
-    python3 Benchmarks/pytorch_nanogpt.py benchmark [--threads 1] [--compile]
+    OPENBLAS_NUM_THREADS=1 python3 Benchmarks/pytorch_nanogpt.py benchmark [--threads 1] [--compile]
     python3 Benchmarks/pytorch_nanogpt.py train --model lstm     # charlm's shakespeare-lstm, for its loss
 
 The model is written here from nanoGPT's description (model.py: token and position embeddings,
@@ -267,8 +267,39 @@ def command_benchmark(args):
         for it in range(20):
             iteration(it)
         best = min(best, (time.perf_counter() - start) / 20)
-    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "compiled": args.compile,
-                      "iteration_ms": best * 1e3, "tokens_per_s": 768 / best}))
+    figures = {"torch": torch.__version__, "threads": args.threads, "compiled": args.compile,
+               "iteration_ms": best * 1e3, "tokens_per_s": 768 / best}
+    figures.update(reference_products(args.threads))
+    print(json.dumps(figures))
+
+
+def reference_products(threads):
+    """GFLOP/s of PyTorch's sgemm (MKL) and, if NumPy is installed, NumPy's (its bundled OpenBLAS,
+    with OPENBLAS_NUM_THREADS set before the run to match), at 1024³ and at the transformer's
+    shapes: a floor for the iteration must come from the fastest product on the machine."""
+    def rate(product, flops):
+        for _ in range(3):
+            product()
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(20):
+                product()
+            best = min(best, (time.perf_counter() - start) / 20)
+        return flops / best / 1e9
+
+    shapes = {"1024": (1024, 1024, 1024), "qkv": (768, 128, 384), "project": (768, 512, 128)}
+    figures = {}
+    for key, (m, k, n) in shapes.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        figures[f"torch_sgemm_{key}_gflops"] = rate(lambda: a @ b, 2 * m * k * n)
+        try:
+            import numpy
+            an, bn = a.numpy(), b.numpy()
+            figures[f"numpy_sgemm_{key}_gflops"] = rate(lambda: an @ bn, 2 * m * k * n)
+        except ImportError:
+            pass
+    return figures
 
 
 def main():
