@@ -12,19 +12,35 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
     let function: Function
     let shape: [Int]
     let lhsShape, rhsShape: [Int]
-    /// How each operand is read across the result, when neither of the direct loops applies:
-    /// equal shapes, or a repeated trailing block (a bias row).
+    /// How the operands are read across the result, chosen once.
+    private let path: Path
+    /// How each operand is read across the result on the ``Path/rows`` path.
     private let lhsStrides, rhsStrides: [Int]
+
+    /// The loop that combines the operands.
+    private enum Path {
+        /// Equal shapes: element by element.
+        case equal
+        /// One operand a single value, the other of the result's shape (attention's 1/√d).
+        case scalarRight, scalarLeft
+        /// The right operand repeats over the left's trailing elements (a bias row), `period` long.
+        case suffix(period: Int)
+        /// Anything else, by rows of the result, each run straight or with a value repeated.
+        case rows
+    }
 
     init(_ function: Function, _ lhsShape: [Int], _ rhsShape: [Int], symbol: String) {
         (self.function, self.lhsShape, self.rhsShape) = (function, lhsShape, rhsShape)
+        let (lhsCount, rhsCount) = (lhsShape.reduce(1, *), rhsShape.reduce(1, *))
         if lhsShape == rhsShape || rhsShape.isSuffix(of: lhsShape) {
             (shape, lhsStrides, rhsStrides) = (lhsShape, [], [])
-        } else {
-            shape = broadcastShape(lhsShape, rhsShape, op: symbol)
-            lhsStrides = broadcastStrides(from: lhsShape, to: shape)
-            rhsStrides = broadcastStrides(from: rhsShape, to: shape)
+            path = lhsShape == rhsShape ? .equal : rhsCount == 1 ? .scalarRight : .suffix(period: rhsCount)
+            return
         }
+        shape = broadcastShape(lhsShape, rhsShape, op: symbol)
+        lhsStrides = broadcastStrides(from: lhsShape, to: shape)
+        rhsStrides = broadcastStrides(from: rhsShape, to: shape)
+        path = rhsCount == 1 && shape == lhsShape ? .scalarRight : lhsCount == 1 && shape == rhsShape ? .scalarLeft : .rows
     }
 
     var name: String { "\(function)" }
@@ -56,25 +72,25 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
     private func combine<F: BinaryScalarFunction>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
                                                   _ out: UnsafeMutablePointer<Scalar>, _: F.Type) {
         let count = shape.reduce(1, *)
-        if lhsShape == rhsShape {
+        switch path {
+        case .equal:
             forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], b[i]) } }
-        } else if rhsShape.reduce(1, *) == 1 && shape == lhsShape {
-            // A scalar operand (attention's 1/√d): one value against every element.
+        case .scalarRight:
             let y = b[0]
             forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], y) } }
-        } else if lhsShape.reduce(1, *) == 1 && shape == rhsShape {
+        case .scalarLeft:
             let x = a[0]
             forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(x, b[i]) } }
-        } else if lhsStrides.isEmpty {
-            // A bias row added to every row: b repeats, in chunks of whole rows.
-            let period = rhsShape.reduce(1, *)
+        case .suffix(let period):
+            // In chunks of whole rows.
             forEachChunk(count / period, unitSize: period) { rows in
                 for row in rows {
                     let base = row * period
                     for j in 0..<period { out[base + j] = F.value(a[base + j], b[j]) }
                 }
             }
-        } else if let inner = shape.last {
+        case .rows:
+            guard let inner = shape.last else { out[0] = F.value(a[0], b[0]); return }
             let (innerA, innerB) = (lhsStrides[shape.count - 1], rhsStrides[shape.count - 1])
             forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
                 forEachBroadcastRow(shape, lhsStrides, rhsStrides, rows: rows) { o, i, j in
@@ -86,8 +102,6 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
                     }
                 }
             }
-        } else {
-            out[0] = F.value(a[0], b[0])
         }
     }
 
