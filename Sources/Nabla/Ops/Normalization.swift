@@ -1,6 +1,6 @@
 // Normalising each vector along the last axis to mean 0 and variance 1, as layer normalisation
-// does: x̂ = (x − μ)·r, with r = 1/√(σ² + ε) and the biased variance σ². Three ops: x̂, r, and
-// x̂'s vector–Jacobian product, each one pass over a row. Composed from reductions and
+// does: x̂ = (x − μ)·r, with r = 1/√(σ² + ε) and the biased variance σ². Two ops: one gives x̂
+// (or r alone), the other x̂'s vector–Jacobian product, each one pass over a row. Composed from reductions and
 // element-wise ops, the same normalisation takes about twenty passes forward and back; here the
 // first-order step takes three, and the gradients of the backward op are composed from other ops,
 // so that it is differentiable again (a gradient penalty through a transformer).
@@ -11,30 +11,30 @@ extension Tensor {
     /// layer norm computes it before its gain and bias.
     public func normalizedAlongLastAxis(epsilon: Scalar) -> Tensor {
         check(rank >= 1 && shape[rank - 1] > 0, "normalizedAlongLastAxis: shape \(shape) has no last axis to normalise along")
-        return NormalizeRows<Scalar>(columns: shape[rank - 1], count: count, epsilon: epsilon)([self], shape: shape)
+        return RowNormalization<Scalar>(.normalized, columns: shape[rank - 1], count: count, epsilon: epsilon)([self], shape: shape)
     }
 
-    /// 1/√(variance + ε) along the last axis, keeping it as size 1: what ``normalizedAlongLastAxis(epsilon:)`` scales by.
+    /// 1/√(variance + ε) along the last axis, kept as size 1: what
+    /// ``normalizedAlongLastAxis(epsilon:)`` scales by.
     func inverseDeviationAlongLastAxis(epsilon: Scalar) -> Tensor {
-        InverseDeviationRows<Scalar>(columns: shape[rank - 1], count: count, epsilon: epsilon)([self], shape: Array(shape.dropLast()) + [1])
+        RowNormalization<Scalar>(.inverseDeviation, columns: shape[rank - 1], count: count, epsilon: epsilon)([self],
+                                                                                                           shape: Array(shape.dropLast()) + [1])
     }
 }
 
-/// One row's mean and 1/√(σ² + ε), the variance from the centred values (two passes: one pass's
-/// E[x²] − E[x]² cancels for rows far from 0).
-@inline(__always)
-private func rowStatistics<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, _ n: Int, epsilon: Scalar) -> (mean: Scalar, inverseDeviation: Scalar) {
-    let mean = interleavedSum(count: n) { x[$0] } / Scalar(n)
-    let variance = interleavedSum(count: n) { (x[$0] - mean) * (x[$0] - mean) } / Scalar(n)
-    return (mean, 1 / (variance + epsilon).squareRoot())
-}
-
-/// x̂ = (x − μ)·r along rows of `columns`.
-struct NormalizeRows<Scalar: TensorScalar>: TensorOperation {
+/// x̂ = (x − μ)·r, or r = 1/√(σ² + ε) alone ([..., 1]), along rows of `columns`, the variance
+/// from the centred values (two passes: one pass's E[x²] − E[x]² cancels for rows far from 0).
+struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
+    enum Result { case normalized, inverseDeviation }
+    let result: Result
     let columns, count: Int
     let epsilon: Scalar
 
-    var name: String { "normalize" }
+    init(_ result: Result, columns: Int, count: Int, epsilon: Scalar) {
+        (self.result, self.columns, self.count, self.epsilon) = (result, columns, count, epsilon)
+    }
+
+    var name: String { result == .normalized ? "normalize" : "inverse deviation" }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -42,39 +42,32 @@ struct NormalizeRows<Scalar: TensorScalar>: TensorOperation {
         let (x, y, n) = (buffers.input(0), buffers.output, columns)
         forEachChunk(count / n, unitSize: n) { rows in
             for row in rows {
-                let (input, output) = (x + row * n, y + row * n)
-                let (mean, r) = rowStatistics(input, n, epsilon: epsilon)
-                for j in 0..<n { output[j] = (input[j] - mean) * r }
+                let input = x + row * n
+                let mean = interleavedSum(count: n) { input[$0] } / Scalar(n)
+                let variance = interleavedSum(count: n) { (input[$0] - mean) * (input[$0] - mean) } / Scalar(n)
+                let r = 1 / (variance + epsilon).squareRoot()
+                switch result {
+                case .normalized:
+                    let output = y + row * n
+                    for j in 0..<n { output[j] = (input[j] - mean) * r }
+                case .inverseDeviation:
+                    y[row] = r
+                }
             }
         }
     }
 
-    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let r = call.inputs[0].inverseDeviationAlongLastAxis(epsilon: epsilon)
-        return [NormalizeRowsGradient<Scalar>(columns: columns, count: count)([call.output, g, r], shape: g.shape)]
-    }
-}
-
-/// r = 1/√(σ² + ε) along rows of `columns`, [..., 1].
-struct InverseDeviationRows<Scalar: TensorScalar>: TensorOperation {
-    let columns, count: Int
-    let epsilon: Scalar
-
-    var name: String { "inverse deviation" }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, r, n) = (buffers.input(0), buffers.output, columns)
-        forEachChunk(count / n, unitSize: n) { rows in
-            for row in rows { r[row] = rowStatistics(x + row * n, n, epsilon: epsilon).inverseDeviation }
-        }
-    }
-
-    /// ∂r/∂xⱼ = −r²·x̂ⱼ/n.
+    /// x̂'s is ``NormalizeRowsGradient``; r's, ∂r/∂xⱼ = −r²·x̂ⱼ/n.
     func gradients(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let (x, r) = (call.inputs[0], call.output)
-        return [x.normalizedAlongLastAxis(epsilon: epsilon) * (u * r * r * (-1 / Scalar(columns)))]
+        let x = call.inputs[0]
+        switch result {
+        case .normalized:
+            let r = x.inverseDeviationAlongLastAxis(epsilon: epsilon)
+            return [NormalizeRowsGradient<Scalar>(columns: columns, count: count)([call.output, u, r], shape: u.shape)]
+        case .inverseDeviation:
+            let r = call.output
+            return [x.normalizedAlongLastAxis(epsilon: epsilon) * (u * r * r * (-1 / Scalar(columns)))]
+        }
     }
 }
 
