@@ -50,18 +50,21 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
 
 /* Whether A·Bᵀ runs as dot products of A's rows with B's rows (both contiguous along K) instead
  * of packing B into column panels for the tiled kernel (Docs/Performance.md has what it gained).
- * Three facts favour dot products, and any two of them decide:
+ * Three facts favour dot products:
  * - B fits in 256 KB (a quarter of this machine's 1 MB L2), so each block of 3 rows of A re-reads
  *   it from cache;
  * - rows are long (K ≥ 256), so the horizontal sum that ends each dot product costs little;
  * - A has few rows (M ≤ 32), so packing B, a strided, transposing copy of all of it, would not be
  *   repaid: with 10 rows it took longer than the product itself.
+ * With few rows, either of the others decides. With many, both must hold and C must be narrow
+ * (N < 128), where panels of NR columns would carry much padding (chapter 6's 100 outputs): a
+ * transformer's [768×512]·[128×512]ᵀ, wide enough for whole panels, ran 1.7× faster tiled.
  * Decided once for the whole product, so that every share computes its elements the same way and
  * the result does not depend on the number of threads. */
 static int dotProducts(int transposeA, int transposeB, long M, long N, long K, size_t scalarSize) {
     if (transposeA || !transposeB) return 0;
     int smallB = (size_t)N * (size_t)K * scalarSize <= 256 * 1024, longRows = K >= 256, fewRows = M <= 32;
-    return smallB + longRows + fewRows >= 2;
+    return fewRows ? smallB || longRows : smallB && longRows && N < 128;
 }
 
 /* Splits C into shares — by rows, or by column panels when the columns are the larger
