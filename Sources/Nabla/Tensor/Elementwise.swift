@@ -25,7 +25,8 @@ func forEachShare(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ b
     }
     // The job goes to the pool as a pointer to a stack value, with no closure around the
     // pointer (whose context was put on the heap at every parallel call). Making `body`
-    // escapable still costs one heap block a call: see Docs/Performance.md.
+    // escapable still costs one heap block a call — `withoutActuallyEscaping` is generic, and
+    // the thunk that passes the closure to it is allocated: see Docs/Performance.md.
     withoutActuallyEscaping(body) { body in
         var job = ParallelJob(body: body, count: count, shares: shares)
         withUnsafeMutablePointer(to: &job) { nabla_parallel_for(shares, runParallelShare, UnsafeMutableRawPointer($0)) }
