@@ -11,19 +11,25 @@
 #include "kernel_paths.h"
 #include "vector_exp.h"
 
+/* Row r of a causal softmax is query position r mod `causal` of a [causal × causal] block of
+ * scores: it sees columns 0…r mod causal, and the rest are 0. With `causal` 0 every column counts.
+ * `scale` multiplies the scores first (attention's 1/√d), folded in rather than a pass of its own. */
 #define SOFTMAX_ROWS                                                                           \
     for (long r = 0; r < rows; r++) {                                                          \
         _Pragma("clang fp reassociate(on)")                                                    \
         const float *in = x + r * columns;                                                     \
         float *out = y + r * columns;                                                          \
+        const long seen = causal ? r % causal + 1 : columns;                                   \
         float largest = -INFINITY, total = 0;                                                  \
-        for (long j = 0; j < columns; j++) largest = fmaxf(largest, in[j]);                    \
-        for (long j = 0; j < columns; j++) {                                                   \
-            out[j] = expOfSum(in[j] - largest, 0.0f);                                          \
+        for (long j = 0; j < seen; j++) largest = fmaxf(largest, in[j] * scale);               \
+        for (long j = 0; j < seen; j++) {                                                      \
+            out[j] = expOfSum(in[j] * scale - largest, 0.0f);                                  \
             total += out[j];                                                                   \
         }                                                                                      \
-        const float scale = 1.0f / total;                                                      \
-        for (long j = 0; j < columns; j++) out[j] *= scale;                                    \
+        const float inverse = 1.0f / total;                                                    \
+        for (long j = 0; j < seen; j++) out[j] *= inverse;                                     \
+        for (long j = seen; j < columns; j++) out[j] = 0;                                      \
     }
-LOOP_KERNEL(nabla_softmax_rows_f32, (const float *restrict x, float *restrict y, long rows, long columns),
-            (x, y, rows, columns), SOFTMAX_ROWS)
+LOOP_KERNEL(nabla_softmax_rows_f32,
+            (const float *restrict x, float *restrict y, long rows, long columns, float scale, long causal),
+            (x, y, rows, columns, scale, causal), SOFTMAX_ROWS)

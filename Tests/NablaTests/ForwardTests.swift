@@ -47,6 +47,21 @@ import Testing
         #expect(maxima[0].isNaN && maxima[1] == 0.9)
     }
 
+    /// The fused scaled causal softmax gives the composite's weights — scale, fill with −∞,
+    /// softmax — on the vectorised path (rows of 20 floats) and Double's, a NaN under the mask
+    /// ignored as the fill ignores it.
+    @Test func aCausalSoftmaxIsTheMaskedComposite() {
+        var values = random([2, 3, 20, 20], seed: 5).scalars
+        values[5] = .nan   // row 0, column 5: masked for query 0
+        let x = Tensor(values, shape: [2, 3, 20, 20])
+        let composite = softmax((x * 0.35).filled(where: .causalMask(size: 20), with: -.infinity))
+        let fused = softmax(x, scaledBy: 0.35, causal: true)
+        expectClose(fused.scalars, composite.scalars, tolerance: 1e-15)
+        let fusedFloat = softmax(Tensor<Float>(converting: x), scaledBy: 0.35, causal: true)
+        expectClose(Tensor<Double>(converting: fusedFloat).scalars, composite.scalars, tolerance: 3e-7)
+        #expect(fused.scalars[0] == 1 && fused.scalars[1..<20].allSatisfy { $0 == 0 })
+    }
+
     /// Four rows of 20: one with a NaN in its middle, one all −∞, one ordinary, one all +5 (equal
     /// weights).
     func softmaxRows() -> Tensor<Double> {

@@ -75,8 +75,9 @@ void nabla_gelu_f32(const float *x, float *y, long count);
 /// GELU's vector–Jacobian product, dx = g·(Φ(x) + x·φ(x)), over floats.
 void nabla_gelu_gradient_f32(const float *x, const float *g, float *dx, long count);
 
-/// Softmax along each of `rows` rows of `columns` floats (softmax.c): y = e^(x − max) / Σ e^(x − max).
-void nabla_softmax_rows_f32(const float *x, float *y, long rows, long columns);
+/// Softmax along each of `rows` rows of `columns` floats of `scale`·x (softmax.c):
+/// y = e^(s − max) / Σ e^(s − max); with `causal` > 0, row r sees only columns 0…r mod causal.
+void nabla_softmax_rows_f32(const float *x, float *y, long rows, long columns, float scale, long causal);
 
 /// A window sliding over NCHW images — a convolution's kernel or a pooling window — as Nabla's
 /// `SlidingWindow` describes it: output row oy, column ox and kernel tap (ky, kx) read input row

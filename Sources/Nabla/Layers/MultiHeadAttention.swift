@@ -66,10 +66,10 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
         // [B, T, 3·width] → [3, B, heads, T, d] (one copy), whose rows are views.
         let projected = queryKeyValue(input).reshaped(to: [batch, time, 3, heads, size]).permuted([2, 0, 3, 1, 4])
         let (query, key, value) = (projected.rows(0..<1), projected.rows(1..<2), projected.rows(2..<3))
-        var scores = matmul(query.squeezingShape(at: 0), key.squeezingShape(at: 0), transposingB: true) * (1 / Scalar(size).squareRoot())
-        if isCausal { scores = scores.filled(where: Tensor.causalMask(size: time), with: -.infinity) }
+        var scores = matmul(query.squeezingShape(at: 0), key.squeezingShape(at: 0), transposingB: true)
         if let mask { scores = scores.filled(where: mask, with: -.infinity) }
-        let weights = attentionDropout(softmax(scores))
+        // The scale 1/√d and the causal mask are folded into the softmax.
+        let weights = attentionDropout(softmax(scores, scaledBy: 1 / Scalar(size).squareRoot(), causal: isCausal))
         // [B, heads, T, d] → [B, T, heads·d]: the heads side by side again.
         let mixed = matmul(weights, value.squeezingShape(at: 0)).transposed(1, 2).reshaped(to: [batch, time, width])
         return outputDropout(output(mixed))

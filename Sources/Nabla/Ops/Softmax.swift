@@ -14,46 +14,69 @@ public func softmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Te
         let e = exp(x - x.max(alongAxis: axis, keepingDimension: true).detached)
         return e / e.sum(alongAxis: axis, keepingDimension: true)
     }
-    return SoftmaxRows<Scalar>(columns: x.shape[axis], count: x.count)([x], shape: x.shape)
+    return SoftmaxRows<Scalar>(columns: x.shape[axis], count: x.count, scale: 1, causal: false)([x], shape: x.shape)
 }
 
-/// Softmax along the rows of a tensor viewed as [count / columns, columns].
+/// softmax(scale · x) along the last axis, and with `causal`, each query position i of the last
+/// two axes — [..., T, T] attention scores — seeing only the keys j ≤ i (the others weigh 0):
+/// attention's `softmax(q·kᵀ/√d masked)`, as one op. The composite — a product by the scale and
+/// a fill with −∞ before the softmax — gives the same weights, with two more passes each way and
+/// two more [..., T, T] buffers kept for the backward pass.
+public func softmax<Scalar>(_ x: Tensor<Scalar>, scaledBy scale: Scalar, causal: Bool) -> Tensor<Scalar> {
+    check(x.rank >= (causal ? 2 : 1), "softmax(scaledBy:causal:): shape \(x.shape) has no \(causal ? "[T, T] scores" : "last axis")")
+    if causal {
+        check(x.shape[x.rank - 1] == x.shape[x.rank - 2],
+              "softmax(scaledBy:causal:): causal scores must be square in their last two axes, got \(x.shape)")
+    }
+    return SoftmaxRows<Scalar>(columns: x.shape[x.rank - 1], count: x.count, scale: scale, causal: causal)([x], shape: x.shape)
+}
+
+/// Softmax of `scale` times the rows of a tensor viewed as [count / columns, columns]; with
+/// `causal`, row r sees columns 0…r mod columns (square blocks of rows).
 struct SoftmaxRows<Scalar: TensorScalar>: TensorOperation {
     let columns: Int
     let count: Int
+    let scale: Scalar
+    let causal: Bool
 
-    var name: String { "softmax" }
+    var name: String { causal ? "causal softmax" : "softmax" }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y, columns) = (buffers.input(0), buffers.output, columns)
         guard columns > 0 else { return }
+        let (scale, period) = (scale, causal ? columns : 0)
         forEachChunk(count / columns, unitSize: columns) { rows in
             if Scalar.isFloat {
                 let offset = rows.lowerBound * columns
-                return nabla_softmax_rows_f32(x.assuming(Float.self) + offset, y.assuming(Float.self) + offset, rows.count, columns)
+                return nabla_softmax_rows_f32(x.assuming(Float.self) + offset, y.assuming(Float.self) + offset, rows.count, columns,
+                                              Float(scale), period)
             }
             for row in rows {
                 let (input, output) = (x + row * columns, y + row * columns)
+                let seen = period > 0 ? row % period + 1 : columns
                 // A NaN is the maximum: it makes every x − max NaN, and the row NaN.
                 var largest = -Scalar.infinity
-                for j in 0..<columns where !(input[j] <= largest) {
-                    largest = input[j]
+                for j in 0..<seen where !(input[j] * scale <= largest) {
+                    largest = input[j] * scale
                     if largest.isNaN { break }
                 }
                 var total: Scalar = 0
-                for j in 0..<columns {
-                    output[j] = .exp(input[j] - largest)
+                for j in 0..<seen {
+                    output[j] = .exp(input[j] * scale - largest)
                     total += output[j]
                 }
-                for j in 0..<columns { output[j] /= total }
+                for j in 0..<seen { output[j] /= total }
+                for j in seen..<columns { output[j] = 0 }
             }
         }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        // Masked weights are 0, so their gradient is too.
         let y = call.output
-        return [y * (g - (g * y).sum(alongAxis: -1, keepingDimension: true))]
+        let gradient = y * (g - (g * y).sum(alongAxis: -1, keepingDimension: true))
+        return [scale == 1 ? gradient : gradient * scale]
     }
 }
