@@ -30,10 +30,11 @@ struct Predict: ParsableCommand {
     /// network with the file's tensors loaded into it (checked against the description, if any).
     func model() throws -> Sequential<Float> {
         guard let network else {
-            guard try SafeTensors(contentsOf: load).moduleDescription(file: load) != nil else {
+            let file = try SafeTensors(contentsOf: load)
+            guard try file.moduleDescription(file: load) != nil else {
                 throw DataError(file: load, "does not describe its model (it was not saved by `train --save`); name the network with --network")
             }
-            return try Sequential<Float>(contentsOf: load)
+            return try Sequential<Float>(file, from: load)
         }
         var rng = SeededGenerator(seed: 0)
         let model: Sequential<Float> = network.recipe.makeModel(using: &rng)

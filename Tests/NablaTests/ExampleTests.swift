@@ -134,7 +134,7 @@ import Testing
             .contains("was saved by chapter6-dropout (at 7: Dropout(probability 0.5"))
         #expect(try refusal(["--network", "chapter6-dropout", "--hidden", "100", "--epochs", "0", "--load", relu])
             .contains("this model is chapter6-dropout (Dropout(probability 0.5"))
-        // A label naming no network is refused; one naming the network the file describes is not needed.
+        // A label naming no network at all is refused, even over a description that fits.
         let nonsense = try rewritten("nonsense.safetensors") { $0.metadata["network"] = "nonsense" }
         #expect(try refusal(["--network", "chapter6-relu", "--epochs", "0", "--load", nonsense])
             .contains("metadata names network 'nonsense', none of chapter1"))

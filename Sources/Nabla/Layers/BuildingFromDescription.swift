@@ -13,7 +13,12 @@ extension Sequential {
     /// ``DataError`` naming the file and the layer, before anything the description claims is
     /// allocated. Dropout layers get seed 0: a network is the same whatever its masks.
     public init(contentsOf path: String) throws {
-        let file = try SafeTensors(contentsOf: path)
+        try self.init(SafeTensors(contentsOf: path), from: path)
+    }
+
+    /// The model a checkpoint already read (from `path`, which errors name) describes, as
+    /// ``init(contentsOf:)`` builds it.
+    public init(_ file: SafeTensors, from path: String) throws {
         guard let description = try file.moduleDescription(file: path) else {
             throw DataError(file: path, "has no model description (\(ModuleDescription.metadataKey) in its metadata): "
                             + "it was not saved by Nabla's save(to:); build the model in code and load(from:) into it")

@@ -34,6 +34,7 @@ public struct ModuleDescription: Codable, Hashable, Sendable, CustomStringConver
         /// A choice, by the name of the enum case.
         public static func choice(_ value: some Any) -> Value { .text(String(describing: value)) }
 
+        /// Reads a JSON number, flag or string.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let flag = try? container.decode(Bool.self) {
@@ -45,6 +46,7 @@ public struct ModuleDescription: Codable, Hashable, Sendable, CustomStringConver
             }
         }
 
+        /// Writes a JSON number, flag or string.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
             switch self {
@@ -144,6 +146,7 @@ public struct ModuleDescription: Codable, Hashable, Sendable, CustomStringConver
 
     private enum CodingKeys: String, CodingKey { case kind, settings, tensors, children }
 
+    /// Reads a description, absent settings, tensors and children as empty.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         kind = try container.decode(String.self, forKey: .kind)

@@ -11,19 +11,7 @@ struct Broadcast<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y) = (buffers.input(0), buffers.output)
-        guard let inner = shape.last else { y[0] = x[0]; return }
-        // Row by row: a row of the source copied, or one of its values repeated.
-        let innerStride = strides[shape.count - 1]
-        forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
-            forEachBroadcastRow(shape, strides, strides, rows: rows) { o, i, _ in
-                if innerStride == 0 {
-                    (y + o).update(repeating: x[i], count: inner)
-                } else {
-                    for k in 0..<inner { y[o + k] = x[i + k * innerStride] }
-                }
-            }
-        }
+        copyRows(of: buffers.input(0), strides: strides, into: buffers.output, shape: shape)
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {

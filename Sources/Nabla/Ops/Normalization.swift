@@ -57,13 +57,13 @@ struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
         }
     }
 
-    /// x̂'s is ``NormalizeRowsGradient``; r's, ∂r/∂xⱼ = −r²·x̂ⱼ/n.
+    /// x̂'s is ``RowNormalizationGradient``; r's, ∂r/∂xⱼ = −r²·x̂ⱼ/n.
     func gradients(_ u: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let x = call.inputs[0]
         switch result {
         case .normalized:
             let r = x.inverseDeviationAlongLastAxis(epsilon: epsilon)
-            return [NormalizeRowsGradient<Scalar>(columns: columns, count: count)([call.output, u, r], shape: u.shape)]
+            return [RowNormalizationGradient<Scalar>(columns: columns, count: count)([call.output, u, r], shape: u.shape)]
         case .inverseDeviation:
             let r = call.output
             return [x.normalizedAlongLastAxis(epsilon: epsilon) * (u * r * r * (-1 / Scalar(columns)))]
@@ -73,7 +73,7 @@ struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
 
 /// The vector–Jacobian product of x̂ from [x̂, g, r]: dx = r·(g − mean(g) − x̂·mean(g·x̂)), row by
 /// row.
-struct NormalizeRowsGradient<Scalar: TensorScalar>: TensorOperation {
+struct RowNormalizationGradient<Scalar: TensorScalar>: TensorOperation {
     let columns, count: Int
 
     var name: String { "normalize gradient" }

@@ -78,20 +78,7 @@ struct Permute<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y) = (buffers.input(0), buffers.output)
-        guard let inner = shape.last else { y[0] = x[0]; return }
-        // Row by row of the output, split across threads; a row whose elements are adjacent in
-        // the input too (the last axis kept last) is a straight copy.
-        let innerStride = strides[shape.count - 1]
-        forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
-            forEachBroadcastRow(shape, strides, strides, rows: rows) { o, i, _ in
-                if innerStride == 1 {
-                    (y + o).update(from: x + i, count: inner)
-                } else {
-                    for k in 0..<inner { y[o + k] = x[i + k * innerStride] }
-                }
-            }
-        }
+        copyRows(of: buffers.input(0), strides: strides, into: buffers.output, shape: shape)
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {

@@ -165,3 +165,21 @@ func forEachBroadcastRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], r
         }
     }
 }
+
+/// Fills `y`, a tensor of `shape`, from `x` read with `strides` along each of its dimensions (a
+/// broadcast's, with 0 where `x` repeats, or a permutation's), row by row and split across
+/// threads: a row copied straight, one value repeated, or gathered at a stride.
+@inline(__always)
+func copyRows<Scalar>(of x: UnsafePointer<Scalar>, strides: [Int], into y: UnsafeMutablePointer<Scalar>, shape: [Int]) {
+    guard let inner = shape.last else { y[0] = x[0]; return }
+    let innerStride = strides[shape.count - 1]
+    forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
+        forEachBroadcastRow(shape, strides, strides, rows: rows) { o, i, _ in
+            switch innerStride {
+            case 0: (y + o).update(repeating: x[i], count: inner)
+            case 1: (y + o).update(from: x + i, count: inner)
+            default: for k in 0..<inner { y[o + k] = x[i + k * innerStride] }
+            }
+        }
+    }
+}
