@@ -66,6 +66,14 @@ let opTable: [OpRow] = [
     OpRow(name: "gathering rows", shapes: [[4, 3]]) { $0[0].gathering(rows: [2, 0, 2]) },
     OpRow(name: "concatenation", shapes: [[2, 3], [2, 1], [2, 2]]) { Tensor(concatenating: $0, alongAxis: 1) },
     OpRow(name: "slice", shapes: [[3, 5]]) { $0[0].slice(alongAxis: 1, 1 ..< 4) },
+    OpRow(name: "slices of one tensor, overlapping, beside a whole use", shapes: [[4, 3]]) {
+        $0[0].rows(0 ..< 2) * $0[0].rows(1 ..< 3) + $0[0].slice(alongAxis: 0, 2 ..< 4) + $0[0].slice(alongAxis: 1, 1 ..< 2).rows(1 ..< 3) * $0[0].sum()
+    },
+    OpRow(name: "a sequence read a step at a time", shapes: [[4, 2, 3], [3, 3]]) { x in
+        var h = Tensor<Double>(zeros: [2, 3])
+        for t in 0 ..< 4 { h = tanh(x[0].rows(t ..< t + 1).squeezingShape(at: 0) + matmul(h, x[1])) }
+        return h
+    },
     OpRow(name: "matmul", shapes: [[3, 4], [4, 2]]) { matmul($0[0], $0[1]) },
     OpRow(name: "matmul, Aᵀ", shapes: [[4, 3], [4, 2]]) { matmul($0[0], $0[1], transposingA: true) },
     OpRow(name: "matmul, Bᵀ", shapes: [[3, 4], [2, 4]]) { matmul($0[0], $0[1], transposingB: true) },

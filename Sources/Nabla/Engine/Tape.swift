@@ -93,9 +93,27 @@ final class Tape<Scalar: TensorScalar> {
 
         var grads = [Tensor<Scalar>?](repeating: nil, count: output + 1)
         grads[output] = seed.detached
+        // The gradients of a tensor's slices, put in place all at once when its turn comes (see
+        // `Slicing`): every consumer of a node comes after it, so by then they are all here.
+        var slices = [(pieces: [Tensor<Scalar>], placements: [SlicePlacement])?](repeating: nil, count: output + 1)
         let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
+            if let (pieces, placements) = slices[index] {
+                slices[index] = nil
+                let placed = PlaceSlices.placing(pieces, at: placements, in: nodes[index].shape)
+                grads[index] = grads[index].map { $0 + placed } ?? placed
+            }
             guard let grad = grads[index], let op = nodes[index].op, let call = nodes[index].call else { continue }
+            if let slicing = op as? any Slicing, let placement = slicing.placement {
+                let input = inputNodes[nodes[index].firstInput]
+                if input >= 0 {
+                    if slices[input] == nil { slices[input] = ([], []) }
+                    slices[input]!.pieces.append(grad)
+                    slices[input]!.placements.append(placement)
+                }
+                if index > lastLeaf { grads[index] = nil }
+                continue
+            }
             let shares = op.gradients(grad, of: call)
             check(shares.count == call.inputs.count,
                   "backward: \(op.name) returned \(shares.count) gradients for \(call.inputs.count) inputs")

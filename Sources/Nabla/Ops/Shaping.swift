@@ -1,6 +1,6 @@
 /// A view's op: the same elements seen with another shape, or a run of them. Never launched; its
 /// gradient puts the upstream gradient back where the view's elements came from.
-struct View<Scalar: TensorScalar>: TensorOperation {
+struct View<Scalar: TensorScalar>: TensorOperation, Slicing {
     let inputShape: [Int]
     /// The view's elements within the input's: a reshape takes them all, `rows(_:)` a range.
     let elements: Range<Int>
@@ -9,16 +9,20 @@ struct View<Scalar: TensorScalar>: TensorOperation {
         fatalError("a view is never launched")
     }
 
-    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+    /// A run of the input's elements is a range along the only axis of the flat input.
+    var placement: SlicePlacement? {
         let count = inputShape.reduce(1, *)
-        if elements == 0..<count { return [g.reshaped(to: inputShape)] }
-        return [Pad(axis: 0, range: elements, outputShape: [count])([g.reshaped(to: [-1])], shape: [count])
-            .reshaped(to: inputShape)]
+        return elements == 0..<count ? nil : SlicePlacement(shape: [count], axis: 0, range: elements)
+    }
+
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        guard let placement else { return [g.reshaped(to: inputShape)] }
+        return [PlaceSlices.placing([g], at: [placement], in: inputShape)]
     }
 }
 
-/// The elements whose index along `axis` lies in `range`; its gradient pads them back.
-struct Slice<Scalar: TensorScalar>: TensorOperation {
+/// The elements whose index along `axis` lies in `range`; its gradient puts them back in place.
+struct Slice<Scalar: TensorScalar>: TensorOperation, Slicing {
     let axis: Int
     let range: Range<Int>
     let inputShape: [Int]
@@ -31,29 +35,20 @@ struct Slice<Scalar: TensorScalar>: TensorOperation {
         for o in 0..<split.outer { (y + o * run).update(from: x + split.offset(o, range.lowerBound, 0), count: run) }
     }
 
-    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        [Pad(axis: axis, range: range, outputShape: inputShape)([g], shape: inputShape)]
-    }
-}
-
-/// The reverse of a slice: a tensor of `outputShape` holding the input at `range` along `axis`,
-/// and zeros around it; its gradient slices them out again.
-struct Pad<Scalar: TensorScalar>: TensorOperation {
-    let axis: Int
-    let range: Range<Int>
-    let outputShape: [Int]
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (x, y, split) = (buffers.input(0), buffers.output, AxisSplit(outputShape, axis: axis))
-        let run = range.count * split.inner
-        y.initialize(repeating: 0, count: outputShape.reduce(1, *))
-        for o in 0..<split.outer { (y + split.offset(o, range.lowerBound, 0)).update(from: x + o * run, count: run) }
+    init(axis: Int, range: Range<Int>, inputShape: [Int]) {
+        (self.axis, self.range, self.inputShape) = (axis, range, inputShape)
     }
 
+    /// The slice that `placement` describes.
+    init(_ placement: SlicePlacement) {
+        self.init(axis: placement.axis, range: placement.range, inputShape: placement.shape)
+    }
+
+    var placement: SlicePlacement? { place }
+    private var place: SlicePlacement { SlicePlacement(shape: inputShape, axis: axis, range: range) }
+
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        [Slice(axis: axis, range: range, inputShape: outputShape)([g], shape: call.inputs[0].shape)]
+        [PlaceSlices.placing([g], at: [place], in: inputShape)]
     }
 }
 
