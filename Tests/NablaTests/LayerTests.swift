@@ -96,18 +96,20 @@ struct Forgetful: Layer {
         #expect(model.parameters[0].parameter.wrappedValue == w && !model.parameters[0].parameter.wrappedValue.isTracked)
     }
 
-    @Test(arguments: ["standardNormal", "scaledNormal", "glorotUniform", "heNormal"])
+    @Test(arguments: ["standardNormal", "scaledNormal", "glorotUniform", "heNormal", "kaimingNormal"])
     func initializersHaveTheirVariance(name: String) {
         let initializer: Initializer<Double> = switch name {
         case "standardNormal": .standardNormal
         case "scaledNormal": .scaledNormal
         case "glorotUniform": .glorotUniform
+        case "kaimingNormal": .kaimingNormal(gain: 5 / 3)
         default: .heNormal
         }
         let expected: Double = switch name {
         case "standardNormal": 1
         case "scaledNormal": 1.0 / 400
         case "glorotUniform": 2.0 / (400 + 100)   // a²/3 with a² = 6/(n_in + n_out)
+        case "kaimingNormal": 25.0 / 9 / 400
         default: 2.0 / 400
         }
         var rng = SeededGenerator(seed: 9)

@@ -54,6 +54,15 @@ public struct Initializer<Scalar: TensorScalar>: Sendable {
         }
     }
 
+    /// N(0, gain²/n_in): PyTorch's `kaiming_normal_` (fan-in mode), which keeps a layer's outputs
+    /// at the scale of its inputs through the nonlinearity that follows: a gain of 5/3 for tanh
+    /// (makemore part 3's hidden layer), √2 for ReLU (``heNormal``).
+    public static func kaimingNormal(gain: Scalar) -> Initializer {
+        Initializer { shape, fanIn, _, rng in
+            Tensor(randomNormal: shape, standardDeviation: gain / Scalar(fanIn).squareRoot(), using: &rng)
+        }
+    }
+
     /// All zeros.
     public static var zeros: Initializer {
         Initializer { shape, _, _, _ in Tensor(zeros: shape) }
