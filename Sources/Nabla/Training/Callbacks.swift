@@ -13,6 +13,7 @@ func epochsSinceBest(of name: String, in history: ArraySlice<EpochReport>) -> In
         guard let evaluation = report.evaluations[name] else {
             fatalError("no evaluation named '\(name)' to monitor: the trainer monitors \(report.evaluations.keys.sorted())")
         }
+        check(evaluation.classified, "'\(name)' was evaluated by its cost alone (a trainer made with a cost function classifies nothing): there is no accuracy to monitor")
         return evaluation.correct
     }
     guard let best = accuracies.indices.max(by: { accuracies[$0] < accuracies[$1] || (accuracies[$0] == accuracies[$1] && $0 > $1) })
@@ -146,6 +147,7 @@ public struct SaveBestCheckpoint<Model: Module>: TrainingCallback {
         guard let evaluation = report.evaluations[monitoring] else {
             fatalError("SaveBestCheckpoint: no evaluation named '\(monitoring)': the trainer monitors \(report.evaluations.keys.sorted())")
         }
+        check(evaluation.classified, "SaveBestCheckpoint: '\(monitoring)' was evaluated by its cost alone (a trainer made with a cost function classifies nothing): there is no accuracy to monitor")
         guard evaluation.correct > best else { return }
         best = evaluation.correct
         try model.save(to: path, metadata: metadata.merging(

@@ -188,6 +188,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
         step({ body in for tensor in tensors { body(tensor) } }, optimizer: &optimizer)
     }
 
+    /// One training step on `inputs` followed by `targets`, as one array of them would be passed
+    /// (without making that array): a ``Trainer``'s step on a batch of several fields.
+    @discardableResult
+    func step<Opt: Optimizer<Scalar>>(_ inputs: [Tensor<Scalar>], then targets: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
+        step({ body in
+            for tensor in inputs { body(tensor) }
+            for tensor in targets { body(tensor) }
+        }, optimizer: &optimizer)
+    }
+
     @_specialize(where Scalar == Float, Opt == SGD<Float>)
     @_specialize(where Scalar == Double, Opt == SGD<Double>)
     @_specialize(where Scalar == Float, Opt == Adam<Float>)

@@ -13,14 +13,25 @@ import Foundation
 /// trainer.callbacks = [EarlyStopping(patience: 10, monitoring: "validation")]
 /// let history = try trainer.fit(training, epochs: 60, monitoring: [("validation", validation)])
 /// ```
-public final class Trainer<Model: Layer> {
+///
+/// A model of several inputs — ids and a mask, say — trains on a ``MultiTensorDataset`` with a
+/// cost function of the model and a batch's fields:
+///
+/// ```swift
+/// let trainer = Trainer(model: classifier, optimizer: AdamW(learningRate: 1e-3)) { model, inputs, targets in
+///     SoftmaxCrossEntropyLoss()(model(inputs[0], mask: inputs[1]), targets[0])
+/// }
+/// try trainer.fit(TensorTupleDataset(inputs: [ids, masks], targets: [labels]), epochs: 5)
+/// ```
+public final class Trainer<Model: Module> {
     /// The scalar type.
     public typealias Scalar = Model.Scalar
 
     /// The model, trained in place (its parameters are shared objects).
     public let model: Model
-    /// The cost minimised.
-    public let loss: any Loss<Scalar>
+    /// The cost minimised, for a trainer made with a model's layer and a loss; nil for one made
+    /// with a cost function.
+    public let loss: (any Loss<Scalar>)?
     /// The update rule; callbacks change its learning rate.
     public var optimizer: any Optimizer<Scalar>
     /// Examples per mini-batch; the last batch of an epoch may be smaller.
@@ -43,14 +54,57 @@ public final class Trainer<Model: Layer> {
     public private(set) var stopReason: String?
 
     private let stepper: TracedGradient<Scalar>
+    /// How the monitored sets are evaluated: a layer's outputs, classified, or the cost alone.
+    private let evaluation: (_ model: Model, _ data: any MultiTensorDataset<Scalar>, _ batchSize: Int) -> Evaluation
+    /// How many input and target tensors an example must have.
+    private let fieldCounts: (inputs: Int, targets: Int)?
 
-    /// Creates a trainer.
-    public init(model: Model, loss: some Loss<Scalar>, optimizer: some Optimizer<Scalar>,
-                batchSize: Int = 10, order: ExampleOrder = .shuffledEachEpoch(seed: 1)) {
+    /// Creates a trainer of a layer on a ``Dataset``, minimising `loss` of its output and the
+    /// target; evaluations count the examples it classifies correctly.
+    public convenience init(model: Model, loss: some Loss<Scalar>, optimizer: some Optimizer<Scalar>,
+                            batchSize: Int = 10, order: ExampleOrder = .shuffledEachEpoch(seed: 1)) where Model: Layer {
+        self.init(model: model, loss: loss, optimizer: optimizer, batchSize: batchSize, order: order, fieldCounts: (1, 1),
+                  stepper: TracedGradient(of: model) { model, x, y in loss(model(x), y) }) { model, data, batchSize in
+            model.evaluate(on: data, loss: loss, batchSize: batchSize)
+        }
+    }
+
+    /// Creates a trainer that minimises `cost` of the model and a batch's inputs and targets, on
+    /// any ``MultiTensorDataset`` (the cost function says how many fields it reads). Evaluations
+    /// report the mean cost; they classify nothing, so callbacks that follow accuracy cannot
+    /// monitor them.
+    public convenience init(model: Model, optimizer: some Optimizer<Scalar>, batchSize: Int = 10,
+                            order: ExampleOrder = .shuffledEachEpoch(seed: 1),
+                            cost: @escaping (_ model: Model, _ inputs: [Tensor<Scalar>], _ targets: [Tensor<Scalar>]) -> Tensor<Scalar>) {
+        // Recorded once and replayed: the split of the step's tensors into inputs and targets
+        // runs only when a step is recorded.
+        let inputCount = Counter()
+        let stepper = TracedGradient(of: model) { model, tensors in
+            cost(model, Array(tensors[..<inputCount.value]), Array(tensors[inputCount.value...]))
+        }
+        self.init(model: model, loss: nil, optimizer: optimizer, batchSize: batchSize, order: order, fieldCounts: nil,
+                  stepper: stepper, inputCount: inputCount) { model, data, batchSize in
+            var result = Evaluation(cost: 0, correct: 0, count: data.count, classified: false)
+            data.forEachBatch(of: batchSize) { inputs, targets, _ in
+                result.cost += Double(cost(model, inputs, targets).scalar) * Double(inputs[0].shape[0])
+            }
+            if data.count > 0 { result.cost /= Double(data.count) }
+            return result
+        }
+    }
+
+    private init(model: Model, loss: (any Loss<Scalar>)?, optimizer: some Optimizer<Scalar>, batchSize: Int, order: ExampleOrder,
+                 fieldCounts: (inputs: Int, targets: Int)?, stepper: TracedGradient<Scalar>, inputCount: Counter? = nil,
+                 evaluation: @escaping (Model, any MultiTensorDataset<Scalar>, Int) -> Evaluation) {
         check(batchSize > 0, "Trainer: batch size \(batchSize) must be positive")
         (self.model, self.loss, self.optimizer, self.batchSize, self.order) = (model, loss, optimizer, batchSize, order)
-        stepper = TracedGradient(of: model) { model, x, y in loss(model(x), y) }
+        (self.fieldCounts, self.stepper, self.inputCount, self.evaluation) = (fieldCounts, stepper, inputCount, evaluation)
     }
+
+    /// Where a cost function's step finds how many of its tensors are inputs: set before each
+    /// step, read when one is recorded.
+    private final class Counter { var value = 0 }
+    private let inputCount: Counter?
 
     /// Trains for up to `epochs` epochs on `training`, evaluating on each of `monitoring` (by
     /// name) after every epoch, and returns the reports of the epochs run.
@@ -58,17 +112,32 @@ public final class Trainer<Model: Layer> {
     /// - Throws: ``TrainingError/diverged(epoch:step:cost:)`` when a step's cost is not finite:
     ///   the parameters are then no longer meaningful.
     @discardableResult
-    public func fit(_ training: some Dataset<Scalar>, epochs: Int,
-                    monitoring: [(name: String, data: any Dataset<Scalar>)] = []) throws -> [EpochReport] {
+    public func fit(_ training: some MultiTensorDataset<Scalar>, epochs: Int,
+                    monitoring: [(name: String, data: any MultiTensorDataset<Scalar>)] = []) throws -> [EpochReport] {
         check(epochs >= 0, "fit: epochs \(epochs) must not be negative")
         check(training.count > 0, "fit: the training set is empty")
+        for (name, data) in [("training", training as any MultiTensorDataset<Scalar>)] + monitoring {
+            check(data.fieldCounts.inputs > 0, "fit: the \(name) set's examples have no input")
+            if let fieldCounts {
+                check(data.fieldCounts == fieldCounts,
+                      "fit: the \(name) set's examples have \(data.fieldCounts.inputs) inputs and \(data.fieldCounts.targets) targets; "
+                      + "a trainer of a layer and a loss takes one of each (make it with a cost function for more)")
+            }
+        }
         stopReason = nil
         var history: [EpochReport] = []
-        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
+        var (inputs, targets) = ([Tensor<Scalar>](), [Tensor<Scalar>]())
         var examples = Array(0..<training.count)
         var generator: SeededGenerator? = nil
         if case .shuffledEachEpoch(let start) = order { generator = start }
         let steps = (training.count + batchSize - 1) / batchSize
+        if let inputCount {
+            // A recorded step knows its tensors only by their shapes: a set that split the same
+            // shapes otherwise into inputs and targets would replay the wrong cost.
+            check(inputCount.value == 0 || inputCount.value == training.fieldCounts.inputs,
+                  "fit: this trainer's steps take \(inputCount.value) inputs, as its first training set's; this one's examples have \(training.fieldCounts.inputs)")
+            inputCount.value = training.fieldCounts.inputs
+        }
         for epoch in 0..<epochs {
             let start = Date()
             if generator != nil { examples = generator!.permutation(of: training.count) }
@@ -76,7 +145,7 @@ public final class Trainer<Model: Layer> {
             for step in 0..<steps {
                 let batch = examples[step * batchSize ..< min((step + 1) * batchSize, training.count)]
                 training.batch(batch, inputs: &inputs, targets: &targets)
-                let cost = Double(stepper.step(inputs, targets, optimizer: &optimizer).scalar)
+                let cost = Double(stepper.step(inputs, then: targets, optimizer: &optimizer).scalar)
                 guard cost.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step, cost: cost) }
                 totalCost += cost * Double(batch.count)
                 progress?(step + 1, steps)
@@ -93,7 +162,7 @@ public final class Trainer<Model: Layer> {
             }
             var evaluations: [String: Evaluation] = [:]
             for (name, data) in monitoring {
-                evaluations[name] = model.evaluate(on: data, loss: loss, batchSize: evaluationBatchSize)
+                evaluations[name] = evaluation(model, data, evaluationBatchSize)
             }
             let report = EpochReport(epoch: epoch, trainingCost: totalCost / Double(training.count),
                                      evaluations: evaluations, learningRate: Double(optimizer.learningRate),
