@@ -150,6 +150,19 @@ struct StepCounter: Layer {
         #expect(trainer.stopReason == "no improvement in validation accuracy for 5 epochs")
         #expect(history.last!.evaluations["validation"]!.accuracy > 0.95)
     }
+
+    /// Docs/TrainingYourOwnModel.md's model of two inputs (``GatedModel`` is the guide's `Gated`)
+    /// trained with a cost function: the validation cost falls, and nothing is classified.
+    @Test func theTrainingGuidesTwoInputModelLearns() throws {
+        let (training, validation) = (gatedExamples(count: 200, seed: 1), gatedExamples(count: 100, seed: 2))
+        let trainer = Trainer(model: GatedModel(seed: 3), optimizer: Adam<Double>(learningRate: 0.01), batchSize: 8) { model, inputs, targets in
+            SoftmaxCrossEntropyLoss()(model(inputs[0], mask: inputs[1]), targets[0])
+        }
+        let history = try trainer.fit(training, epochs: 20, monitoring: [("validation", validation)])
+        let costs = history.map { $0.evaluations["validation"]!.cost }
+        #expect(costs.last! < 0.75 * costs.first!, "validation costs \(costs)")
+        #expect(history.allSatisfy { !$0.evaluations["validation"]!.classified })
+    }
 }
 
 /// Docs/WritingAnOpWithSeveralInputs.md's op, as written there.
