@@ -13,7 +13,7 @@ enum GPTBenchmark {
 
     static func run(report: (String, Double, String, String) -> Void) {
         let tokens = Double(batchSize * configuration.contextLength)
-        func iteration(threads: Int, steps: Int) -> (seconds: Double, allocations: Double) {
+        func iteration(threads: Int, steps: Int) -> (seconds: Double, allocations: Double, memory: (bytes: Int, withoutSharing: Int)) {
             nabla_set_threads(threads)
             defer { nabla_set_threads(0) }
             var rng = SeededGenerator(seed: 1)
@@ -36,7 +36,7 @@ enum GPTBenchmark {
                 allocations = Double(nabla_allocation_count() - before) / Double(steps)
             }
             if let reason = step.eagerReason { FileHandle.standardError.write(Data("note: GPT steps ran eagerly: \(reason)\n".utf8)) }
-            return (best, allocations)
+            return (best, allocations, step.bufferMemory)
         }
         // The floor first, in the same run: the iteration's matrix products at the speed of the
         // fastest product measured on one core — a large one, or one of the transformer's own
@@ -60,6 +60,8 @@ enum GPTBenchmark {
         report("gpt_iteration_over_floor", one.seconds / floor, "×", "  over the floor")
         report("gpt_allocations_per_iteration", one.allocations, "", "  its heap allocations (replayed)")
         report("gpt_tokens_per_s", tokens / one.seconds, "tokens/s", "  training tokens per second")
+        report("gpt_step_buffers_mb", Double(one.memory.bytes) / 1048576, "MB", "  memory its recorded step keeps")
+        report("gpt_step_buffers_unshared_mb", Double(one.memory.withoutSharing) / 1048576, "MB", "    if none shared memory")
         let all = iteration(threads: 0, steps: 10)
         report("gpt_iteration_ms_all_cores", all.seconds * 1e3, "ms", "GPT iteration, all cores")
         report("gpt_all_cores_speedup", one.seconds / all.seconds, "×", "  over one thread")

@@ -56,6 +56,36 @@ import Testing
         }
     }
 
+    /// A deep network's step: what lives only inside it — each layer's gradients, the backward
+    /// pass's temporaries — shares memory where lives do not overlap, and the replayed steps still
+    /// compute what eager steps do, to the bit. A constant made inside the step (the zeros each
+    /// sequence starts from) keeps its values.
+    @Test func valuesThatDoNotLiveAtOnceShareMemory() {
+        let network = { () -> Sequential<Double> in
+            var rng = SeededGenerator(seed: 4)
+            return Sequential(layers: (0..<8).map { _ in Dense<Double>(inputSize: 32, outputSize: 32, weightInitializer: .scaledNormal, using: &rng) })
+        }
+        let (traced, eager) = (network(), network())
+        let loss = { (model: Sequential<Double>, x: Tensor<Double>, y: Tensor<Double>) in
+            var h = Tensor<Double>(zeros: [16, 32])
+            for t in 0 ..< 3 { h = tanh(model(x.rows(t ..< t + 1).squeezingShape(at: 0) + h)) }
+            return QuadraticLoss()(h, y)
+        }
+        let stepper = TracedGradient(of: traced, loss)
+        let (x, y) = (random([3, 16, 32], seed: 5), random([16, 32], seed: 6))
+        var (first, second) = (SGD<Double>(learningRate: 0.05, momentum: 0.9), SGD<Double>(learningRate: 0.05, momentum: 0.9))
+        var reference = eager
+        for _ in 0..<3 {
+            let value = stepper.step(x, y, optimizer: &first)
+            let (expected, gradients) = withLayerMode(.training) { valueWithGradient(at: reference) { loss($0, x, y) } }
+            second.update(&reference, along: gradients)
+            #expect(value == expected)
+        }
+        #expect(traced.parameterValues == reference.parameterValues)
+        let memory = stepper.bufferMemory
+        #expect(memory.bytes > 0 && Double(memory.bytes) < 0.6 * Double(memory.withoutSharing), "\(memory)")
+    }
+
     @Test func everyPrimitiveReplaysAndFanOutAddsUp() {
         // One Dense layer applied twice (its parameters used twice), tanh and ReLU, and the
         // hidden value read by two ops: gradients from several paths must add up.

@@ -12,7 +12,10 @@
 ///   and layer states, the optimizer's state — named when recording starts and pointed at their
 ///   current storage before each replay;
 /// - every other buffer a launch touched (intermediate values, gradients, constants made during
-///   the step), which the program keeps.
+///   the step), which the program keeps. Those that lived only inside the recorded run — a
+///   launch wrote them, nothing held them once it was over — share memory wherever their lives
+///   in the program do not overlap (see `shareBuffers`), so that a replay needs about what the
+///   eager step had live at its peak, not everything it ever made.
 ///
 /// What it cannot capture is work done outside launches on values computed inside the step: a
 /// loop that reads a tensor's elements (``Tensor/scalars``) and decides something from them. Such
@@ -29,6 +32,10 @@ final class Program<Scalar: TensorScalar> {
     /// Why the program cannot be replayed, if it cannot.
     private(set) var refusal: String?
 
+    /// The memory of the buffers the program keeps once recorded (each storage once), and what
+    /// they would take if none shared memory.
+    private(set) var bufferBytes = (kept: 0, unshared: 0)
+
     private var ops: [any TensorOperation<Scalar>] = []
     /// Each launch's operands: its inputs, then its output and saved buffer.
     private var operandStarts: [Int] = [0]
@@ -39,8 +46,22 @@ final class Program<Scalar: TensorScalar> {
     /// Buffer numbers by the address of their storage's first element, while recording, with
     /// (for a slot) where in the storage the slot's tensor starts.
     private var buffers: [UnsafeMutablePointer<Scalar>: (number: Int, offset: Int)] = [:]
-    /// The buffers the program keeps, numbered from `slotCount` on.
+    /// The buffers met while recording, numbered from `slotCount` on.
+    private var met: [MetBuffer] = []
+    /// The buffers the program keeps, numbered from `slotCount` on: laid out when recording ends.
     private var kept: [TensorStorage<Scalar>] = []
+
+    /// A buffer met while recording. One the step read before any launch wrote it (a constant,
+    /// whose values must outlive the recorded run) is held from the start; one a launch produced
+    /// is only watched, so that it dies when the eager step lets go of it — and then its address,
+    /// reused by a later storage, names a new buffer.
+    struct MetBuffer {
+        var held: TensorStorage<Scalar>?
+        weak var produced: TensorStorage<Scalar>?
+        let count: Int
+
+        var isAlive: Bool { held != nil || produced != nil }
+    }
     /// Which of them outside code held when recording ended (other than the step's results):
     /// tensors the step captured from outside, such as a model's constants.
     private var captured: [Int] = []
@@ -81,7 +102,7 @@ final class Program<Scalar: TensorScalar> {
     /// which the first `updating` are written in place.
     func append(_ op: any TensorOperation<Scalar>, _ tensors: [Tensor<Scalar>], updating: Int) {
         ops.append(op)
-        for tensor in tensors { operands.append(operand(tensor)) }
+        for (position, tensor) in tensors.enumerated() { operands.append(operand(tensor, produced: position >= tensors.count - 2)) }
         if refusal == nil, operands.suffix(tensors.count).prefix(updating).contains(where: { $0.buffer >= slotCount }) {
             // Its update would land in a buffer of the program's own, seen by nobody.
             refusal = "op \(ops.count - 1), \(op.name), updates in place a tensor that is not one of the step's "
@@ -91,14 +112,18 @@ final class Program<Scalar: TensorScalar> {
         workspaceCount = max(workspaceCount, op.workspaceCount)
     }
 
-    /// Where `tensor` is: its buffer, keeping its storage if it is new, and its offset there
-    /// (from the slot's tensor, for a slot, which may be a view).
-    private func operand(_ tensor: Tensor<Scalar>) -> Operand {
+    /// Where `tensor` is: its buffer (a new one if its storage is new, which a launch has
+    /// `produced` or not), and its offset there (from the slot's tensor, for a slot, which may be
+    /// a view).
+    private func operand(_ tensor: Tensor<Scalar>, produced: Bool = false) -> Operand {
         let key = tensor.storage.elements
-        if let (number, offset) = buffers[key] { return Operand(buffer: number, offset: tensor.offset - offset) }
-        kept.append(tensor.storage)  // kept alive, so no later storage can reuse its address
-        buffers[key] = (slotCount + kept.count - 1, 0)
-        return Operand(buffer: slotCount + kept.count - 1, offset: tensor.offset)
+        if let (number, offset) = buffers[key], number < slotCount || met[number - slotCount].isAlive {
+            return Operand(buffer: number, offset: tensor.offset - offset)
+        }
+        met.append(produced ? MetBuffer(produced: tensor.storage, count: tensor.storage.count)
+                            : MetBuffer(held: tensor.storage, count: tensor.storage.count))
+        buffers[key] = (slotCount + met.count - 1, 0)
+        return Operand(buffer: slotCount + met.count - 1, offset: tensor.offset)
     }
 
     /// Notes that `tensor`'s elements are being read on the CPU through `accessor`. While a
@@ -130,7 +155,17 @@ final class Program<Scalar: TensorScalar> {
     /// exports the caller holds.
     func finishRecording(results: [Export]) {
         let held = Set(results.map { $0.buffer - slotCount })
-        captured = kept.indices.filter { !held.contains($0) && !isKnownUniquelyReferenced(&kept[$0]) }
+        // What is alive now is kept as it is: results, constants, and whatever outside code
+        // holds; the rest lived inside the step only.
+        var alive = met.map { $0.held ?? $0.produced }
+        let counts = met.map(\.count)
+        met = []   // so that the program's only reference to each is in `alive`
+        captured = alive.indices.filter { alive[$0] != nil && !held.contains($0) && !isKnownUniquelyReferenced(&alive[$0]) }
+        kept = shareBuffers(alive, counts: counts)
+        var distinct = Set<ObjectIdentifier>()
+        let shared = kept.filter { distinct.insert(ObjectIdentifier($0)).inserted }.map(\.count).reduce(0, +)
+        let unshared = zip(alive, counts).map { $0 == nil ? $1 : $0!.count }.reduce(0, +)
+        bufferBytes = (shared * MemoryLayout<Scalar>.stride, unshared * MemoryLayout<Scalar>.stride)
         let addresses = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount + kept.count)
         for (index, storage) in kept.enumerated() { (addresses + slotCount + index).initialize(to: storage.elements) }
         self.addresses = addresses
@@ -205,5 +240,51 @@ final class Program<Scalar: TensorScalar> {
                 }
             }
         }
+    }
+}
+
+extension Program {
+    /// Storage for every buffer: those in `alive` as they are; each of the others — written first
+    /// by one launch, used last by the same or a later one — from a pool, so that buffers whose
+    /// spans of launches do not overlap share memory. A buffer takes the smallest free storage of
+    /// at least its `counts` elements, or new storage; storage returns to the pool after the
+    /// launch that used its buffer last, so no launch's output shares memory with its inputs.
+    private func shareBuffers(_ alive: [TensorStorage<Scalar>?], counts: [Int]) -> [TensorStorage<Scalar>] {
+        var (first, last) = ([Int](repeating: -1, count: alive.count), [Int](repeating: -1, count: alive.count))
+        for launch in ops.indices {
+            let (start, end) = (operandStarts[launch], operandStarts[launch + 1])
+            for position in start..<end where operands[position].buffer >= slotCount {
+                let index = operands[position].buffer - slotCount
+                if first[index] < 0 {
+                    first[index] = launch
+                    // Only a launch's output or saved buffer can be new to the step and die in it.
+                    check(alive[index] != nil || position >= end - 2,
+                          "program: launch \(launch), \(ops[launch].name), reads a buffer no launch wrote")
+                }
+                last[index] = launch
+            }
+        }
+        var (starting, ending) = ([[Int]](repeating: [], count: ops.count), [[Int]](repeating: [], count: ops.count))
+        for index in alive.indices where alive[index] == nil && first[index] >= 0 {
+            starting[first[index]].append(index)
+            ending[last[index]].append(index)
+        }
+        var storage = alive
+        var free: [TensorStorage<Scalar>] = []   // by size, smallest first
+        for launch in ops.indices {
+            for index in starting[launch] {
+                if let fit = free.firstIndex(where: { $0.count >= counts[index] }) {
+                    storage[index] = free.remove(at: fit)
+                } else {
+                    storage[index] = .make(count: counts[index])
+                }
+            }
+            for index in ending[launch] {
+                let done = storage[index]!
+                free.insert(done, at: free.firstIndex { $0.count >= done.count } ?? free.endIndex)
+            }
+        }
+        // A buffer a rewrite left unused by any launch needs no memory.
+        return storage.map { $0 ?? .make(count: 0) }
     }
 }

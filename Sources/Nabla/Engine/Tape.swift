@@ -95,11 +95,11 @@ final class Tape<Scalar: TensorScalar> {
         grads[output] = seed.detached
         // The gradients of a tensor's slices, put in place all at once when its turn comes (see
         // `Slicing`): every consumer of a node comes after it, so by then they are all here.
-        var slices = [(pieces: [Tensor<Scalar>], placements: [SlicePlacement])?](repeating: nil, count: output + 1)
+        // By node; a dictionary, so that a pass with no slices allocates nothing for them.
+        var slices: [Int: (pieces: [Tensor<Scalar>], placements: [SlicePlacement])] = [:]
         let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
-            if let (pieces, placements) = slices[index] {
-                slices[index] = nil
+            if !slices.isEmpty, let (pieces, placements) = slices.removeValue(forKey: index) {
                 let placed = PlaceSlices.placing(pieces, at: placements, in: nodes[index].shape)
                 grads[index] = grads[index].map { $0 + placed } ?? placed
             }
@@ -107,8 +107,7 @@ final class Tape<Scalar: TensorScalar> {
             if let slicing = op as? any Slicing, let placement = slicing.placement {
                 let input = inputNodes[nodes[index].firstInput]
                 if input >= 0 {
-                    if slices[input] == nil { slices[input] = ([], []) }
-                    slices[input]!.pieces.append(grad)
+                    slices[input, default: ([], [])].pieces.append(grad)
                     slices[input]!.placements.append(placement)
                 }
                 if index > lastLeaf { grads[index] = nil }

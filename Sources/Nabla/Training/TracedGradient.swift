@@ -65,6 +65,13 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// Why calls run eagerly instead of replaying, or nil while they replay.
     public private(set) var eagerReason: String?
 
+    /// The memory the recorded steps keep for what they compute — intermediate values,
+    /// gradients, constants — beyond the model and the optimizer, in bytes; and what it would be
+    /// if values whose lives in a step do not overlap did not share memory.
+    public var bufferMemory: (bytes: Int, withoutSharing: Int) {
+        traces.reduce((0, 0)) { ($0.0 + $1.program.bufferBytes.kept, $0.1 + $1.program.bufferBytes.unshared) }
+    }
+
     /// One recorded step and what it was recorded for.
     private final class Trace {
         let program: Program<Scalar>
