@@ -50,6 +50,9 @@ final class Program<Scalar: TensorScalar> {
     private var met: [MetBuffer] = []
     /// The buffers the program keeps, numbered from `slotCount` on: laid out when recording ends.
     private var kept: [TensorStorage<Scalar>] = []
+    /// Which of them outside code held when recording ended (other than the step's results):
+    /// tensors the step captured from outside, such as a model's constants.
+    private var captured: [Int] = []
 
     /// A buffer met while recording. One the step read before any launch wrote it (a constant,
     /// whose values must outlive the recorded run) is held from the start; one a launch produced
@@ -62,9 +65,6 @@ final class Program<Scalar: TensorScalar> {
 
         var isAlive: Bool { held != nil || produced != nil }
     }
-    /// Which of them outside code held when recording ended (other than the step's results):
-    /// tensors the step captured from outside, such as a model's constants.
-    private var captured: [Int] = []
 
     /// Every buffer's first element, by buffer number: slots filled in before each replay.
     private var addresses: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>?
