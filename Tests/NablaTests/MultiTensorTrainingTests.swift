@@ -104,12 +104,14 @@ func gatedExamples(count: Int, seed: UInt64) -> TensorTupleDataset<Double> {
                             batchSize: 10, order: .fixed)
         layer.progress = { _, _ in counts.append(nabla_thread_allocation_count()) }
         try layer.fit(blobs(count: 60, seed: 2), epochs: 1)
+        #expect(counts.count == 6)
         #expect(zip(counts.dropFirst(2), counts.dropFirst(3)).allSatisfy { $0 == $1 }, "allocations after each step: \(counts)")
         counts.removeAll(keepingCapacity: true)
         let cost = Trainer(model: GatedModel(seed: 1), optimizer: Adam<Double>(learningRate: 0.01), batchSize: 8, order: .fixed,
                            cost: GatedModel.cost)
         cost.progress = { _, _ in counts.append(nabla_thread_allocation_count()) }
         try cost.fit(gatedExamples(count: 48, seed: 2), epochs: 1)
+        #expect(counts.count == 6)
         #expect(zip(counts.dropFirst(2), counts.dropFirst(3)).allSatisfy { $0 == $1 }, "allocations after each step: \(counts)")
     }
 

@@ -34,7 +34,7 @@ final class Program<Scalar: TensorScalar> {
 
     /// The memory of the buffers the program keeps once recorded (each storage once), and what
     /// they would take if none shared memory.
-    private(set) var bufferBytes = (kept: 0, unshared: 0)
+    private(set) var bufferMemory = (bytes: 0, withoutSharing: 0)
 
     private var ops: [any TensorOperation<Scalar>] = []
     /// Each launch's operands: its inputs, then its output and saved buffer.
@@ -165,7 +165,7 @@ final class Program<Scalar: TensorScalar> {
         var distinct = Set<ObjectIdentifier>()
         let shared = kept.filter { distinct.insert(ObjectIdentifier($0)).inserted }.map(\.count).reduce(0, +)
         let unshared = zip(alive, counts).map { $0 == nil ? $1 : $0!.count }.reduce(0, +)
-        bufferBytes = (shared * MemoryLayout<Scalar>.stride, unshared * MemoryLayout<Scalar>.stride)
+        bufferMemory = (shared * MemoryLayout<Scalar>.stride, unshared * MemoryLayout<Scalar>.stride)
         let addresses = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount + kept.count)
         for (index, storage) in kept.enumerated() { (addresses + slotCount + index).initialize(to: storage.elements) }
         self.addresses = addresses

@@ -96,20 +96,17 @@ final class Tape<Scalar: TensorScalar> {
         // The gradients of a tensor's slices, put in place all at once when its turn comes (see
         // `Slicing`): every consumer of a node comes after it, so by then they are all here.
         // By node; a dictionary, so that a pass with no slices allocates nothing for them.
-        var slices: [Int: (pieces: [Tensor<Scalar>], placements: [SlicePlacement])] = [:]
+        var slices: [Int: [(gradient: Tensor<Scalar>, placement: SlicePlacement)]] = [:]
         let lastLeaf = leaves.max() ?? -1
         for index in stride(from: output, through: 0, by: -1) {
-            if !slices.isEmpty, let (pieces, placements) = slices.removeValue(forKey: index) {
-                let placed = PlaceSlices.placing(pieces, at: placements, in: nodes[index].shape)
+            if !slices.isEmpty, let pieces = slices.removeValue(forKey: index) {
+                let placed = PlaceSlices.placing(pieces.map(\.gradient), at: pieces.map(\.placement), in: nodes[index].shape)
                 grads[index] = grads[index].map { $0 + placed } ?? placed
             }
             guard let grad = grads[index], let op = nodes[index].op, let call = nodes[index].call else { continue }
             if let slicing = op as? any Slicing, let placement = slicing.placement {
                 let input = inputNodes[nodes[index].firstInput]
-                if input >= 0 {
-                    slices[input, default: ([], [])].pieces.append(grad)
-                    slices[input]!.placements.append(placement)
-                }
+                if input >= 0 { slices[input, default: []].append((grad, placement)) }
                 if index > lastLeaf { grads[index] = nil }
                 continue
             }

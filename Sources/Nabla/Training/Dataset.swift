@@ -73,14 +73,8 @@ extension Dataset {
     /// data.forEachBatch(of: 500) { inputs, targets, first in predictions += model(inputs).argmax(alongAxis: -1) }
     /// ```
     public func forEachBatch(of batchSize: Int, _ body: (_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, _ first: Int) -> Void) {
-        check(batchSize > 0, "forEachBatch: batch size \(batchSize) must be positive")
-        var (inputs, targets) = (Tensor<Scalar>(zeros: [0]), Tensor<Scalar>(zeros: [0]))
-        let all = Array(0..<count)
-        withLayerMode(.inference) {
-            for start in stride(from: 0, to: count, by: batchSize) {
-                batch(all[start ..< Swift.min(start + batchSize, count)], inputs: &inputs, targets: &targets)
-                body(inputs, targets, start)
-            }
+        forEachBatch(of: batchSize) { (inputs: [Tensor<Scalar>], targets: [Tensor<Scalar>], first: Int) in
+            body(inputs[0], targets[0], first)
         }
     }
 }

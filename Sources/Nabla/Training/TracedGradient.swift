@@ -69,7 +69,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// gradients, constants — beyond the model and the optimizer, in bytes; and what it would be
     /// if values whose lives in a step do not overlap did not share memory.
     public var bufferMemory: (bytes: Int, withoutSharing: Int) {
-        traces.reduce((0, 0)) { ($0.0 + $1.program.bufferBytes.kept, $0.1 + $1.program.bufferBytes.unshared) }
+        traces.reduce((0, 0)) { ($0.bytes + $1.program.bufferMemory.bytes, $0.withoutSharing + $1.program.bufferMemory.withoutSharing) }
     }
 
     /// One recorded step and what it was recorded for.
