@@ -108,11 +108,20 @@ let opTable: [OpRow] = [
     OpRow(name: "variance, unbiased", shapes: [[3, 5]]) { $0[0].variance(alongAxis: -1, correction: 1) },
     OpRow(name: "gathering (an embedding lookup)", shapes: [[4, 3]]) { $0[0].gathering(Tensor(indices: [2, 0, 2, 1], shape: [2, 2])) },
     OpRow(name: "gathering along axis 1", shapes: [[2, 4, 3]]) { $0[0].gathering(Tensor(indices: [3, 3, 0], shape: [3]), alongAxis: 1) },
+    OpRow(name: "gathering by an IndexTensor (an embedding lookup)", shapes: [[4, 3]]) {
+        $0[0].gathering(IndexTensor([2, 0, 2, 1, 3, 3], shape: [2, 3]))
+    },
+    OpRow(name: "gathering by an IndexTensor along axis 2", shapes: [[2, 3, 4]]) {
+        $0[0].gathering(IndexTensor([1, 1, 0, 3, 2]), alongAxis: -1)
+    },
     OpRow(name: "quadratic cost", shapes: [[3, 4], [3, 4]]) { QuadraticLoss()($0[0], $0[1]) },
     OpRow(name: "sigmoid cross-entropy", shapes: [[3, 4], [3, 4]]) { SigmoidCrossEntropyLoss()($0[0], sigmoid($0[1])) },
     OpRow(name: "softmax cross-entropy", shapes: [[2, 3, 4], [2, 3, 4]], twice: false) { SoftmaxCrossEntropyLoss()($0[0], softmax($0[1])) },
     OpRow(name: "softmax cross-entropy, [B, T] class indices", shapes: [[2, 3, 4]], twice: false) {
         SoftmaxCrossEntropyLoss()($0[0], Tensor([0, 3, 1, 2, 2, 0], shape: [2, 3]))
+    },
+    OpRow(name: "softmax cross-entropy, [B, T] labels in an IndexTensor", shapes: [[2, 3, 4]], twice: false) {
+        SoftmaxCrossEntropyLoss()($0[0], IndexTensor([0, 3, 1, 2, 2, 0], shape: [2, 3]))
     },
     OpRow(name: "conv2d", shapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]], twice: false) { conv2d($0[0], weight: $0[1], bias: $0[2]) },
     OpRow(name: "conv2d, 3×2 kernel, stride 2, padding 1", shapes: [[2, 2, 7, 6], [3, 2, 3, 2], [3]], twice: false) {

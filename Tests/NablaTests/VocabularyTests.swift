@@ -88,10 +88,25 @@ import Testing
         }
         expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Float>(zeros: [3, 2]).gathering(Tensor([0, 3]))
-        }, "gathering: index 3.0 is not a whole number in 0..<3")
+        }, "gathering: index 3.0 (element 1) is not a whole number in 0..<3")
+        expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor<Float>(zeros: [3, 2]).gathering(IndexTensor([0, 1, -1]))
+        }, "gathering: index -1 (element 2) is not in 0..<3")
+        expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = SoftmaxCrossEntropyLoss<Float>()(Tensor(zeros: [2, 4]), IndexTensor([1, 4]))
+        }, "SoftmaxCrossEntropyLoss label: index 4 (element 1) is not in 0..<4")
+        expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = SoftmaxCrossEntropyLoss<Float>()(Tensor(zeros: [2, 4]), IndexTensor([1, 2, 3]))
+        }, "SoftmaxCrossEntropyLoss: logits [2, 4] and labels [3] do not fit: the labels must be [2]")
+        expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = IndexTensor([1 << 40])
+        }, "IndexTensor: 1099511627776 (element 0) does not fit in an Int32")
+        expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = IndexTensor(converting: Tensor<Float>([1, 2.5]))
+        }, "IndexTensor(converting:): element 1, 2.5, is not a whole number that fits in an Int32")
         expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Float>(zeros: [3, 2]).gathering(Tensor([0.5]))
-        }, "gathering: index 0.5 is not a whole number in 0..<3")
+        }, "gathering: index 0.5 (element 0) is not a whole number in 0..<3")
         expectMessage(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Float>(zeros: [2, 3]).permuted([0, 0])
         }, "permuted: [0, 0] is not a permutation of the 2 axes of shape [2, 3]")

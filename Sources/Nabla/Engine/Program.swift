@@ -45,11 +45,14 @@ final class Program<Scalar: TensorScalar> {
     let slotCount: Int
     /// Buffer numbers by the address of their storage's first element, while recording, with
     /// (for a slot) where in the storage the slot's tensor starts.
-    private var buffers: [UnsafeMutablePointer<Scalar>: (number: Int, offset: Int)] = [:]
+    private var buffers: [UnsafeMutableRawPointer: (number: Int, offset: Int)] = [:]
     /// The buffers met while recording, numbered from `slotCount` on.
     private var met: [MetBuffer] = []
     /// The buffers the program keeps, numbered from `slotCount` on: laid out when recording ends.
     private var kept: [TensorStorage<Scalar>] = []
+    /// The storage of those that are indices (an ``IndexTensor`` made inside the step: a
+    /// constant), by the same numbers; nil for the others.
+    private var keptIndices: [TensorStorage<Int32>?] = []
     /// Which of them outside code held when recording ended (other than the step's results):
     /// tensors the step captured from outside, such as a model's constants.
     private var captured: [Int] = []
@@ -61,9 +64,12 @@ final class Program<Scalar: TensorScalar> {
     struct MetBuffer {
         var held: TensorStorage<Scalar>?
         weak var produced: TensorStorage<Scalar>?
-        let count: Int
+        /// A constant's storage when it holds indices.
+        var heldIndices: TensorStorage<Int32>?
+        /// The buffer's size in bytes.
+        let bytes: Int
 
-        var isAlive: Bool { held != nil || produced != nil }
+        var isAlive: Bool { held != nil || produced != nil || heldIndices != nil }
     }
 
     /// Every buffer's first element, by buffer number: slots filled in before each replay.
@@ -74,7 +80,7 @@ final class Program<Scalar: TensorScalar> {
 
     /// Where a slot's tensor lies: its storage's first element, and its offset there.
     struct Origin {
-        let storage: UnsafeMutablePointer<Scalar>
+        let storage: UnsafeMutableRawPointer
         let offset: Int
     }
 
@@ -98,12 +104,21 @@ final class Program<Scalar: TensorScalar> {
     /// Runs `body`, recording every launch it makes on this thread.
     func record<R>(_ body: () -> R) -> R { ThreadContext.program.with(self, body) }
 
-    /// Writes down one launch of `op` on `tensors` (its inputs, then output and saved buffer), of
-    /// which the first `updating` are written in place.
-    func append(_ op: any TensorOperation<Scalar>, _ tensors: [Tensor<Scalar>], updating: Int) {
+    /// Writes down one launch of `op` on `inputs` and `indices`, of which the first `updating`
+    /// inputs are written in place, producing `output` and `saved`.
+    func append(_ op: any TensorOperation<Scalar>, _ inputs: [Tensor<Scalar>], indices: [IndexTensor],
+                output: Tensor<Scalar>, saved: Tensor<Scalar>, updating: Int) {
         ops.append(op)
-        for (position, tensor) in tensors.enumerated() { operands.append(operand(tensor, produced: position >= tensors.count - 2)) }
-        if refusal == nil, operands.suffix(tensors.count).prefix(updating).contains(where: { $0.buffer >= slotCount }) {
+        let start = operands.count
+        for tensor in inputs { operands.append(operand(tensor)) }
+        for index in indices {
+            operands.append(operand(at: index.firstStorageByte, offset: index.offset) {
+                MetBuffer(heldIndices: index.storage, bytes: index.storage.count * MemoryLayout<Int32>.stride)
+            })
+        }
+        operands.append(operand(output, produced: true))
+        operands.append(operand(saved, produced: true))
+        if refusal == nil, operands[start..<(start + updating)].contains(where: { $0.buffer >= slotCount }) {
             // Its update would land in a buffer of the program's own, seen by nobody.
             refusal = "op \(ops.count - 1), \(op.name), updates in place a tensor that is not one of the step's "
                 + "inputs, parameters or optimizer states"
@@ -116,24 +131,27 @@ final class Program<Scalar: TensorScalar> {
     /// `produced` or not), and its offset there (from the slot's tensor, for a slot, which may be
     /// a view).
     private func operand(_ tensor: Tensor<Scalar>, produced: Bool = false) -> Operand {
-        let key = tensor.storage.elements
-        if let (number, offset) = buffers[key], number < slotCount || met[number - slotCount].isAlive {
-            return Operand(buffer: number, offset: tensor.offset - offset)
+        operand(at: UnsafeMutableRawPointer(tensor.storage.elements), offset: tensor.offset) {
+            let bytes = tensor.storage.count * MemoryLayout<Scalar>.stride
+            return produced ? MetBuffer(produced: tensor.storage, bytes: bytes) : MetBuffer(held: tensor.storage, bytes: bytes)
         }
-        met.append(produced ? MetBuffer(produced: tensor.storage, count: tensor.storage.count)
-                            : MetBuffer(held: tensor.storage, count: tensor.storage.count))
+    }
+
+    /// The operand at `offset` in the storage whose first element is at `key`: a buffer met
+    /// before, or the new one `meeting` describes.
+    private func operand(at key: UnsafeMutableRawPointer, offset: Int, meeting: () -> MetBuffer) -> Operand {
+        if let (number, slotOffset) = buffers[key], number < slotCount || met[number - slotCount].isAlive {
+            return Operand(buffer: number, offset: offset - slotOffset)
+        }
+        met.append(meeting())
         buffers[key] = (slotCount + met.count - 1, 0)
-        return Operand(buffer: slotCount + met.count - 1, offset: tensor.offset)
+        return Operand(buffer: slotCount + met.count - 1, offset: offset)
     }
 
     /// Notes that `tensor`'s elements are being read on the CPU through `accessor`. While a
     /// program records, a read of anything the step computed or took in makes it unreplayable.
     static func noteHostRead(of tensor: Tensor<Scalar>, by accessor: String) {
-        guard let program = recording, program.refusal == nil,
-              program.buffers[tensor.storage.elements] != nil else { return }
-        let after = program.ops.last.map { "after op \(program.ops.count - 1), \($0.name)" } ?? "before any op"
-        program.refusal = "the step reads a tensor's values on the CPU (\(accessor)) \(after); "
-            + "a replay would keep the values of the traced run"
+        recording?.noteHostRead(of: UnsafeMutableRawPointer(tensor.storage.elements), by: accessor)
     }
 
     /// One recorded launch: the op, and its operands — its inputs, then its output and saved buffer.
@@ -158,16 +176,24 @@ final class Program<Scalar: TensorScalar> {
         // What is alive now is kept as it is: results, constants, and whatever outside code
         // holds; the rest lived inside the step only.
         var alive = met.map { $0.held ?? $0.produced }
-        let counts = met.map(\.count)
-        met = []   // so that the program's only reference to each is in `alive`
-        captured = alive.indices.filter { alive[$0] != nil && !held.contains($0) && !isKnownUniquelyReferenced(&alive[$0]) }
-        kept = shareBuffers(alive, counts: counts)
+        keptIndices = met.map(\.heldIndices)
+        let bytes = met.map(\.bytes)
+        met = []   // so that the program's only references to each are in `alive` and `keptIndices`
+        captured = alive.indices.filter { index in
+            guard !held.contains(index) else { return false }
+            if keptIndices[index] != nil { return !isKnownUniquelyReferenced(&keptIndices[index]) }
+            return alive[index] != nil && !isKnownUniquelyReferenced(&alive[index])
+        }
+        kept = shareBuffers(alive, constant: keptIndices.map { $0 != nil }, bytes: bytes)
         var distinct = Set<ObjectIdentifier>()
-        let shared = kept.filter { distinct.insert(ObjectIdentifier($0)).inserted }.map(\.count).reduce(0, +)
-        let unshared = zip(alive, counts).map { $0 == nil ? $1 : $0!.count }.reduce(0, +)
-        bufferMemory = (shared * MemoryLayout<Scalar>.stride, unshared * MemoryLayout<Scalar>.stride)
+        let shared = kept.indices.filter { keptIndices[$0] == nil && distinct.insert(ObjectIdentifier(kept[$0])).inserted }
+            .map { kept[$0].count * MemoryLayout<Scalar>.stride }.reduce(0, +)
+        let indexBytes = keptIndices.compactMap { $0.map { $0.count * MemoryLayout<Int32>.stride } }.reduce(0, +)
+        bufferMemory = (shared + indexBytes, bytes.reduce(0, +))
         let addresses = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount + kept.count)
-        for (index, storage) in kept.enumerated() { (addresses + slotCount + index).initialize(to: storage.elements) }
+        for index in kept.indices {
+            (addresses + slotCount + index).initialize(to: keptIndices[index]?.elements.operand() ?? kept[index].elements)
+        }
         self.addresses = addresses
         let widest = zip(operandStarts, operandStarts.dropFirst()).map { $1 - $0 }.max() ?? 0
         launchAddresses = .allocate(capacity: widest + 1)
@@ -214,7 +240,7 @@ final class Program<Scalar: TensorScalar> {
     /// variable given a new value, say. The step would now read the new one, so the program no
     /// longer computes what it does, and must be recorded again.
     var isStale: Bool {
-        captured.contains { isKnownUniquelyReferenced(&kept[$0]) }
+        captured.contains { keptIndices[$0] != nil ? isKnownUniquelyReferenced(&keptIndices[$0]) : isKnownUniquelyReferenced(&kept[$0]) }
     }
 
     /// Replays the program, with slot `i` at `slots[i]`.
@@ -244,12 +270,14 @@ final class Program<Scalar: TensorScalar> {
 }
 
 extension Program {
-    /// Storage for every buffer: those in `alive` as they are; each of the others — written first
+    /// Storage for every buffer: those in `alive` as they are (and an empty one for a `constant`
+    /// of indices, which the program keeps apart); each of the others — written first
     /// by one launch, used last by the same or a later one — from a pool, so that buffers whose
     /// spans of launches do not overlap share memory. A buffer takes the smallest free storage of
-    /// at least its `counts` elements, or new storage; storage returns to the pool after the
+    /// at least its `bytes`, or new storage; storage returns to the pool after the
     /// launch that used its buffer last, so no launch's output shares memory with its inputs.
-    private func shareBuffers(_ alive: [TensorStorage<Scalar>?], counts: [Int]) -> [TensorStorage<Scalar>] {
+    private func shareBuffers(_ alive: [TensorStorage<Scalar>?], constant: [Bool], bytes: [Int]) -> [TensorStorage<Scalar>] {
+        let counts = bytes.map { $0 / MemoryLayout<Scalar>.stride }
         var (first, last) = ([Int](repeating: -1, count: alive.count), [Int](repeating: -1, count: alive.count))
         for launch in ops.indices {
             let (start, end) = (operandStarts[launch], operandStarts[launch + 1])
@@ -258,14 +286,14 @@ extension Program {
                 if first[index] < 0 {
                     first[index] = launch
                     // Only a launch's output or saved buffer can be new to the step and die in it.
-                    check(alive[index] != nil || position >= end - 2,
+                    check(alive[index] != nil || constant[index] || position >= end - 2,
                           "program: launch \(launch), \(ops[launch].name), reads a buffer no launch wrote")
                 }
                 last[index] = launch
             }
         }
         var (starting, ending) = ([[Int]](repeating: [], count: ops.count), [[Int]](repeating: [], count: ops.count))
-        for index in alive.indices where alive[index] == nil && first[index] >= 0 {
+        for index in alive.indices where alive[index] == nil && !constant[index] && first[index] >= 0 {
             starting[first[index]].append(index)
             ending[last[index]].append(index)
         }
@@ -286,5 +314,21 @@ extension Program {
         }
         // A buffer a rewrite left unused by any launch needs no memory.
         return storage.map { $0 ?? .make(count: 0) }
+    }
+}
+
+/// What a recording program is to values of any element type: told when one is read on the CPU.
+protocol HostReadWatching: AnyObject {
+    /// Notes that the storage whose first element is at `elements` is being read through `accessor`.
+    func noteHostRead(of elements: UnsafeMutableRawPointer, by accessor: String)
+}
+
+extension Program: HostReadWatching {
+    /// A read of anything the step computed or took in makes the program unreplayable.
+    func noteHostRead(of elements: UnsafeMutableRawPointer, by accessor: String) {
+        guard refusal == nil, buffers[elements] != nil else { return }
+        let after = ops.last.map { "after op \(ops.count - 1), \($0.name)" } ?? "before any op"
+        refusal = "the step reads a tensor's values on the CPU (\(accessor)) \(after); "
+            + "a replay would keep the values of the traced run"
     }
 }

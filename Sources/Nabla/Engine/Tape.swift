@@ -59,9 +59,10 @@ final class Tape<Scalar: TensorScalar> {
         return tracked
     }
 
-    /// Records that `op` computed `output` (and `saved`) from `inputs`; returns the output's place.
-    func record(_ op: any TensorOperation<Scalar>, inputs: [Tensor<Scalar>], output: Tensor<Scalar>,
-                saved: Tensor<Scalar>) -> Tracking<Scalar> {
+    /// Records that `op` computed `output` (and `saved`) from `inputs` and `indices`; returns the
+    /// output's place.
+    func record(_ op: any TensorOperation<Scalar>, inputs: [Tensor<Scalar>], indices: [IndexTensor] = [],
+                output: Tensor<Scalar>, saved: Tensor<Scalar>) -> Tracking<Scalar> {
         check(inputs.count <= 64, "\(op.name): an op takes at most 64 inputs, not \(inputs.count)")
         let firstInput = inputNodes.count
         var differentiated: UInt64 = 0
@@ -76,7 +77,7 @@ final class Tape<Scalar: TensorScalar> {
         let tracking = Tracking(handle: handle, index: nodes.count)
         var trackedOutput = output.detached
         trackedOutput.tracking = tracking
-        let call = OperationCall(inputs: inputs, output: trackedOutput, saved: saved, differentiated: differentiated)
+        let call = OperationCall(inputs: inputs, indices: indices, output: trackedOutput, saved: saved, differentiated: differentiated)
         nodes.append(Node(op: op, shape: output.shape, call: call, firstInput: firstInput))
         return tracking
     }

@@ -75,6 +75,13 @@ public struct OperationBuffers<Scalar> {
     @inline(__always)
     public func input(_ index: Int) -> UnsafePointer<Scalar> { UnsafePointer(pointers[index]) }
 
+    /// Input `index`'s elements when it is an ``IndexTensor`` (the index operands of a launch follow
+    /// its tensor inputs: see ``TensorOperation/callAsFunction(_:indices:shape:)``).
+    @inline(__always)
+    public func indices(_ index: Int) -> UnsafePointer<Int32> {
+        UnsafeRawPointer(pointers[index]).assumingMemoryBound(to: Int32.self)
+    }
+
     /// Input `index`'s elements, for an update in place (``TensorOperation/update(_:with:reading:)``).
     @inline(__always)
     public func updating(_ index: Int) -> UnsafeMutablePointer<Scalar> { pointers[index] }
@@ -91,6 +98,8 @@ public struct OperationBuffers<Scalar> {
 public struct OperationCall<Scalar: TensorScalar> {
     /// The inputs, as they were.
     public let inputs: [Tensor<Scalar>]
+    /// The index inputs, as they were (never differentiated).
+    public let indices: [IndexTensor]
     /// The op's value.
     public let output: Tensor<Scalar>
     /// What the forward pass kept (``TensorOperation/savedCount`` elements, flat), if anything.
@@ -107,7 +116,14 @@ extension TensorOperation {
     /// (and checked the inputs against). If any input is being differentiated, the op is
     /// recorded on the tape so that gradients flow back through ``gradients(_:of:)``.
     public func callAsFunction(_ inputs: [Tensor<Scalar>], shape: [Int]) -> Tensor<Scalar> {
-        Tensor.launch(self, inputs, shape: shape)
+        Tensor.launch(self, inputs, indices: [], shape: shape)
+    }
+
+    /// Runs the op on tensor `inputs` and `indices`, which its ``forward(_:)`` finds after the
+    /// tensors (``OperationBuffers/indices(_:)`` at `inputs.count`, `inputs.count + 1`, …) and its
+    /// gradient as ``OperationCall/indices``. Indices get no gradient.
+    public func callAsFunction(_ inputs: [Tensor<Scalar>], indices: [IndexTensor], shape: [Int]) -> Tensor<Scalar> {
+        Tensor.launch(self, inputs, indices: indices, shape: shape)
     }
 
     /// Runs the op in place: it may write `target` and each of `companions` (each made unique
@@ -125,16 +141,16 @@ extension TensorOperation {
 extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    static func launch(_ op: any TensorOperation<Scalar>, _ inputs: [Tensor], shape: [Int]) -> Tensor {
+    static func launch(_ op: any TensorOperation<Scalar>, _ inputs: [Tensor], indices: [IndexTensor], shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
         var output = Tensor(shape: shape, count: count, storage: .make(count: count))
         // An op that saves nothing gets an empty view, not an allocation.
         let savedCount = op.savedCount
         let saved = savedCount == 0 ? Tensor(shape: [], count: 0, storage: output.storage)
             : Tensor(shape: [savedCount], count: savedCount, storage: .make(count: savedCount))
-        run(op, inputs, [], [], output: output, saved: saved)
+        run(op, inputs, [], [], indices: indices, output: output, saved: saved)
         if let tape = Tape.recording(inputs) {
-            output.tracking = tape.record(op, inputs: inputs, output: output, saved: saved)
+            output.tracking = tape.record(op, inputs: inputs, indices: indices, output: output, saved: saved)
         }
         return output
     }
@@ -146,28 +162,31 @@ extension Tensor {
         target.makeUnique()
         for index in companions.indices { companions[index].makeUnique() }
         let none = Tensor(shape: [], count: 0, storage: target.storage)
-        run(op, [target], companions, inputs, output: none, saved: none, updating: companions.count + 1)
+        run(op, [target], companions, inputs, indices: [], output: none, saved: none, updating: companions.count + 1)
     }
 
-    /// Runs `op`'s forward pass on the tensors' storage — its inputs are `first`, `second` and
-    /// `third` one after another, of which the first `updating` are written in place — and
-    /// writes the launch into the thread's program if it is recording one.
+    /// Runs `op`'s forward pass on the tensors' storage — its inputs are `first`, `second`,
+    /// `third` and `indices` one after another, of which the first `updating` are written in
+    /// place — and writes the launch into the thread's program if it is recording one.
     private static func run(_ op: any TensorOperation<Scalar>, _ first: [Tensor], _ second: [Tensor], _ third: [Tensor],
-                            output: Tensor, saved: Tensor, updating: Int = 0) {
+                            indices: [IndexTensor], output: Tensor, saved: Tensor, updating: Int = 0) {
         let workspaceCount = op.workspaceCount
         let workspace = workspaceCount > 0 ? TensorStorage<Scalar>.make(count: workspaceCount) : nil
-        let inputCount = first.count + second.count + third.count
+        let tensorCount = first.count + second.count + third.count
+        let inputCount = tensorCount + indices.count
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Scalar>.self, capacity: inputCount + 3) { pointers in
             for (index, input) in first.enumerated() { pointers[index] = input.base }
             for (index, input) in second.enumerated() { pointers[first.count + index] = input.base }
             for (index, input) in third.enumerated() { pointers[first.count + second.count + index] = input.base }
+            // An operand pointer of the op's type, over `Int32`s: read only through `indices(_:)`.
+            for (index, input) in indices.enumerated() { pointers[tensorCount + index] = input.base.operand() }
             pointers[inputCount] = output.base
             pointers[inputCount + 1] = saved.base
             pointers[inputCount + 2] = workspace?.elements ?? saved.base
             op.forward(OperationBuffers(pointers: UnsafePointer(pointers.baseAddress!), inputCount: inputCount))
         }
         if let program = Program<Scalar>.recording {
-            program.append(op, first + second + third + [output, saved], updating: updating)
+            program.append(op, first + second + third, indices: indices, output: output, saved: saved, updating: updating)
         }
     }
 }

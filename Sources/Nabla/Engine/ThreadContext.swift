@@ -16,6 +16,11 @@ enum ThreadContext: Int32 {
         return type(of: object) == T.self ? unsafeDowncast(object, to: T.self) : nil
     }
 
+    /// The object set on this thread, of whatever type.
+    var currentObject: AnyObject? {
+        nabla_thread_context(rawValue).map { Unmanaged<AnyObject>.fromOpaque($0).takeUnretainedValue() }
+    }
+
     /// Runs `body` with `object` set on this thread (which keeps it alive), then restores the
     /// one before.
     func with<R>(_ object: AnyObject?, _ body: () throws -> R) rethrows -> R {

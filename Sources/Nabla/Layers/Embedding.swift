@@ -1,8 +1,9 @@
 /// A table of learned vectors, one per token: ids of any shape [...] → vectors [..., dimension].
 ///
-/// The ids are whole numbers held in the model's scalar type (see ``Tensor/init(indices:shape:)``),
-/// so a batch of them is an ordinary step input. The lookup is ``Tensor/gathering(_:alongAxis:)``
-/// of the table's rows; its gradient adds each vector's gradient into the row it came from, so
+/// The ids are an ``IndexTensor`` — or, as a ``Layer``'s input (the first layer of a
+/// ``Sequential``), whole numbers held in the model's scalar type (``Tensor/init(indices:shape:)``);
+/// either way a batch of them is an ordinary step input. The lookup is
+/// ``Tensor/gathering(_:alongAxis:)-(IndexTensor,_)`` of the table's rows; its gradient adds each vector's gradient into the row it came from, so
 /// a token seen twice in a batch gets both. Row i is the same as `weight`'s row i in PyTorch's
 /// `nn.Embedding`.
 ///
@@ -34,6 +35,11 @@ public struct Embedding<Scalar: TensorScalar>: Layer {
     public var dimension: Int { weight.shape[1] }
 
     /// The vectors of `ids`: [...] → [..., dimension]. An id outside 0..<count stops with its value.
+    public func callAsFunction(_ ids: IndexTensor) -> Tensor<Scalar> {
+        weight.gathering(ids)
+    }
+
+    /// The vectors of ids held as scalars: [...] → [..., dimension].
     public func callAsFunction(_ ids: Tensor<Scalar>) -> Tensor<Scalar> {
         weight.gathering(ids)
     }

@@ -5,9 +5,10 @@ import RealModule
 /// log-likelihood of the book's chapter 6 (`network3.py`'s softmax layer and cost).
 ///
 /// The target is either
-/// - **class indices**, one per example: logits [..., classes] and target [...], each entry a
-///   whole number in 0..<classes (stored as a scalar, exact up to 2²⁴ in Float); C is then the mean
-///   of −log softmax(z)[label]; or
+/// - **class indices**, one per example: logits [..., classes] and an ``IndexTensor`` [...] (a
+///   language model's [B, T] next tokens), each in 0..<classes — or the same as a tensor of whole
+///   numbers (a dataset's labels, exact up to 2²⁴ in Float). C is then the mean of
+///   −log softmax(z)[label]; or
 /// - **probabilities** of the logits' shape (one-hot rows, or any distribution).
 ///
 /// log softmax(z)ⱼ is evaluated as zⱼ − max z − log Σₖ e^(zₖ − max z), which never overflows. The
@@ -31,8 +32,21 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
             class indices [\(logits.shape.dropLast().map(String.init).joined(separator: ", "))] or probabilities \(logits.shape)
             """)
         let classes = logits.shape.last!
-        let op = SoftmaxCrossEntropy<Scalar>(rows: logits.count / classes, classes: classes, labels: labels)
+        let op = SoftmaxCrossEntropy<Scalar>(rows: logits.count / classes, classes: classes, labels: labels ? .scalars : nil)
         return op([logits, target], shape: [])
+    }
+
+    /// The mean over examples of −log softmax(logits)[label], for labels of the logits' shape but
+    /// the last (the classes).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func callAsFunction(_ logits: Tensor<Scalar>, _ labels: IndexTensor) -> Tensor<Scalar> {
+        check(logits.rank >= 1 && logits.shape.last! > 0 && labels.shape == Array(logits.shape.dropLast()),
+              "SoftmaxCrossEntropyLoss: logits \(logits.shape) and labels \(labels.shape) do not fit: the labels must be "
+              + "[\(logits.shape.dropLast().map(String.init).joined(separator: ", "))]")
+        let classes = logits.shape.last!
+        let op = SoftmaxCrossEntropy<Scalar>(rows: logits.count / classes, classes: classes, labels: .integers)
+        return op([logits], indices: [labels], shape: [])
     }
 }
 
@@ -40,8 +54,8 @@ public struct SoftmaxCrossEntropyLoss<Scalar: TensorScalar>: Loss {
 /// probabilities, from which its gradient is one pass.
 struct SoftmaxCrossEntropy<Scalar: TensorScalar>: TensorOperation {
     let rows, classes: Int
-    /// Whether the target holds class indices (else probabilities).
-    let labels: Bool
+    /// How the target holds each row's class, or nil for a target of probabilities.
+    let labels: IndexOperand?
 
     var name: String { "softmax cross-entropy" }
     var savedCount: Int { rows * classes }
@@ -49,7 +63,7 @@ struct SoftmaxCrossEntropy<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (logits, target, probabilities) = (buffers.input(0), buffers.input(1), buffers.saved)
+        let (logits, probabilities) = (buffers.input(0), buffers.saved)
         var total: Scalar = 0
         for r in 0..<rows {
             let (z, p) = (logits + r * classes, probabilities + r * classes)
@@ -62,36 +76,30 @@ struct SoftmaxCrossEntropy<Scalar: TensorScalar>: TensorOperation {
             }
             for j in 0..<classes { p[j] /= sum }
             let logSum = largest + Scalar.log(sum)   // log Σ e^z
-            if labels {
-                total += logSum - z[classIndex(target[r], row: r)]
+            if let labels {
+                total += logSum - z[labels.index(r, of: buffers, at: 1, length: classes, op: "SoftmaxCrossEntropyLoss label")]
             } else {
-                let y = target + r * classes
+                let y = buffers.input(1) + r * classes
                 for j in 0..<classes { total += y[j] * (logSum - z[j]) }
             }
         }
         buffers.output[0] = total / Scalar(rows)
     }
 
-    /// `value` as a class index, or a stop naming it: a label outside the classes would otherwise
-    /// read past the row.
-    @inline(__always)
-    func classIndex(_ value: Scalar, row: Int) -> Int {
-        check(value >= 0 && value < Scalar(classes) && value.rounded(.towardZero) == value,
-              "SoftmaxCrossEntropyLoss: label \(value) of example \(row) is not a class index in 0..<\(classes)")
-        return Int(value)
-    }
-
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let (logits, target) = (call.inputs[0], call.inputs[1])
-        let dLogits = call.needsGradient(0)
-            ? SoftmaxCrossEntropyGradient(operation: self)([call.saved, target, g], shape: logits.shape) : nil
+        let logits = call.inputs[0]
+        let gradient = SoftmaxCrossEntropyGradient(operation: self)
+        let dLogits = !call.needsGradient(0) ? nil : labels == .integers
+            ? gradient([call.saved, g], indices: call.indices, shape: logits.shape)
+            : gradient([call.saved, g, call.inputs[1]], shape: logits.shape)
+        if labels == .integers { return [dLogits] }
         // −log softmax(z)·g/m; class indices are not differentiable.
-        let dTarget = call.needsGradient(1) && !labels ? -logSoftmax(logits) * (g / Scalar(rows)) : nil
+        let dTarget = labels == nil && call.needsGradient(1) ? -logSoftmax(logits) * (g / Scalar(rows)) : nil
         return [dLogits, dTarget]
     }
 }
 
-/// (softmax(z)·Σⱼyⱼ − y)·g/m from (probabilities, target, g), y one-hot rows for class indices.
+/// (softmax(z)·Σⱼyⱼ − y)·g/m from (probabilities, g, target), y one-hot rows for class indices.
 /// It has no gradient of its own: the fused loss is not twice differentiable (the same loss
 /// composed as `-(logSoftmax(z) * y).sum(alongAxis: -1).mean()` is).
 /// (Σⱼyⱼ is 1 for a distribution; a gradient check perturbs the target off the simplex.)
@@ -103,16 +111,17 @@ struct SoftmaxCrossEntropyGradient<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
-        let (p, target, out) = (buffers.input(0), buffers.input(1), buffers.output)
+        let (p, out) = (buffers.input(0), buffers.output)
         let (rows, classes) = (operation.rows, operation.classes)
-        let scale = buffers.input(2)[0] / Scalar(rows)
-        if operation.labels {
+        let scale = buffers.input(1)[0] / Scalar(rows)
+        if let labels = operation.labels {
             for i in 0..<(rows * classes) { out[i] = p[i] * scale }
             for r in 0..<rows {
-                let k = r * classes + operation.classIndex(target[r], row: r)
+                let k = r * classes + labels.index(r, of: buffers, at: 2, length: classes, op: "SoftmaxCrossEntropyLoss label")
                 out[k] = (p[k] - 1) * scale   // as a one-hot target gives, to the bit
             }
         } else {
+            let target = buffers.input(2)
             for r in 0..<rows {
                 let (p, y, out) = (p + r * classes, target + r * classes, out + r * classes)
                 var total: Scalar = 0

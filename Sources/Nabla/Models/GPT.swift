@@ -72,13 +72,27 @@ public struct GPT<Scalar: TensorScalar>: Layer {
 
     /// The logits of the next token after each position, [B, T, vocabulary], from token ids
     /// [B, T] with T at most the context length.
+    public func callAsFunction(_ ids: IndexTensor) -> Tensor<Scalar> {
+        checkIDs(ids.shape)
+        return logits(tokens: tokenEmbedding(ids), time: ids.shape[1])
+    }
+
+    /// The logits from token ids held as scalars (the model as a ``Layer``).
     public func callAsFunction(_ ids: Tensor<Scalar>) -> Tensor<Scalar> {
-        check(ids.rank == 2, "GPT: ids \(ids.shape) must be [batch, time]")
-        let time = ids.shape[1]
-        check(time >= 1 && time <= configuration.contextLength,
-              "GPT: a sequence of \(time) tokens is longer than the model's context of \(configuration.contextLength)")
-        let positions = positionEmbedding.weight.rows(0..<time)
-        var x = dropout(tokenEmbedding(ids) + positions)
+        checkIDs(ids.shape)
+        return logits(tokens: tokenEmbedding(ids), time: ids.shape[1])
+    }
+
+    /// Stops unless ids of `shape` are [batch, time] with time within the context.
+    private func checkIDs(_ shape: [Int]) {
+        check(shape.count == 2, "GPT: ids \(shape) must be [batch, time]")
+        check(shape[1] >= 1 && shape[1] <= configuration.contextLength,
+              "GPT: a sequence of \(shape[1]) tokens is longer than the model's context of \(configuration.contextLength)")
+    }
+
+    /// The logits from the tokens' vectors, [B, T, width].
+    private func logits(tokens: Tensor<Scalar>, time: Int) -> Tensor<Scalar> {
+        var x = dropout(tokens + positionEmbedding.weight.rows(0..<time))
         for block in blocks { x = block(x) }
         return linear(finalNorm(x), weight: tokenEmbedding.weight, bias: nil, layer: "GPT output")
     }

@@ -51,16 +51,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
     private let parameters: [NamedParameter<Scalar>]
     private let states: [NamedState<Scalar>]
     private let names: [String]
-    private let function: ([Tensor<Scalar>]) -> Tensor<Scalar>
+    private let function: ([Tensor<Scalar>], [IndexTensor]) -> Tensor<Scalar>
     private var traces: [Trace] = []
 
     /// How ``step(_:optimizer:)`` clips the gradients before the update, if at all (as PyTorch's
     /// `clip_grad_norm_` or `clip_grad_value_` between `backward` and `step`). Replayed like the rest.
     public var clipping: GradientClipping<Scalar>?
 
-    /// A step's tensors, visited in order without building an array: what a call with an input
-    /// and a target passes, so that it allocates nothing.
-    private typealias Inputs = (_ body: (Tensor<Scalar>) -> Void) -> Void
+    /// A step's tensors, then its index tensors, visited in order without building an array: what
+    /// a call with an input and a target passes, so that it allocates nothing.
+    private typealias Inputs = (_ tensor: (Tensor<Scalar>) -> Void, _ indices: (IndexTensor) -> Void) -> Void
 
     /// Why calls run eagerly instead of replaying, or nil while they replay.
     public private(set) var eagerReason: String?
@@ -75,7 +75,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// One recorded step and what it was recorded for.
     private final class Trace {
         let program: Program<Scalar>
-        let inputShapes: [[Int]]
+        let inputShapes, indexShapes: [[Int]]
         let parameterShapes: [[Int]]
         /// The optimizer's type, for a step that updates; nil for one that only differentiates.
         let optimizer: ObjectIdentifier?
@@ -92,10 +92,10 @@ public final class TracedGradient<Scalar: TensorScalar> {
         /// Each slot's number of elements when recorded, and as filled for a run.
         let recordedSizes, sizes: UnsafeMutablePointer<Int>
 
-        init(program: Program<Scalar>, inputShapes: [[Int]], parameterShapes: [[Int]],
+        init(program: Program<Scalar>, inputShapes: [[Int]], indexShapes: [[Int]], parameterShapes: [[Int]],
              optimizer: ObjectIdentifier?, optimizerInstance: TensorStorage<Scalar>?, clipping: GradientClipping<Scalar>?,
              value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
-            (self.program, self.inputShapes, self.parameterShapes) = (program, inputShapes, parameterShapes)
+            (self.program, self.inputShapes, self.indexShapes, self.parameterShapes) = (program, inputShapes, indexShapes, parameterShapes)
             (self.optimizer, self.optimizerInstance, self.clipping) = (optimizer, optimizerInstance, clipping)
             optimizerElements = optimizerInstance?.elements
             (self.value, self.gradients) = (value, gradients)
@@ -135,7 +135,29 @@ public final class TracedGradient<Scalar: TensorScalar> {
         parameters = model.parameters
         states = model.states
         names = parameters.map(\.name)
-        self.function = { tensors in function(model, tensors) }
+        self.function = { tensors, indices in
+            check(indices.isEmpty, "TracedGradient: the function takes no index tensors, but \(indices.count) were passed "
+                  + "(make it with init(of:withIndices:))")
+            return function(model, tensors)
+        }
+    }
+
+    /// Prepares to differentiate `function` of tensors and index tensors — token ids, class-index
+    /// targets — (in the order each call passes them) with respect to every parameter of `model`.
+    ///
+    /// ```swift
+    /// let step = TracedGradient(of: gpt, withIndices: { gpt, _, ids in
+    ///     SoftmaxCrossEntropyLoss()(gpt(ids[0]), ids[1])
+    /// })
+    /// step.step([], indices: [batch.inputs, batch.targets], optimizer: &adamW)
+    /// ```
+    public init<Model: Module>(
+        of model: Model, withIndices function: @escaping (Model, [Tensor<Scalar>], [IndexTensor]) -> Tensor<Scalar>
+    ) where Model.Scalar == Scalar {
+        parameters = model.parameters
+        states = model.states
+        names = parameters.map(\.name)
+        self.function = { tensors, indices in function(model, tensors, indices) }
     }
 
     /// The function's value at `input` and `target`, and its gradient with respect to each
@@ -143,12 +165,23 @@ public final class TracedGradient<Scalar: TensorScalar> {
     public func callAsFunction(
         _ input: Tensor<Scalar>, _ target: Tensor<Scalar>
     ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-        differentiate { body in body(input); body(target) }
+        differentiate { body, _ in body(input); body(target) }
     }
 
     /// The function's value at `tensors`, and its gradient with respect to each parameter.
     public func callAsFunction(_ tensors: [Tensor<Scalar>]) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-        differentiate { body in for tensor in tensors { body(tensor) } }
+        differentiate { body, _ in for tensor in tensors { body(tensor) } }
+    }
+
+    /// The function's value at `tensors` and `indices`, and its gradient with respect to each
+    /// parameter.
+    public func callAsFunction(
+        _ tensors: [Tensor<Scalar>], indices: [IndexTensor]
+    ) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
+        differentiate { body, indexBody in
+            for tensor in tensors { body(tensor) }
+            for index in indices { indexBody(index) }
+        }
     }
 
     @_specialize(where Scalar == Float)
@@ -182,7 +215,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     public func step<Opt: Optimizer<Scalar>>(
         _ input: Tensor<Scalar>, _ target: Tensor<Scalar>, optimizer: inout Opt
     ) -> Tensor<Scalar> {
-        step({ body in body(input); body(target) }, optimizer: &optimizer)
+        step({ body, _ in body(input); body(target) }, optimizer: &optimizer)
     }
 
     /// One training step on the function's tensors; see ``step(_:_:optimizer:)``.
@@ -192,14 +225,27 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float, Opt == Adam<Float>)
     @_specialize(where Scalar == Double, Opt == Adam<Double>)
     public func step<Opt: Optimizer<Scalar>>(_ tensors: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
-        step({ body in for tensor in tensors { body(tensor) } }, optimizer: &optimizer)
+        step({ body, _ in for tensor in tensors { body(tensor) } }, optimizer: &optimizer)
+    }
+
+    /// One training step on the function's tensors and index tensors; see ``step(_:_:optimizer:)``.
+    @discardableResult
+    @_specialize(where Scalar == Float, Opt == AdamW<Float>)
+    @_specialize(where Scalar == Float, Opt == Adam<Float>)
+    public func step<Opt: Optimizer<Scalar>>(
+        _ tensors: [Tensor<Scalar>], indices: [IndexTensor], optimizer: inout Opt
+    ) -> Tensor<Scalar> {
+        step({ body, indexBody in
+            for tensor in tensors { body(tensor) }
+            for index in indices { indexBody(index) }
+        }, optimizer: &optimizer)
     }
 
     /// One training step on `inputs` followed by `targets`, as one array of them would be passed
     /// (without making that array): a ``Trainer``'s step on a batch of several fields.
     @discardableResult
     func step<Opt: Optimizer<Scalar>>(_ inputs: [Tensor<Scalar>], then targets: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
-        step({ body in
+        step({ body, _ in
             for tensor in inputs { body(tensor) }
             for tensor in targets { body(tensor) }
         }, optimizer: &optimizer)
@@ -237,9 +283,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// The eager gradient, with layers in training mode.
     private func valueWithGradient(_ inputs: Inputs) -> (Tensor<Scalar>, Gradients<Scalar>) {
-        var tensors: [Tensor<Scalar>] = []
-        inputs { tensors.append($0) }
-        return withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(tensors) } }
+        var (tensors, indices): ([Tensor<Scalar>], [IndexTensor]) = ([], [])
+        inputs({ tensors.append($0) }, { indices.append($0) })
+        return withLayerMode(.training) { Nabla.valueWithGradient(of: parameters) { function(tensors, indices) } }
     }
 
     /// The eager step: the gradient, clipped if asked, then the update.
@@ -271,13 +317,21 @@ public final class TracedGradient<Scalar: TensorScalar> {
             if count < slots.capacity {
                 slots.pointers[count] = tensor.base
                 slots.sizes[count] = tensor.count
-                slots.origins?[count] = Program.Origin(storage: tensor.storage.elements, offset: tensor.offset)
+                slots.origins?[count] = Program.Origin(storage: UnsafeMutableRawPointer(tensor.storage.elements), offset: tensor.offset)
+            }
+            count += 1
+        }
+        let writeIndices = { (indices: IndexTensor, slots: Slots, count: inout Int) in
+            if count < slots.capacity {
+                slots.pointers[count] = indices.base.operand()
+                slots.sizes[count] = indices.count
+                slots.origins?[count] = Program.Origin(storage: indices.firstStorageByte, offset: indices.offset)
             }
             count += 1
         }
         let into: Slots = (slots, sizes, capacity, origins)
         var count = 0
-        inputs { write($0, into, &count) }
+        inputs({ write($0, into, &count) }, { writeIndices($0, into, &count) })
         for p in parameters {
             p.parameter.wrappedValue.makeUnique()
             write(p.parameter.wrappedValue, into, &count)
@@ -316,12 +370,15 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// now, and this kind of update.
     private func fits(_ trace: Trace, _ inputs: Inputs, optimizer: ObjectIdentifier?) -> Bool {
         guard trace.optimizer == optimizer, trace.clipping == clipping(updating: optimizer) else { return false }
-        var (count, same) = (0, true)
-        inputs { tensor in
+        var (count, indexCount, same) = (0, 0, true)
+        inputs({ tensor in
             same = same && count < trace.inputShapes.count && trace.inputShapes[count] == tensor.shape
             count += 1
-        }
-        guard same, count == trace.inputShapes.count else { return false }
+        }, { indices in
+            same = same && indexCount < trace.indexShapes.count && trace.indexShapes[indexCount] == indices.shape
+            indexCount += 1
+        })
+        guard same, count == trace.inputShapes.count, indexCount == trace.indexShapes.count else { return false }
         return zip(trace.parameterShapes, parameters).allSatisfy { $0 == $1.parameter.wrappedValue.shape }
     }
 
@@ -350,7 +407,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         // The program knows slots by their storage's address, and holds none of them while it
         // records, so that an update finds its parameter unshared and writes it in place.
         var slotCount = parameters.count + states.count
-        inputs { _ in slotCount += 1 }
+        inputs({ _ in slotCount += 1 }, { _ in slotCount += 1 })
         state { _ in slotCount += 1 }
         let slots = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(capacity: slotCount)
         let sizes = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
@@ -359,9 +416,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let filled = fill(slots, sizes: sizes, capacity: slotCount, inputs, state: state, origins: origins)
         let program = Program<Scalar>(slots: UnsafeBufferPointer(start: origins, count: filled.count))
         let (value, gradients) = program.record(record)
-        var inputShapes: [[Int]] = []
-        inputs { inputShapes.append($0.shape) }
-        let trace = Trace(program: program, inputShapes: inputShapes,
+        var (inputShapes, indexShapes): ([[Int]], [[Int]]) = ([], [])
+        inputs({ inputShapes.append($0.shape) }, { indexShapes.append($0.shape) })
+        let trace = Trace(program: program, inputShapes: inputShapes, indexShapes: indexShapes,
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
                           optimizer: optimizer, optimizerInstance: filled.storage,
                           clipping: clipping(updating: optimizer),
