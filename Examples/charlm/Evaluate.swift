@@ -52,8 +52,8 @@ func consecutiveBlockLoss(_ model: CharacterModel, tokens: [Int], contextLength:
         for first in stride(from: 0, to: blocks, by: 64) {
             let rows = min(64, blocks - first)
             let start = first * contextLength, length = rows * contextLength
-            let x = Tensor<Float>(indices: Array(tokens[start ..< start + length]), shape: [rows, contextLength])
-            let y = Tensor<Float>(indices: Array(tokens[start + 1 ..< start + length + 1]), shape: [rows, contextLength])
+            let x = IndexTensor(Array(tokens[start ..< start + length]), shape: [rows, contextLength])
+            let y = IndexTensor(Array(tokens[start + 1 ..< start + length + 1]), shape: [rows, contextLength])
             total += Double(SoftmaxCrossEntropyLoss<Float>()(model(x), y).scalar) * Double(length)
         }
     }

@@ -1,10 +1,18 @@
 import Nabla
 
-/// A character model of any architecture, as one layer from ids to logits: [B, T] ids →
-/// [B, T, vocabulary] logits for the Shakespeare models (a prediction at every position), [B,
-/// context] → [B, vocabulary] for the names models (one prediction from a context window).
-struct CharacterModel: Layer {
-    let network: any Layer<Float>
+/// A network from character ids to logits.
+protocol CharacterNetwork: Module where Scalar == Float {
+    func callAsFunction(_ ids: IndexTensor) -> Tensor<Float>
+}
+
+extension GPT: CharacterNetwork where Scalar == Float {}
+
+/// A character model of any architecture, from ids to logits: [B, T] ids → [B, T, vocabulary]
+/// logits for the Shakespeare models (a prediction at every position), [B, context] →
+/// [B, vocabulary] for the names models (one prediction from a context window).
+struct CharacterModel: Module {
+    typealias Scalar = Float
+    let network: any CharacterNetwork
     /// Whether the model predicts at every position (a sequence model) or once per context.
     let predictsEveryPosition: Bool
 
@@ -13,9 +21,9 @@ struct CharacterModel: Layer {
     var parameters: [NamedParameter<Float>] { network.parameters }
     var states: [NamedState<Float>] { network.states }
 
-    func callAsFunction(_ ids: Tensor<Float>) -> Tensor<Float> { network(ids) }
+    func callAsFunction(_ ids: IndexTensor) -> Tensor<Float> { network(ids) }
 
-    init(network: any Layer<Float>, predictsEveryPosition: Bool) {
+    init(network: any CharacterNetwork, predictsEveryPosition: Bool) {
         (self.network, self.predictsEveryPosition) = (network, predictsEveryPosition)
     }
 
@@ -34,8 +42,7 @@ struct CharacterModel: Layer {
             // N(0, (5/3)²/fan-in), so that its units start out of saturation, and the logits'
             // weights scaled by 0.01, so that the first predictions are nearly uniform (part 2
             // drew every parameter from N(0, 1): its dev loss then varies from 2.17 to 2.19 by seed).
-            network = Sequential<Float> {
-                Embedding(count: vocabularySize, dimension: embedding, using: &rng)
+            network = EmbeddedNetwork(Embedding(count: vocabularySize, dimension: embedding, using: &rng)) {
                 Flatten()
                 Dense(inputSize: contextLength * embedding, outputSize: hidden, weightInitializer: .kaimingNormal(gain: 5 / 3),
                       biasInitializer: .normal(standardDeviation: 0.01), using: &rng)
@@ -48,8 +55,7 @@ struct CharacterModel: Layer {
             // makemore part 5: weights N(0, 1/fan-in), no bias before batch norm, the last layer's
             // weights scaled by 0.1 so that the first predictions are nearly uniform.
             check(contextLength == 8, "the WaveNet fuses pairs three times: it needs a context of 8, not \(contextLength)")
-            network = Sequential<Float> {
-                Embedding(count: vocabularySize, dimension: embedding, using: &rng)
+            network = EmbeddedNetwork(Embedding(count: vocabularySize, dimension: embedding, using: &rng)) {
                 for level in 0..<3 {
                     FlattenConsecutive(2)
                     Dense(inputSize: (level == 0 ? embedding : hidden) * 2, outputSize: hidden, bias: false,
@@ -63,6 +69,18 @@ struct CharacterModel: Layer {
             predictsEveryPosition = false
         }
     }
+}
+
+/// An embedding of ids, then layers: makemore's networks.
+struct EmbeddedNetwork: CharacterNetwork {
+    var embedding: Embedding<Float>
+    var layers: Sequential<Float>
+
+    init(_ embedding: Embedding<Float>, @LayerBuilder<Float> layers: () -> [any Layer<Float>]) {
+        (self.embedding, self.layers) = (embedding, Sequential(layers: layers()))
+    }
+
+    func callAsFunction(_ ids: IndexTensor) -> Tensor<Float> { layers(embedding(ids)) }
 }
 
 /// makemore's `FlattenConsecutive`: [B, T, C] → [B, T/n, C·n], n neighbouring positions side by
@@ -79,7 +97,7 @@ struct FlattenConsecutive: Layer {
 }
 
 /// A character LSTM: an embedding, a stacked ``LSTM``, and logits at every position.
-struct CharacterLSTM: Layer {
+struct CharacterLSTM: CharacterNetwork {
     var embedding: Embedding<Float>
     var lstm: LSTM<Float>
     var head: Dense<Float>
@@ -91,5 +109,5 @@ struct CharacterLSTM: Layer {
                      biasInitializer: .pytorchUniform, using: &rng)
     }
 
-    func callAsFunction(_ ids: Tensor<Float>) -> Tensor<Float> { head(lstm(embedding(ids))) }
+    func callAsFunction(_ ids: IndexTensor) -> Tensor<Float> { head(lstm(embedding(ids))) }
 }

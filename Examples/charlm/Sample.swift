@@ -60,11 +60,11 @@ func generate(_ model: CharacterModel, vocabulary: CharacterVocabulary, contextL
             let logits: [Float]
             if model.predictsEveryPosition {
                 let window = Array(ids.suffix(contextLength))
-                let all = model(Tensor(indices: window, shape: [1, window.count])).scalars
+                let all = model(IndexTensor(window, shape: [1, window.count])).scalars
                 logits = Array(all.suffix(vocabulary.count))
             } else {
                 let window = Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength))
-                logits = model(Tensor(indices: window, shape: [1, contextLength])).scalars
+                logits = model(IndexTensor(window, shape: [1, contextLength])).scalars
             }
             let next = sampleIndex(logits, temperature: temperature, topK: topK, using: &rng)
             if !model.predictsEveryPosition && next == 0 {

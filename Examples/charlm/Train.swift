@@ -64,7 +64,7 @@ struct Train: AsyncParsableCommand {
               + "vocabulary \(data.vocabulary.count), context \(settings.contextLength), batch \(settings.batchSize), "
               + "\(settings.iterations) iterations")
 
-        let stepper = TracedGradient(of: model) { model, x, y in SoftmaxCrossEntropyLoss()(model(x), y) }
+        let stepper = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
         switch settings.recipe {
         case .adamW(_, let beta2, let weightDecay, let clipNorm):
             stepper.clipping = .globalNorm(clipNorm)
@@ -89,7 +89,7 @@ struct Train: AsyncParsableCommand {
     func train<Opt: Optimizer<Float>>(_ model: CharacterModel, _ stepper: TracedGradient<Float>, _ optimizer: inout Opt,
                                       _ settings: RunConfiguration, _ data: TrainingData, path: String) throws {
         var (batches, estimates) = (SeededGenerator(seed: seed &+ 2), SeededGenerator(seed: seed &+ 3))
-        var (x, y, indices) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]), [Int]())
+        var (x, y, indices) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]), [Int]())
         var best = Double.infinity
         var progress = ProgressBar(total: settings.iterations)
         let start = Date()
@@ -108,7 +108,7 @@ struct Train: AsyncParsableCommand {
             if iteration == settings.iterations { break }
             optimizer.learningRate = settings.recipe.rate(at: iteration)
             data.trainingBatch(settings.batchSize, using: &batches, indices: &indices, inputs: &x, targets: &y)
-            stepper.step(x, y, optimizer: &optimizer)
+            stepper.step(indices: x, y, optimizer: &optimizer)
             progress.advance(to: iteration + 1)
         }
         if let reason = stepper.eagerReason { printError("note: steps ran eagerly: \(reason)") }

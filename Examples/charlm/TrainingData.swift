@@ -4,7 +4,7 @@ import NablaData
 /// A run's data: batches to train on and a loss estimate on each split.
 enum TrainingData {
     case shakespeare(vocabulary: CharacterVocabulary, training: TokenBlocks, validation: TokenBlocks)
-    case names(vocabulary: CharacterVocabulary, training: TensorDataset<Float>, development: TensorDataset<Float>)
+    case names(vocabulary: CharacterVocabulary, training: NameExamples, development: NameExamples)
 
     /// Reads the corpus of `configuration` from `path` (or where `findTextFile` looks).
     static func load(_ configuration: RunConfiguration, path: String?) throws -> TrainingData {
@@ -24,7 +24,7 @@ enum TrainingData {
             // makemore's split: shuffled (its lectures seed 42), 80% train, 10% dev, 10% test.
             let (training, development, _) = try NameExamples.splits(words: words, contextLength: configuration.contextLength, seed: 42)
             guard training.count > 0, development.count > 0 else { throw DataError(file: file, "has too few words for an 80/10/10 split") }
-            return .names(vocabulary: training.vocabulary, training: training.dataset(), development: development.dataset())
+            return .names(vocabulary: training.vocabulary, training: training, development: development)
         }
     }
 
@@ -37,14 +37,14 @@ enum TrainingData {
     /// Fills a training batch in place; `indices` is scratch for the names' random picks, reused
     /// from step to step.
     func trainingBatch(_ size: Int, using rng: inout SeededGenerator, indices: inout [Int],
-                       inputs: inout Tensor<Float>, targets: inout Tensor<Float>) {
+                       inputs: inout IndexTensor, targets: inout IndexTensor) {
         switch self {
         case .shakespeare(_, let training, _):
             training.batch(size, using: &rng, inputs: &inputs, targets: &targets)
         case .names(_, let training, _):
             if indices.count != size { indices = Array(repeating: 0, count: size) }
             for i in 0..<size { indices[i] = rng.nextInt(below: training.count) }
-            training.batch(indices[...], inputs: &inputs, targets: &targets)
+            training.batch(indices, inputs: &inputs, targets: &targets)
         }
     }
 
@@ -56,7 +56,7 @@ enum TrainingData {
         switch self {
         case .shakespeare(_, let training, let validation):
             func estimate(_ split: TokenBlocks) -> Double {
-                var (x, y) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+                var (x, y) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]))
                 var total = 0.0
                 for _ in 0..<batches {
                     split.batch(batchSize, using: &rng, inputs: &x, targets: &y)
@@ -66,12 +66,15 @@ enum TrainingData {
             }
             return withLayerMode(.inference) { (estimate(training), estimate(validation)) }
         case .names(_, let training, let development):
-            func mean(_ split: TensorDataset<Float>) -> Double {
-                var total = 0.0
-                split.forEachBatch(of: 4096) { x, y, _ in total += Double(loss(model(x), y).scalar) * Double(y.count) }
+            func mean(_ split: NameExamples) -> Double {
+                var (x, y, total) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]), 0.0)
+                for start in stride(from: 0, to: split.count, by: 4096) {
+                    split.batch(start ..< min(start + 4096, split.count), inputs: &x, targets: &y)
+                    total += Double(loss(model(x), y).scalar) * Double(y.count)
+                }
                 return total / Double(split.count)
             }
-            return (mean(training), mean(development))
+            return withLayerMode(.inference) { (mean(training), mean(development)) }
         }
     }
 }

@@ -19,19 +19,19 @@ enum GPTBenchmark {
             var rng = SeededGenerator(seed: 1)
             let model = GPT<Float>(configuration, using: &rng)
             var optimizer = AdamW<Float>(learningRate: 1e-3, beta2: 0.99, weightDecay: 0.1, decays: AdamW<Float>.decaysMatrices)
-            let step = TracedGradient(of: model) { model, x, y in SoftmaxCrossEntropyLoss()(model(x), y) }
+            let step = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
             step.clipping = .globalNorm(1)
             let shape = [batchSize, configuration.contextLength]
-            var (x, y) = (Tensor<Float>(zeros: shape), Tensor<Float>(zeros: shape))
+            var (x, y) = (IndexTensor(shape: shape), IndexTensor(shape: shape))
             func fill() {
-                x.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Float(rng.next() % 65) } }
-                y.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Float(rng.next() % 65) } }
+                x.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Int32(rng.next() % 65) } }
+                y.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Int32(rng.next() % 65) } }
             }
-            for _ in 0..<5 { fill(); _ = step.step(x, y, optimizer: &optimizer) }
+            for _ in 0..<5 { fill(); _ = step.step(indices: x, y, optimizer: &optimizer) }
             var (best, allocations) = (Double.infinity, 0.0)
             for _ in 0..<3 {
                 let (before, start) = (nabla_allocation_count(), DispatchTime.now().uptimeNanoseconds)
-                for _ in 0..<steps { fill(); _ = step.step(x, y, optimizer: &optimizer) }
+                for _ in 0..<steps { fill(); _ = step.step(indices: x, y, optimizer: &optimizer) }
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(steps))
                 allocations = Double(nabla_allocation_count() - before) / Double(steps)
             }
@@ -120,8 +120,8 @@ enum GPTBenchmark {
 
         var sampleRNG = SeededGenerator(seed: 3)
         let model = GPT<Float>(configuration, using: &sampleRNG)
-        let window = Tensor<Float>(indices: (0..<configuration.contextLength).map { $0 % configuration.vocabularySize },
-                                   shape: [1, configuration.contextLength])
+        let window = IndexTensor((0..<configuration.contextLength).map { $0 % configuration.vocabularySize },
+                                 shape: [1, configuration.contextLength])
         let perCharacter = withLayerMode(.inference) { Benchmark.time(50) { _ = model(window) } }
         report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s", "sampling: a 64-character window's forward, one thread")
     }

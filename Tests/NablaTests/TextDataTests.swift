@@ -56,7 +56,7 @@ func scratchFile(_ bytes: [UInt8], name: String = "text.txt") throws -> String {
     @Test func blocksAreConsecutiveAndTargetsShiftedByOne() throws {
         let blocks = try TokenBlocks(tokens: Array(0..<100), contextLength: 8)
         var rng = SeededGenerator(seed: 1)
-        var (x, y) = (Tensor<Float>(zeros: [0]), Tensor<Float>(zeros: [0]))
+        var (x, y) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]))
         blocks.batch(5, using: &rng, inputs: &x, targets: &y)
         #expect(x.shape == [5, 8] && y.shape == [5, 8])
         let (xs, ys) = (x.scalars, y.scalars)

@@ -149,7 +149,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     /// let step = TracedGradient(of: gpt, withIndices: { gpt, _, ids in
     ///     SoftmaxCrossEntropyLoss()(gpt(ids[0]), ids[1])
     /// })
-    /// step.step([], indices: [batch.inputs, batch.targets], optimizer: &adamW)
+    /// step.step(indices: x, y, optimizer: &adamW)      // x, y refilled in place each step
     /// ```
     public init<Model: Module>(
         of model: Model, withIndices function: @escaping (Model, [Tensor<Scalar>], [IndexTensor]) -> Tensor<Scalar>
@@ -226,6 +226,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Double, Opt == Adam<Double>)
     public func step<Opt: Optimizer<Scalar>>(_ tensors: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
         step({ body, _ in for tensor in tensors { body(tensor) } }, optimizer: &optimizer)
+    }
+
+    /// One training step on two index tensors (token ids and their next tokens) — as
+    /// ``step(_:indices:optimizer:)`` with no tensors and `[input, target]`, without making
+    /// that array.
+    @discardableResult
+    @_specialize(where Scalar == Float, Opt == AdamW<Float>)
+    @_specialize(where Scalar == Float, Opt == SGD<Float>)
+    public func step<Opt: Optimizer<Scalar>>(indices input: IndexTensor, _ target: IndexTensor, optimizer: inout Opt) -> Tensor<Scalar> {
+        step({ _, body in body(input); body(target) }, optimizer: &optimizer)
     }
 
     /// One training step on the function's tensors and index tensors; see ``step(_:_:optimizer:)``.

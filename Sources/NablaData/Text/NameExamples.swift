@@ -35,7 +35,27 @@ public struct NameExamples: Sendable {
     /// How many examples.
     public var count: Int { nextCharacters.count }
 
-    /// The examples as tensors of ids: inputs [count, contextLength], targets [count].
+    /// Fills `inputs` ([examples, contextLength]) and `targets` ([examples]) with the examples at
+    /// `examples`, in place when they have those shapes already.
+    public func batch(_ examples: some Collection<Int>, inputs: inout IndexTensor, targets: inout IndexTensor) {
+        if inputs.shape != [examples.count, contextLength] { inputs = IndexTensor(shape: [examples.count, contextLength]) }
+        if targets.shape != [examples.count] { targets = IndexTensor(shape: [examples.count]) }
+        let length = contextLength
+        contexts.withUnsafeBufferPointer { contexts in
+            inputs.withUnsafeMutableBufferPointer { x in
+                targets.withUnsafeMutableBufferPointer { y in
+                    for (row, example) in examples.enumerated() {
+                        check(example >= 0 && example < nextCharacters.count, "NameExamples.batch: no example \(example) of \(nextCharacters.count)")
+                        (x.baseAddress! + row * length).update(from: contexts.baseAddress! + example * length, count: length)
+                        y[row] = nextCharacters[example]
+                    }
+                }
+            }
+        }
+    }
+
+    /// The examples as tensors of ids held as scalars (a ``Dataset`` for a ``Trainer``): inputs
+    /// [count, contextLength], targets [count].
     public func dataset<Scalar: TensorScalar>(as _: Scalar.Type = Scalar.self) -> TensorDataset<Scalar> {
         TensorDataset(inputs: Tensor(contexts.map { Scalar($0) }, shape: [count, contextLength]),
                       targets: Tensor(nextCharacters.map { Scalar($0) }, shape: [count]))

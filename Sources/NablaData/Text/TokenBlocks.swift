@@ -38,11 +38,10 @@ public struct TokenBlocks: Sendable {
 
     /// Fills `inputs` and `targets` ([batchSize, contextLength], made so if they are not) with
     /// `batchSize` blocks at offsets drawn from `rng`, in place: a recorded step reads them there.
-    public func batch<Scalar: TensorScalar>(_ batchSize: Int, using rng: inout SeededGenerator,
-                                            inputs: inout Tensor<Scalar>, targets: inout Tensor<Scalar>) {
+    public func batch(_ batchSize: Int, using rng: inout SeededGenerator, inputs: inout IndexTensor, targets: inout IndexTensor) {
         let shape = [batchSize, contextLength]
-        if inputs.shape != shape { inputs = Tensor(zeros: shape) }
-        if targets.shape != shape { targets = Tensor(zeros: shape) }
+        if inputs.shape != shape { inputs = IndexTensor(shape: shape) }
+        if targets.shape != shape { targets = IndexTensor(shape: shape) }
         // Each block's start drawn as it is written: nothing allocated per batch.
         let (count, length) = (startCount, contextLength)
         tokens.withUnsafeBufferPointer { tokens in
@@ -50,10 +49,8 @@ public struct TokenBlocks: Sendable {
                 targets.withUnsafeMutableBufferPointer { y in
                     for row in 0..<batchSize {
                         let start = rng.nextInt(below: count)
-                        for t in 0..<length {
-                            x[row * length + t] = Scalar(tokens[start + t])
-                            y[row * length + t] = Scalar(tokens[start + t + 1])
-                        }
+                        (x.baseAddress! + row * length).update(from: tokens.baseAddress! + start, count: length)
+                        (y.baseAddress! + row * length).update(from: tokens.baseAddress! + start + 1, count: length)
                     }
                 }
             }
