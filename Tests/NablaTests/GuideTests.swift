@@ -187,6 +187,24 @@ func lerp<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ t: Tensor<Scalar>)
     return Lerp(count: a.count)([a, b, t], shape: a.shape)
 }
 
+/// Docs/WritingAnOpWithSeveralInputs.md's op that reads indices, as written there.
+struct PickColumn<Scalar: TensorScalar>: TensorOperation {
+    let rows, columns: Int
+    func forward(_ buffers: OperationBuffers<Scalar>) {
+        let (x, column, y) = (buffers.input(0), buffers.indices(1), buffers.output)
+        for i in 0..<rows {
+            guard column[i] >= 0 && Int(column[i]) < columns else { fatalError("PickColumn: index \(column[i]) is not in 0..<\(columns)") }
+            y[i] = x[i * columns + Int(column[i])]
+        }
+    }
+    func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
+        // The same picks, read the other way: g[i] at column[i] of row i.
+        let identity = Tensor<Scalar>((0..<(columns * columns)).map { $0 % (columns + 1) == 0 ? 1 : 0 }, shape: [columns, columns])
+        let picked = identity.gathering(call.indices[0])   // [rows, columns]: row i one-hot at column[i]
+        return [picked * g.reshaped(to: [rows, 1])]
+    }
+}
+
 /// The guide's module with two inputs.
 struct Cell: Module {
     typealias Scalar = Double
@@ -208,6 +226,17 @@ struct Cell: Module {
         #expect(lerp(Tensor<Double>([0, 10]), Tensor([10, 20]), Tensor([0.5, 0.25])).scalars == [5, 12.5])
     }
 
+    @Test func theGuidesIndexOpPicksAndIsChecked() {
+        let x = Tensor<Double>([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        let y = PickColumn<Double>(rows: 2, columns: 3)([x], indices: [IndexTensor([2, 0])], shape: [2])
+        #expect(y.scalars == [3, 4])
+        let columns = IndexTensor([1, 2, 2, 0])
+        let pick = { (x: Tensor<Double>) in PickColumn<Double>(rows: 4, columns: 3)([x], indices: [columns], shape: [4]) }
+        #expect(checkGradients(at: [random([4, 3], seed: 6)]) { pick($0[0]) * $0[0].sum() }.passed)
+        #expect(gradient(at: x) { PickColumn<Double>(rows: 2, columns: 3)([$0], indices: [IndexTensor([2, 0])], shape: [2]).sum() }.scalars
+                == [0, 0, 1, 1, 0, 0])
+    }
+
     @Test func theGuidesCellTrainsThroughAStepWithSeveralTensors() {
         var rng = SeededGenerator(seed: 2)
         let cell = Cell(input: Dense(inputSize: 3, outputSize: 4, using: &rng), hidden: Dense(inputSize: 4, outputSize: 4, using: &rng))
@@ -226,7 +255,7 @@ struct Cell: Module {
     @Test func theGuidesPiecesHaveTheirShapesAndTheModelLearns() {
         var rng = SeededGenerator(seed: 1)
         let embed = Embedding<Float>(count: 65, dimension: 32, using: &rng)
-        let ids = Tensor<Float>(indices: [18, 47, 56, 57], shape: [1, 4])
+        let ids = IndexTensor([18, 47, 56, 57], shape: [1, 4])
         #expect(embed(ids).shape == [1, 4, 32])
 
         let x = Tensor<Float>(randomNormal: [2, 8, 32], using: &rng)
@@ -245,20 +274,20 @@ struct Cell: Module {
 
         let gpt = GPT<Float>(GPTConfiguration(vocabularySize: 65, contextLength: 8, layers: 2, heads: 4, width: 32),
                              using: &rng)
-        let step = TracedGradient(of: gpt) { model, x, y in SoftmaxCrossEntropyLoss()(model(x), y) }
+        let step = TracedGradient(of: gpt, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
         step.clipping = .globalNorm(1)
         var adamW = AdamW<Float>(beta2: 0.99, weightDecay: 0.1, decays: AdamW<Float>.decaysMatrices)
         let schedule = WarmupCosineSchedule(peak: 1e-3, floor: 1e-4, warmupIterations: 100, decayIterations: 2000)
         // A text of one repeated phrase: after a few hundred steps the model predicts it.
         let text = Array(repeating: Array("to be or not ".unicodeScalars.map { Int($0.value) % 65 }), count: 40).flatMap { $0 }
-        var (inputs, targets) = (Tensor<Float>(zeros: [4, 8]), Tensor<Float>(zeros: [4, 8]))
+        var (inputs, targets) = (IndexTensor(shape: [4, 8]), IndexTensor(shape: [4, 8]))
         var losses: [Float] = []
         for iteration in 0..<300 {
             let starts = (0..<4).map { _ in rng.nextInt(below: text.count - 8) }
-            inputs = Tensor(indices: starts.flatMap { text[$0 ..< $0 + 8] }, shape: [4, 8])
-            targets = Tensor(indices: starts.flatMap { text[$0 + 1 ..< $0 + 9] }, shape: [4, 8])
+            inputs = IndexTensor(starts.flatMap { text[$0 ..< $0 + 8] }, shape: [4, 8])
+            targets = IndexTensor(starts.flatMap { text[$0 + 1 ..< $0 + 9] }, shape: [4, 8])
             adamW.learningRate = Float(schedule(iteration))
-            losses.append(step.step(inputs, targets, optimizer: &adamW).scalar)
+            losses.append(step.step(indices: inputs, targets, optimizer: &adamW).scalar)
         }
         #expect(step.eagerReason == nil)
         #expect(losses[0] > 4 && losses.suffix(10).allSatisfy { $0 < 1 }, "\(losses.prefix(3)) … \(losses.suffix(3))")
