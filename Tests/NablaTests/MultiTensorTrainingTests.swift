@@ -94,6 +94,55 @@ func gatedExamples(count: Int, seed: UInt64) -> TensorTupleDataset<Double> {
         #expect(model.parameterValues == reference.parameterValues)
     }
 
+    /// A trainer of a cost over index fields — a small GPT on blocks of ids and their next ids,
+    /// weighted by a tensor field — against a hand-written eager loop: the same costs and
+    /// parameters, to the bit, and steps that allocate nothing once recorded.
+    @Test func aTrainerOnIndexFieldsMatchesAHandWrittenLoop() throws {
+        func gpt() -> GPT<Float> {
+            var rng = SeededGenerator(seed: 4)
+            return GPT(GPTConfiguration(vocabularySize: 9, contextLength: 5, layers: 1, heads: 2, width: 8), using: &rng)
+        }
+        var rng = SeededGenerator(seed: 5)
+        let text = (0..<60).map { _ in rng.nextInt(below: 9) }
+        let ids = IndexTensor((0..<12).flatMap { text[($0 * 4) ..< ($0 * 4 + 5)] }, shape: [12, 5])
+        let next = IndexTensor((0..<12).flatMap { text[($0 * 4 + 1) ..< ($0 * 4 + 6)] }, shape: [12, 5])
+        let weights = Tensor<Float>((0..<12).map { Float($0 % 3 + 1) }, shape: [12])
+        let data = TensorTupleDataset(inputs: [weights], indexInputs: [ids], indexTargets: [next])
+        #expect(data.count == 12 && data.fieldCounts == (1, 0) && data.indexFieldCounts == (1, 1))
+        let cost = { (model: GPT<Float>, batch: DatasetBatch<Float>) in
+            SoftmaxCrossEntropyLoss<Float>()(model(batch.indexInputs[0]), batch.indexTargets[0]) * batch.inputs[0].mean()
+        }
+        let model = gpt()
+        var reference = gpt()
+        let trainer = Trainer(model: model, optimizer: AdamW<Float>(learningRate: 0.01, weightDecay: 0.1), batchSize: 3, order: .fixed, cost: cost)
+        var counts: [Int] = []
+        counts.reserveCapacity(8)
+        trainer.progress = { _, _ in counts.append(nabla_thread_allocation_count()) }
+        let history = try trainer.fit(data, epochs: 2, monitoring: [("training", data)])
+
+        var optimizer = AdamW<Float>(learningRate: 0.01, weightDecay: 0.1)
+        var batch = DatasetBatch<Float>()
+        for epoch in 0..<2 {
+            var total = 0.0
+            for start in stride(from: 0, to: 12, by: 3) {
+                data.batch(Array(start ..< start + 3)[...], into: &batch)
+                #expect(batch.indexInputs[0].shape == [3, 5] && batch.count == 3)
+                let (value, gradients) = withLayerMode(.training) { valueWithGradient(at: reference) { cost($0, batch) } }
+                optimizer.update(&reference, along: gradients)
+                total += Double(value.scalar) * 3
+            }
+            #expect(history[epoch].trainingCost == total / 12)
+        }
+        #expect(model.parameterValues == reference.parameterValues)
+        let direct = withLayerMode(.inference) { cost(reference, DatasetBatch(inputs: [weights], indexInputs: [ids], indexTargets: [next])) }
+        #expect(abs(history[1].evaluations["training"]!.cost - Double(direct.scalar)) < 1e-5)
+        if isOptimizedBuild {
+            #expect(counts.count == 8)
+            // Four steps an epoch, the first recorded; the evaluation between epochs allocates.
+            #expect(Set(counts[1...3]).count == 1 && Set(counts[4...7]).count == 1, "allocations after each step: \(counts)")
+        }
+    }
+
     /// Once a step has been recorded, a trainer's steps allocate nothing, whether it was made
     /// with a layer and a loss or with a cost function of several fields.
     @Test func aTrainersReplayedStepsAllocateNothing() throws {
@@ -121,7 +170,7 @@ func gatedExamples(count: Int, seed: UInt64) -> TensorTupleDataset<Double> {
             _ = try? trainer.fit(gatedExamples(count: 8, seed: 1), epochs: 1)
         })
         #expect(String(decoding: layerError.standardErrorContent, as: UTF8.self).contains(
-            "fit: the training set's examples have 2 inputs and 2 targets; a trainer of a layer and a loss takes one of each"))
+            "fit: the training set's examples have 2 inputs and 2 targets; a trainer of a layer and a loss takes one tensor of each"))
         let shapeError = try #require(await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = TensorTupleDataset(inputs: [Tensor<Double>(zeros: [4, 2])], targets: [Tensor<Double>(zeros: [3])])
         })

@@ -1,9 +1,10 @@
 /// Examples for training or evaluation made of several tensors each — inputs, then targets:
-/// token ids and a mask, a source sentence and its translation — every field of one shape across
-/// examples, read a batch at a time.
+/// features and a mask, a source sentence and its translation — and of index tensors (token ids,
+/// class labels), every field of one shape across examples, read a batch at a time.
 ///
 /// ``Dataset`` is the common case, one input and one target; ``TensorTupleDataset`` holds any
-/// number of fields as tensors. A ``Trainer`` made with a cost function trains on either.
+/// number of fields as tensors and index tensors. A ``Trainer`` made with a cost function trains
+/// on either.
 public protocol MultiTensorDataset<Scalar> {
     /// The scalar type of the batches.
     associatedtype Scalar: TensorScalar
@@ -18,6 +19,53 @@ public protocol MultiTensorDataset<Scalar> {
     /// ([batch, field shape…]). Arrays that already hold tensors of the batch's shapes are
     /// refilled in place, so that a training loop allocates nothing per batch.
     func batch(_ indices: ArraySlice<Int>, inputs: inout [Tensor<Scalar>], targets: inout [Tensor<Scalar>])
+
+    /// How many index tensors an example's inputs have besides its tensors, and its targets;
+    /// none unless the set has them.
+    var indexFieldCounts: (inputs: Int, targets: Int) { get }
+
+    /// Writes the index fields of the examples at `indices` into `inputs` and `targets`, refilled
+    /// in place as ``batch(_:inputs:targets:)-(_,[Tensor<Scalar>],_)`` does.
+    func batch(_ indices: ArraySlice<Int>, indexInputs inputs: inout [IndexTensor], indexTargets targets: inout [IndexTensor])
+}
+
+extension MultiTensorDataset {
+    /// No index fields.
+    public var indexFieldCounts: (inputs: Int, targets: Int) { (0, 0) }
+
+    /// No index fields: the arrays are emptied.
+    public func batch(_ indices: ArraySlice<Int>, indexInputs inputs: inout [IndexTensor], indexTargets targets: inout [IndexTensor]) {
+        if !inputs.isEmpty { inputs = [] }
+        if !targets.isEmpty { targets = [] }
+    }
+
+    /// Writes every field of the examples at `indices` into `batch`, refilled in place.
+    public func batch(_ indices: ArraySlice<Int>, into batch: inout DatasetBatch<Scalar>) {
+        self.batch(indices, inputs: &batch.inputs, targets: &batch.targets)
+        self.batch(indices, indexInputs: &batch.indexInputs, indexTargets: &batch.indexTargets)
+    }
+}
+
+/// A batch of every field of a ``MultiTensorDataset``: its tensors and its index tensors, inputs
+/// and targets, each [batch, field shape…].
+public struct DatasetBatch<Scalar: TensorScalar> {
+    /// The input tensors.
+    public var inputs: [Tensor<Scalar>]
+    /// The target tensors.
+    public var targets: [Tensor<Scalar>]
+    /// The input index tensors (token ids, say).
+    public var indexInputs: [IndexTensor]
+    /// The target index tensors (class labels, next tokens).
+    public var indexTargets: [IndexTensor]
+
+    /// A batch of these fields.
+    public init(inputs: [Tensor<Scalar>] = [], targets: [Tensor<Scalar>] = [],
+                indexInputs: [IndexTensor] = [], indexTargets: [IndexTensor] = []) {
+        (self.inputs, self.targets, self.indexInputs, self.indexTargets) = (inputs, targets, indexInputs, indexTargets)
+    }
+
+    /// How many examples it holds: the first dimension of its first field.
+    public var count: Int { (inputs.first?.shape ?? indexInputs.first?.shape ?? targets.first?.shape ?? indexTargets.first?.shape)?.first ?? 0 }
 }
 
 /// Examples for training or evaluation: an input and a target each, every input of one shape
@@ -49,18 +97,24 @@ extension Dataset {
 }
 
 extension MultiTensorDataset {
-    /// Calls `body` with each batch of up to `batchSize` examples in order — its inputs, its
-    /// targets and its first example's index — refilling the same tensors, in inference mode.
-    public func forEachBatch(of batchSize: Int, _ body: (_ inputs: [Tensor<Scalar>], _ targets: [Tensor<Scalar>], _ first: Int) -> Void) {
+    /// Calls `body` with each batch of up to `batchSize` examples in order — all its fields, and
+    /// its first example's index — refilling the same tensors, in inference mode.
+    public func forEachBatch(of batchSize: Int, _ body: (_ batch: DatasetBatch<Scalar>, _ first: Int) -> Void) {
         check(batchSize > 0, "forEachBatch: batch size \(batchSize) must be positive")
-        var (inputs, targets) = ([Tensor<Scalar>](), [Tensor<Scalar>]())
+        var fields = DatasetBatch<Scalar>()
         let all = Array(0..<count)
         withLayerMode(.inference) {
             for start in stride(from: 0, to: count, by: batchSize) {
-                batch(all[start ..< Swift.min(start + batchSize, count)], inputs: &inputs, targets: &targets)
-                body(inputs, targets, start)
+                batch(all[start ..< Swift.min(start + batchSize, count)], into: &fields)
+                body(fields, start)
             }
         }
+    }
+
+    /// Calls `body` with each batch of up to `batchSize` examples in order — its inputs, its
+    /// targets and its first example's index — refilling the same tensors, in inference mode.
+    public func forEachBatch(of batchSize: Int, _ body: (_ inputs: [Tensor<Scalar>], _ targets: [Tensor<Scalar>], _ first: Int) -> Void) {
+        forEachBatch(of: batchSize) { (fields: DatasetBatch<Scalar>, first: Int) in body(fields.inputs, fields.targets, first) }
     }
 }
 
@@ -73,8 +127,8 @@ extension Dataset {
     /// data.forEachBatch(of: 500) { inputs, targets, first in predictions += model(inputs).argmax(alongAxis: -1) }
     /// ```
     public func forEachBatch(of batchSize: Int, _ body: (_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, _ first: Int) -> Void) {
-        forEachBatch(of: batchSize) { (inputs: [Tensor<Scalar>], targets: [Tensor<Scalar>], first: Int) in
-            body(inputs[0], targets[0], first)
+        forEachBatch(of: batchSize) { (fields: DatasetBatch<Scalar>, first: Int) in
+            body(fields.inputs[0], fields.targets[0], first)
         }
     }
 }
@@ -108,56 +162,74 @@ public struct TensorDataset<Scalar: TensorScalar>: Dataset {
     }
 }
 
-/// Examples held as several tensors whose first dimension counts them: the inputs (ids [n, T]
-/// and a mask [n, T], say), then the targets.
+/// Examples held as several tensors and index tensors whose first dimension counts them: the
+/// inputs (features [n, d] and a mask [n, d], token ids [n, T]), then the targets (values, class
+/// labels [n]).
 ///
 /// ```swift
-/// let data = TensorTupleDataset(inputs: [ids, mask], targets: [labels])
+/// let data = TensorTupleDataset(inputs: [features, mask], targets: [values])
+/// let text = TensorTupleDataset<Float>(indexInputs: [ids], indexTargets: [nextIDs])
 /// ```
 public struct TensorTupleDataset<Scalar: TensorScalar>: MultiTensorDataset {
     /// The input fields, each with one row per example.
     public let inputs: [Tensor<Scalar>]
     /// The target fields, each with one row per example.
     public let targets: [Tensor<Scalar>]
-
-    /// Groups the fields, which must count the same examples (at least one input).
-    public init(inputs: [Tensor<Scalar>], targets: [Tensor<Scalar>]) {
-        check(!inputs.isEmpty, "TensorTupleDataset: an example needs at least one input")
-        let fields = inputs + targets
-        for (index, field) in fields.enumerated() {
-            let name = index < inputs.count ? "input \(index)" : "target \(index - inputs.count)"
-            check(field.rank >= 1 && field.shape[0] == fields[0].shape[0],
-                  "TensorTupleDataset: \(name) has shape \(field.shape); every field's first dimension must be the number of examples, \(fields[0].shape[0])")
-        }
-        (self.inputs, self.targets) = (inputs, targets)
-    }
-
+    /// The input index fields, each with one row per example.
+    public let indexInputs: [IndexTensor]
+    /// The target index fields, each with one row per example.
+    public let indexTargets: [IndexTensor]
     /// The number of examples.
-    public var count: Int { inputs[0].shape[0] }
+    public let count: Int
+
+    /// Groups the fields, which must count the same examples (at least one input of either kind).
+    public init(inputs: [Tensor<Scalar>] = [], targets: [Tensor<Scalar>] = [],
+                indexInputs: [IndexTensor] = [], indexTargets: [IndexTensor] = []) {
+        check(!inputs.isEmpty || !indexInputs.isEmpty, "TensorTupleDataset: an example needs at least one input")
+        let shapes = [("input", inputs.map(\.shape)), ("target", targets.map(\.shape)),
+                      ("index input", indexInputs.map(\.shape)), ("index target", indexTargets.map(\.shape))]
+        let count = (inputs.first?.shape ?? indexInputs[0].shape).first ?? 0
+        for (kind, fields) in shapes {
+            for (index, shape) in fields.enumerated() {
+                check(shape.count >= 1 && shape[0] == count,
+                      "TensorTupleDataset: \(kind) \(index) has shape \(shape); every field's first dimension must be the number of examples, \(count)")
+            }
+        }
+        (self.inputs, self.targets, self.indexInputs, self.indexTargets, self.count) = (inputs, targets, indexInputs, indexTargets, count)
+    }
 
     /// The number of input and target tensors.
     public var fieldCounts: (inputs: Int, targets: Int) { (inputs.count, targets.count) }
 
-    /// Copies the rows at `indices` of every field.
+    /// The number of input and target index tensors.
+    public var indexFieldCounts: (inputs: Int, targets: Int) { (indexInputs.count, indexTargets.count) }
+
+    /// Copies the rows at `indices` of every tensor field.
     public func batch(_ indices: ArraySlice<Int>, inputs batchInputs: inout [Tensor<Scalar>], targets batchTargets: inout [Tensor<Scalar>]) {
         copyRows(indices, of: inputs, into: &batchInputs)
         copyRows(indices, of: targets, into: &batchTargets)
+    }
+
+    /// Copies the rows at `indices` of every index field.
+    public func batch(_ indices: ArraySlice<Int>, indexInputs batchInputs: inout [IndexTensor], indexTargets batchTargets: inout [IndexTensor]) {
+        copyRows(indices, of: indexInputs, into: &batchInputs)
+        copyRows(indices, of: indexTargets, into: &batchTargets)
     }
 }
 
 /// Copies rows `indices` of each of `sources` into `batches`, in place when it holds tensors of
 /// the right shapes.
-private func copyRows<Scalar: TensorScalar>(_ indices: ArraySlice<Int>, of sources: [Tensor<Scalar>], into batches: inout [Tensor<Scalar>]) {
-    if batches.count != sources.count { batches = sources.map { _ in Tensor(zeros: [0]) } }
+private func copyRows<Field: RowCopyable>(_ indices: ArraySlice<Int>, of sources: [Field], into batches: inout [Field]) {
+    if batches.count != sources.count { batches = sources.map { _ in Field(zeros: [0]) } }
     for index in sources.indices { copyRows(indices, of: sources[index], into: &batches[index]) }
 }
 
 /// Copies rows `indices` of `source` into `batch`, in place when it has the right shape.
-func copyRows<Scalar: TensorScalar>(_ indices: ArraySlice<Int>, of source: Tensor<Scalar>, into batch: inout Tensor<Scalar>) {
+func copyRows<Field: RowCopyable>(_ indices: ArraySlice<Int>, of source: Field, into batch: inout Field) {
     let length = source.shape.dropFirst().reduce(1, *)
     // Compared in place: building the batch's shape as an array would allocate every batch.
-    if batch.rank != source.rank || batch.shape.first != indices.count || batch.shape.dropFirst() != source.shape.dropFirst() {
-        batch = Tensor(zeros: [indices.count] + source.shape.dropFirst())
+    if batch.shape.count != source.shape.count || batch.shape.first != indices.count || batch.shape.dropFirst() != source.shape.dropFirst() {
+        batch = Field(zeros: [indices.count] + source.shape.dropFirst())
     }
     source.withUnsafeBufferPointer { from in
         batch.withUnsafeMutableBufferPointer { to in
@@ -167,4 +239,20 @@ func copyRows<Scalar: TensorScalar>(_ indices: ArraySlice<Int>, of source: Tenso
             }
         }
     }
+}
+
+/// A field a data set copies rows of: a tensor, or an index tensor.
+protocol RowCopyable {
+    associatedtype Element
+    var shape: [Int] { get }
+    init(zeros shape: [Int])
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R
+    mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R
+}
+
+extension Tensor: RowCopyable {}
+
+extension IndexTensor: RowCopyable {
+    /// Zeros of `shape`.
+    init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
 }

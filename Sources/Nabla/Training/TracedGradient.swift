@@ -251,13 +251,16 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }, optimizer: &optimizer)
     }
 
-    /// One training step on `inputs` followed by `targets`, as one array of them would be passed
-    /// (without making that array): a ``Trainer``'s step on a batch of several fields.
+    /// One training step on a batch's fields: its input and target tensors one after another,
+    /// then its input and target index tensors, as arrays of them would be passed (without making
+    /// those arrays): a ``Trainer``'s step.
     @discardableResult
-    func step<Opt: Optimizer<Scalar>>(_ inputs: [Tensor<Scalar>], then targets: [Tensor<Scalar>], optimizer: inout Opt) -> Tensor<Scalar> {
-        step({ body, _ in
-            for tensor in inputs { body(tensor) }
-            for tensor in targets { body(tensor) }
+    func step<Opt: Optimizer<Scalar>>(_ batch: DatasetBatch<Scalar>, optimizer: inout Opt) -> Tensor<Scalar> {
+        step({ body, indexBody in
+            for tensor in batch.inputs { body(tensor) }
+            for tensor in batch.targets { body(tensor) }
+            for indices in batch.indexInputs { indexBody(indices) }
+            for indices in batch.indexTargets { indexBody(indices) }
         }, optimizer: &optimizer)
     }
 

@@ -14,14 +14,24 @@ import Foundation
 /// let history = try trainer.fit(training, epochs: 60, monitoring: [("validation", validation)])
 /// ```
 ///
-/// A model of several inputs — ids and a mask, say — trains on a ``MultiTensorDataset`` with a
-/// cost function of the model and a batch's fields:
+/// A model of several inputs — features and a mask, say — trains on a ``MultiTensorDataset``
+/// with a cost function of the model and a batch's fields:
 ///
 /// ```swift
 /// let trainer = Trainer(model: classifier, optimizer: AdamW(learningRate: 1e-3)) { model, inputs, targets in
 ///     SoftmaxCrossEntropyLoss()(model(inputs[0], mask: inputs[1]), targets[0])
 /// }
-/// try trainer.fit(TensorTupleDataset(inputs: [ids, masks], targets: [labels]), epochs: 5)
+/// try trainer.fit(TensorTupleDataset(inputs: [features, masks], targets: [labels]), epochs: 5)
+/// ```
+///
+/// and one whose fields include index tensors (token ids, class labels) with a cost of the
+/// model and the whole ``DatasetBatch``:
+///
+/// ```swift
+/// let trainer = Trainer(model: gpt, optimizer: AdamW(learningRate: 1e-3)) { (model, batch: DatasetBatch<Float>) in
+///     SoftmaxCrossEntropyLoss()(model(batch.indexInputs[0]), batch.indexTargets[0])
+/// }
+/// try trainer.fit(TensorTupleDataset(indexInputs: [ids], indexTargets: [nextIDs]), epochs: 1)
 /// ```
 public final class Trainer<Model: Module> {
     /// The scalar type.
@@ -56,7 +66,7 @@ public final class Trainer<Model: Module> {
     private let stepper: TracedGradient<Scalar>
     /// How the monitored sets are evaluated: a layer's outputs, classified, or the cost alone.
     private let evaluation: (_ model: Model, _ data: any MultiTensorDataset<Scalar>, _ batchSize: Int) -> Evaluation
-    /// How many input and target tensors an example must have.
+    /// How many input and target tensors an example must have, for a trainer of a layer and a loss.
     private let fieldCounts: (inputs: Int, targets: Int)?
 
     /// Creates a trainer of a layer on a ``Dataset``, minimising `loss` of its output and the
@@ -76,17 +86,29 @@ public final class Trainer<Model: Module> {
     public convenience init(model: Model, optimizer: some Optimizer<Scalar>, batchSize: Int = 10,
                             order: ExampleOrder = .shuffledEachEpoch(seed: 1),
                             cost: @escaping (_ model: Model, _ inputs: [Tensor<Scalar>], _ targets: [Tensor<Scalar>]) -> Tensor<Scalar>) {
-        // Recorded once and replayed: the split of the step's tensors into inputs and targets
-        // runs only when a step is recorded.
-        let inputCount = Counter()
-        let stepper = TracedGradient(of: model) { model, tensors in
-            cost(model, Array(tensors[..<inputCount.value]), Array(tensors[inputCount.value...]))
+        self.init(model: model, optimizer: optimizer, batchSize: batchSize, order: order) { (model, batch: DatasetBatch<Scalar>) in
+            cost(model, batch.inputs, batch.targets)
         }
+    }
+
+    /// Creates a trainer that minimises `cost` of the model and a batch's fields — tensors and
+    /// index tensors — on any ``MultiTensorDataset``. Evaluations report the mean cost, as for
+    /// ``init(model:optimizer:batchSize:order:cost:)-(_,_,_,_,([Tensor<Scalar>],[Tensor<Scalar>])->Tensor<Scalar>)``.
+    public convenience init(model: Model, optimizer: some Optimizer<Scalar>, batchSize: Int = 10,
+                            order: ExampleOrder = .shuffledEachEpoch(seed: 1),
+                            cost: @escaping (_ model: Model, _ batch: DatasetBatch<Scalar>) -> Tensor<Scalar>) {
+        // Recorded once and replayed: the split of the step's tensors and index tensors into
+        // inputs and targets runs only when a step is recorded.
+        let split = Split()
+        let stepper = TracedGradient(of: model, withIndices: { model, tensors, indices in
+            cost(model, DatasetBatch(inputs: Array(tensors[..<split.inputs]), targets: Array(tensors[split.inputs...]),
+                                     indexInputs: Array(indices[..<split.indexInputs]), indexTargets: Array(indices[split.indexInputs...])))
+        })
         self.init(model: model, loss: nil, optimizer: optimizer, batchSize: batchSize, order: order, fieldCounts: nil,
-                  stepper: stepper, inputCount: inputCount) { model, data, batchSize in
+                  stepper: stepper, split: split) { model, data, batchSize in
             var result = Evaluation(cost: 0, correct: 0, count: data.count, classified: false)
-            data.forEachBatch(of: batchSize) { inputs, targets, _ in
-                result.cost += Double(cost(model, inputs, targets).scalar) * Double(inputs[0].shape[0])
+            data.forEachBatch(of: batchSize) { (batch: DatasetBatch<Scalar>, _) in
+                result.cost += Double(cost(model, batch).scalar) * Double(batch.count)
             }
             if data.count > 0 { result.cost /= Double(data.count) }
             return result
@@ -94,17 +116,20 @@ public final class Trainer<Model: Module> {
     }
 
     private init(model: Model, loss: (any Loss<Scalar>)?, optimizer: some Optimizer<Scalar>, batchSize: Int, order: ExampleOrder,
-                 fieldCounts: (inputs: Int, targets: Int)?, stepper: TracedGradient<Scalar>, inputCount: Counter? = nil,
+                 fieldCounts: (inputs: Int, targets: Int)?, stepper: TracedGradient<Scalar>, split: Split? = nil,
                  evaluation: @escaping (Model, any MultiTensorDataset<Scalar>, Int) -> Evaluation) {
         check(batchSize > 0, "Trainer: batch size \(batchSize) must be positive")
         (self.model, self.loss, self.optimizer, self.batchSize, self.order) = (model, loss, optimizer, batchSize, order)
-        (self.fieldCounts, self.stepper, self.inputCount, self.evaluation) = (fieldCounts, stepper, inputCount, evaluation)
+        (self.fieldCounts, self.stepper, self.split, self.evaluation) = (fieldCounts, stepper, split, evaluation)
     }
 
-    /// Where a cost function's step finds how many of its tensors are inputs: set before each
-    /// step, read when one is recorded.
-    private final class Counter { var value = 0 }
-    private let inputCount: Counter?
+    /// Where a cost function's step finds how many of its tensors, and of its index tensors, are
+    /// inputs: set at the first fit, read when a step is recorded.
+    private final class Split {
+        var inputs = 0, indexInputs = 0
+        var isSet = false
+    }
+    private let split: Split?
 
     /// Trains for up to `epochs` epochs on `training`, evaluating on each of `monitoring` (by
     /// name) after every epoch, and returns the reports of the epochs run.
@@ -117,26 +142,29 @@ public final class Trainer<Model: Module> {
         check(epochs >= 0, "fit: epochs \(epochs) must not be negative")
         check(training.count > 0, "fit: the training set is empty")
         for (name, data) in [("training", training as any MultiTensorDataset<Scalar>)] + monitoring {
-            check(data.fieldCounts.inputs > 0, "fit: the \(name) set's examples have no input")
+            check(data.fieldCounts.inputs + data.indexFieldCounts.inputs > 0, "fit: the \(name) set's examples have no input")
             if let fieldCounts {
-                check(data.fieldCounts == fieldCounts,
-                      "fit: the \(name) set's examples have \(data.fieldCounts.inputs) inputs and \(data.fieldCounts.targets) targets; "
-                      + "a trainer of a layer and a loss takes one of each (make it with a cost function for more)")
+                check(data.fieldCounts == fieldCounts && data.indexFieldCounts == (0, 0),
+                      "fit: the \(name) set's examples have \(data.fieldCounts.inputs) inputs and \(data.fieldCounts.targets) targets"
+                      + (data.indexFieldCounts == (0, 0) ? "" : " and index fields")
+                      + "; a trainer of a layer and a loss takes one tensor of each (make it with a cost function for more)")
             }
         }
         stopReason = nil
         var history: [EpochReport] = []
-        var (inputs, targets) = ([Tensor<Scalar>](), [Tensor<Scalar>]())
+        var fields = DatasetBatch<Scalar>()
         var examples = Array(0..<training.count)
         var generator: SeededGenerator? = nil
         if case .shuffledEachEpoch(let start) = order { generator = start }
         let steps = (training.count + batchSize - 1) / batchSize
-        if let inputCount {
+        if let split {
             // A recorded step knows its tensors only by their shapes: a set that split the same
             // shapes otherwise into inputs and targets would replay the wrong cost.
-            check(inputCount.value == 0 || inputCount.value == training.fieldCounts.inputs,
-                  "fit: this trainer's steps take \(inputCount.value) inputs, as its first training set's; this one's examples have \(training.fieldCounts.inputs)")
-            inputCount.value = training.fieldCounts.inputs
+            let (inputs, indexInputs) = (training.fieldCounts.inputs, training.indexFieldCounts.inputs)
+            check(!split.isSet || (split.inputs, split.indexInputs) == (inputs, indexInputs),
+                  "fit: this trainer's steps take \(split.inputs) input tensors and \(split.indexInputs) input index tensors, "
+                  + "as its first training set's; this one's examples have \(inputs) and \(indexInputs)")
+            (split.inputs, split.indexInputs, split.isSet) = (inputs, indexInputs, true)
         }
         for epoch in 0..<epochs {
             let start = Date()
@@ -144,8 +172,8 @@ public final class Trainer<Model: Module> {
             var totalCost = 0.0
             for step in 0..<steps {
                 let batch = examples[step * batchSize ..< min((step + 1) * batchSize, training.count)]
-                training.batch(batch, inputs: &inputs, targets: &targets)
-                let cost = Double(stepper.step(inputs, then: targets, optimizer: &optimizer).scalar)
+                training.batch(batch, into: &fields)
+                let cost = Double(stepper.step(fields, optimizer: &optimizer).scalar)
                 guard cost.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step, cost: cost) }
                 totalCost += cost * Double(batch.count)
                 progress?(step + 1, steps)
