@@ -6,7 +6,7 @@
 // naming the value.
 
 extension Tensor {
-    /// A tensor of whole numbers, for the index inputs of ``gathering(_:alongAxis:)-(Tensor,_)``
+    /// A tensor of whole numbers, for the index inputs of ``gathering(_:alongAxis:)-(Tensor<Scalar>,_)``
     /// and the class-index targets of ``SoftmaxCrossEntropyLoss`` where ids must be a tensor (the
     /// input of a ``Layer``): `[Int]` ids as scalars. An ``IndexTensor`` holds them as integers.
     ///

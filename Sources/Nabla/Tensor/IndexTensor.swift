@@ -70,12 +70,7 @@ public struct IndexTensor {
 
     /// The element at a full multi-dimensional index, such as `ids[1, 2]`.
     public subscript(index: Int...) -> Int {
-        check(index.count == rank, "IndexTensor subscript: \(index.count) indices for a rank-\(rank) tensor of shape \(shape)")
-        var flat = 0
-        for (axis, i) in index.enumerated() {
-            check(i >= 0 && i < shape[axis], "IndexTensor subscript: index \(index) is out of bounds for shape \(shape)")
-            flat = flat * shape[axis] + i
-        }
+        let flat = rowMajorOffset(of: index, in: shape, op: "IndexTensor subscript")
         noteHostRead(by: "subscript")
         return Int(base[flat])
     }

@@ -94,12 +94,7 @@ public struct Tensor<Scalar: TensorScalar> {
 
     /// The element at a full multi-dimensional index, such as `t[1, 2]`.
     public subscript(index: Int...) -> Scalar {
-        check(index.count == rank, "subscript: \(index.count) indices for a rank-\(rank) tensor of shape \(shape)")
-        var flat = 0
-        for (axis, i) in index.enumerated() {
-            check(i >= 0 && i < shape[axis], "subscript: index \(index) is out of bounds for shape \(shape)")
-            flat = flat * shape[axis] + i
-        }
+        let flat = rowMajorOffset(of: index, in: shape, op: "subscript")
         Program<Scalar>.noteHostRead(of: self, by: "subscript")
         return base[flat]
     }
@@ -160,6 +155,18 @@ extension Tensor: Equatable {
         let (a, b) = (lhs.base, rhs.base)
         return (0..<lhs.count).allSatisfy { a[$0] == b[$0] }
     }
+}
+
+/// Where the element at a full multi-dimensional `index` lies in row-major elements of `shape`,
+/// or a stop naming `op`, the index and the shape.
+func rowMajorOffset(of index: [Int], in shape: [Int], op: String) -> Int {
+    check(index.count == shape.count, "\(op): \(index.count) indices for a rank-\(shape.count) tensor of shape \(shape)")
+    var flat = 0
+    for (axis, i) in index.enumerated() {
+        check(i >= 0 && i < shape[axis], "\(op): index \(index) is out of bounds for shape \(shape)")
+        flat = flat * shape[axis] + i
+    }
+    return flat
 }
 
 /// Stops the program with `message` when `condition` is false.

@@ -25,7 +25,7 @@ public protocol MultiTensorDataset<Scalar> {
     var indexFieldCounts: (inputs: Int, targets: Int) { get }
 
     /// Writes the index fields of the examples at `indices` into `inputs` and `targets`, refilled
-    /// in place as ``batch(_:inputs:targets:)-(_,[Tensor<Scalar>],_)`` does.
+    /// in place as ``batch(_:inputs:targets:)`` does.
     func batch(_ indices: ArraySlice<Int>, indexInputs inputs: inout [IndexTensor], indexTargets targets: inout [IndexTensor])
 }
 

@@ -93,7 +93,7 @@ public final class Trainer<Model: Module> {
 
     /// Creates a trainer that minimises `cost` of the model and a batch's fields — tensors and
     /// index tensors — on any ``MultiTensorDataset``. Evaluations report the mean cost, as for
-    /// ``init(model:optimizer:batchSize:order:cost:)-(_,_,_,_,([Tensor<Scalar>],[Tensor<Scalar>])->Tensor<Scalar>)``.
+    /// ``init(model:optimizer:batchSize:order:cost:)-(_,_,_,_,(Model,[Tensor<Trainer<Model>.Scalar>],[Tensor<Trainer<Model>.Scalar>])->Tensor<Trainer<Model>.Scalar>)``.
     public convenience init(model: Model, optimizer: some Optimizer<Scalar>, batchSize: Int = 10,
                             order: ExampleOrder = .shuffledEachEpoch(seed: 1),
                             cost: @escaping (_ model: Model, _ batch: DatasetBatch<Scalar>) -> Tensor<Scalar>) {
