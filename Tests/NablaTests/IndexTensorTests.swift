@@ -85,6 +85,29 @@ import Testing
         #expect(traced(batch[0]) == traced(Tensor(converting: batch[0])))
     }
 
+    @Test func viewsOfIndicesReplayInADoubleStep() {
+        // Views at an offset — rows of an input, rows of a constant made in the step — in a
+        // step over Doubles, whose elements are twice an index's size: replayed as eager.
+        var rng = SeededGenerator(seed: 8)
+        let traced = Embedding<Double>(count: 6, dimension: 3, using: &rng)
+        var eager = Embedding<Double>(weight: traced.weight)
+        let loss = { (model: Embedding<Double>, ids: IndexTensor) -> Tensor<Double> in
+            let constant = IndexTensor([5, 4, 3, 2]).rows(1..<3)
+            return (model(ids.rows(1..<3)) * model(constant).reshaped(to: [2, 1, 3])).sum()
+        }
+        let stepper = TracedGradient(of: traced, withIndices: { model, _, ids in loss(model, ids[0]) })
+        var (optimizer1, optimizer2) = (SGD<Double>(learningRate: 0.1), SGD<Double>(learningRate: 0.1))
+        for step in 0..<4 {
+            let ids = IndexTensor((0..<8).map { ($0 * 5 + step) % 6 }, shape: [4, 2])
+            let value = stepper.step([], indices: [ids], optimizer: &optimizer1)
+            let (reference, gradients) = valueWithGradient(at: eager) { loss($0, ids) }
+            optimizer2.update(&eager, along: gradients)
+            #expect(value == reference, "step \(step)")
+        }
+        #expect(stepper.eagerReason == nil, "\(stepper.eagerReason ?? "")")
+        #expect(traced.weight == eager.weight)
+    }
+
     @Test func readingIndexInputsOnTheCPUMakesTheStepEager() {
         let model = gpt(seed: 6)
         let stepper = TracedGradient(of: model, withIndices: { model, _, ids in

@@ -23,10 +23,11 @@
 /// Control flow on tensor values is the limit of any trace: the program keeps the path of the
 /// run it recorded.
 final class Program<Scalar: TensorScalar> {
-    /// A launch's operand: a buffer (slots first) and where in it the tensor starts.
+    /// A launch's operand: a buffer (slots first) and where in it the tensor starts, in bytes
+    /// (a buffer may hold indices, whose elements are not the scalar's size).
     struct Operand: Equatable {
         let buffer: Int
-        let offset: Int
+        let byteOffset: Int
     }
 
     /// Why the program cannot be replayed, if it cannot.
@@ -78,7 +79,7 @@ final class Program<Scalar: TensorScalar> {
     private var launchAddresses: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>?
     private var workspace: TensorStorage<Scalar>?
 
-    /// Where a slot's tensor lies: its storage's first element, and its offset there.
+    /// Where a slot's tensor lies: its storage's first element, and its offset there in bytes.
     struct Origin {
         let storage: UnsafeMutableRawPointer
         let offset: Int
@@ -112,7 +113,7 @@ final class Program<Scalar: TensorScalar> {
         let start = operands.count
         for tensor in inputs { operands.append(operand(tensor)) }
         for index in indices {
-            operands.append(operand(at: index.firstStorageByte, offset: index.offset) {
+            operands.append(operand(at: index.firstStorageByte, offset: index.offset * MemoryLayout<Int32>.stride) {
                 MetBuffer(heldIndices: index.storage, bytes: index.storage.count * MemoryLayout<Int32>.stride)
             })
         }
@@ -131,21 +132,21 @@ final class Program<Scalar: TensorScalar> {
     /// `produced` or not), and its offset there (from the slot's tensor, for a slot, which may be
     /// a view).
     private func operand(_ tensor: Tensor<Scalar>, produced: Bool = false) -> Operand {
-        operand(at: UnsafeMutableRawPointer(tensor.storage.elements), offset: tensor.offset) {
+        operand(at: UnsafeMutableRawPointer(tensor.storage.elements), offset: tensor.offset * MemoryLayout<Scalar>.stride) {
             let bytes = tensor.storage.count * MemoryLayout<Scalar>.stride
             return produced ? MetBuffer(produced: tensor.storage, bytes: bytes) : MetBuffer(held: tensor.storage, bytes: bytes)
         }
     }
 
-    /// The operand at `offset` in the storage whose first element is at `key`: a buffer met
+    /// The operand `offset` bytes into the storage whose first element is at `key`: a buffer met
     /// before, or the new one `meeting` describes.
     private func operand(at key: UnsafeMutableRawPointer, offset: Int, meeting: () -> MetBuffer) -> Operand {
         if let (number, slotOffset) = buffers[key], number < slotCount || met[number - slotCount].isAlive {
-            return Operand(buffer: number, offset: offset - slotOffset)
+            return Operand(buffer: number, byteOffset: offset - slotOffset)
         }
         met.append(meeting())
         buffers[key] = (slotCount + met.count - 1, 0)
-        return Operand(buffer: slotCount + met.count - 1, offset: offset)
+        return Operand(buffer: slotCount + met.count - 1, byteOffset: offset)
     }
 
     /// Notes that `tensor`'s elements are being read on the CPU through `accessor`. While a
@@ -209,7 +210,7 @@ final class Program<Scalar: TensorScalar> {
         if place.buffer < slotCount {
             refusal = "the step returns one of its inputs, parameters or optimizer states as it is"
         }
-        return Export(buffer: place.buffer, offset: place.offset, shape: tensor.shape)
+        return Export(buffer: place.buffer, offset: place.byteOffset / MemoryLayout<Scalar>.stride, shape: tensor.shape)
     }
 
     /// A tensor a run hands back to its caller.
@@ -258,7 +259,9 @@ final class Program<Scalar: TensorScalar> {
                     for index in ops.indices {
                         let (start, end) = (operandStarts[index], operandStarts[index + 1])
                         for position in start..<end {
-                            pointers[position - start] = addresses[operands[position].buffer] + operands[position].offset
+                            let operand = operands[position]
+                            pointers[position - start] = (UnsafeMutableRawPointer(addresses[operand.buffer]) + operand.byteOffset)
+                                .assumingMemoryBound(to: Scalar.self)
                         }
                         pointers[end - start] = workspace
                         ops[index].forward(OperationBuffers(pointers: pointers, inputCount: end - start - 2))

@@ -18,7 +18,7 @@ extension Program {
             for (index, launch) in launches.enumerated() {
                 guard let step = launch.op as? SGDStep<Scalar>, step.momentum == 0, step.weightDecay == 0 else { continue }
                 let (weight, gradient, hyperparameters) = (launch.operands[0], launch.operands[1], launch.operands[2])
-                guard gradient.offset == 0, !results.contains(where: { $0.buffer == gradient.buffer }),
+                guard gradient.byteOffset == 0, !results.contains(where: { $0.buffer == gradient.buffer }),
                       let producer = launches[..<index].lastIndex(where: { $0.operands[$0.operands.count - 2] == gradient }),
                       let product = launches[producer].op as? MatrixProduct<Scalar>,
                       product.batchCount == 1, product.rows * product.columns == step.count else { continue }

@@ -330,7 +330,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
             if count < slots.capacity {
                 slots.pointers[count] = tensor.base
                 slots.sizes[count] = tensor.count
-                slots.origins?[count] = Program.Origin(storage: UnsafeMutableRawPointer(tensor.storage.elements), offset: tensor.offset)
+                slots.origins?[count] = Program.Origin(storage: UnsafeMutableRawPointer(tensor.storage.elements),
+                                                              offset: tensor.offset * MemoryLayout<Scalar>.stride)
             }
             count += 1
         }
@@ -338,7 +339,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
             if count < slots.capacity {
                 slots.pointers[count] = indices.base.operand()
                 slots.sizes[count] = indices.count
-                slots.origins?[count] = Program.Origin(storage: indices.firstStorageByte, offset: indices.offset)
+                slots.origins?[count] = Program.Origin(storage: indices.firstStorageByte, offset: indices.offset * MemoryLayout<Int32>.stride)
             }
             count += 1
         }
