@@ -144,6 +144,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
 
     /// Prepares to differentiate `function` of tensors and index tensors — token ids, class-index
     /// targets — (in the order each call passes them) with respect to every parameter of `model`.
+    /// The tensors are of the model's scalar type (one floating-point type a step), the indices
+    /// `Int32`s beside them.
     ///
     /// ```swift
     /// let step = TracedGradient(of: gpt, withIndices: { gpt, _, ids in
