@@ -44,7 +44,7 @@ enum TrainingData {
         case .names(_, let training, _):
             if indices.count != size { indices = Array(repeating: 0, count: size) }
             for i in 0..<size { indices[i] = rng.nextInt(below: training.count) }
-            training.batch(indices, inputs: &inputs, targets: &targets)
+            training.batch(indices[...], inputs: &inputs, targets: &targets)
         }
     }
 
@@ -69,7 +69,7 @@ enum TrainingData {
             func mean(_ split: NameExamples) -> Double {
                 var (x, y, total) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]), 0.0)
                 for start in stride(from: 0, to: split.count, by: 4096) {
-                    split.batch(start ..< min(start + 4096, split.count), inputs: &x, targets: &y)
+                    split.batch(Array(start ..< min(start + 4096, split.count))[...], inputs: &x, targets: &y)
                     total += Double(loss(model(x), y).scalar) * Double(y.count)
                 }
                 return total / Double(split.count)

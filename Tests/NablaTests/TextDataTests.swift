@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Foundation
 import Nabla
 import NablaData
@@ -67,9 +68,11 @@ func scratchFile(_ bytes: [UInt8], name: String = "text.txt") throws -> String {
             }
             #expect(xs[row * 8] >= 0 && ys[row * 8 + 7] <= 99)
         }
-        // Refilled in place: the same storage, new blocks.
+        // Refilled in place: the same storage, new blocks, nothing allocated.
         let before = x.scalars
+        let allocations = nabla_thread_allocation_count()
         blocks.batch(5, using: &rng, inputs: &x, targets: &y)
+        if isOptimizedBuild { #expect(nabla_thread_allocation_count() == allocations) }
         #expect(x.scalars != before)
     }
 
@@ -86,6 +89,17 @@ func scratchFile(_ bytes: [UInt8], name: String = "text.txt") throws -> String {
         // "..." → e, "..e" → m, ".em" → m, "emm" → a, "mma" → "."
         #expect(examples.contexts == [0, 0, 0, 0, 0, 2, 0, 2, 3, 2, 3, 3, 3, 3, 1])
         #expect(examples.nextCharacters == [2, 3, 3, 1, 0])
+        // A batch of examples 4 and 1, then 2, refilled where it fits.
+        var (x, y) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]))
+        examples.batch([4, 1][...], inputs: &x, targets: &y)
+        #expect(x == IndexTensor([3, 3, 1, 0, 0, 2], shape: [2, 3]) && y == IndexTensor([0, 3]))
+        let (storage, pair) = (x.withUnsafeBufferPointer { $0.baseAddress }, [2, 2][...])
+        let allocations = nabla_thread_allocation_count()
+        examples.batch(pair, inputs: &x, targets: &y)
+        if isOptimizedBuild { #expect(nabla_thread_allocation_count() == allocations) }
+        #expect(x.withUnsafeBufferPointer { $0.baseAddress } == storage && x.scalars == [0, 2, 3, 0, 2, 3] && y.scalars == [3, 3])
+        examples.batch([3][...], inputs: &x, targets: &y)
+        #expect(x.shape == [1, 3] && y.scalars == [1])
         #expect(throws: DataError.self) { try NameExamples.words(in: "anna\nmr. x\n", file: "names.txt") }
     }
 

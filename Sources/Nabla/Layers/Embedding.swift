@@ -3,9 +3,9 @@
 /// The ids are an ``IndexTensor`` — or, as a ``Layer``'s input (the first layer of a
 /// ``Sequential``), whole numbers held in the model's scalar type (``Tensor/init(indices:shape:)``);
 /// either way a batch of them is an ordinary step input. The lookup is
-/// ``Tensor/gathering(_:alongAxis:)-(IndexTensor,_)`` of the table's rows; its gradient adds each vector's gradient into the row it came from, so
-/// a token seen twice in a batch gets both. Row i is the same as `weight`'s row i in PyTorch's
-/// `nn.Embedding`.
+/// ``Tensor/gathering(_:alongAxis:)-(IndexTensor,_)`` of the table's rows; its gradient adds each
+/// vector's gradient into the row it came from, so a token seen twice in a batch gets both. Row i
+/// is the same as `weight`'s row i in PyTorch's `nn.Embedding`.
 ///
 /// ```swift
 /// let embed = Embedding<Float>(count: 65, dimension: 128, using: &rng)

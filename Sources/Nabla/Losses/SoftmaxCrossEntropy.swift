@@ -87,15 +87,16 @@ struct SoftmaxCrossEntropy<Scalar: TensorScalar>: TensorOperation {
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let logits = call.inputs[0]
-        let gradient = SoftmaxCrossEntropyGradient(operation: self)
-        let dLogits = !call.needsGradient(0) ? nil : labels == .integers
-            ? gradient([call.saved, g], indices: call.indices, shape: logits.shape)
-            : gradient([call.saved, g, call.inputs[1]], shape: logits.shape)
-        if labels == .integers { return [dLogits] }
-        // −log softmax(z)·g/m; class indices are not differentiable.
-        let dTarget = labels == nil && call.needsGradient(1) ? -logSoftmax(logits) * (g / Scalar(rows)) : nil
-        return [dLogits, dTarget]
+        let (logits, gradient) = (call.inputs[0], SoftmaxCrossEntropyGradient(operation: self))
+        guard let labels else {
+            let dLogits = call.needsGradient(0) ? gradient([call.saved, g, call.inputs[1]], shape: logits.shape) : nil
+            // −log softmax(z)·g/m.
+            let dTarget = call.needsGradient(1) ? -logSoftmax(logits) * (g / Scalar(rows)) : nil
+            return [dLogits, dTarget]
+        }
+        // Class indices are not differentiable.
+        let dLogits = call.needsGradient(0) ? labels.launch(gradient, on: [call.saved, g], indicesOf: call, shape: logits.shape) : nil
+        return labels.gradients(dLogits)
     }
 }
 

@@ -77,14 +77,16 @@ enum IndexOperand {
         return Int(value)
     }
 
-    /// Runs `op` (another index op: the gradient's) on `tensor` with the indices `call` read.
-    func launch<Scalar: TensorScalar>(_ op: some TensorOperation<Scalar>, on tensor: Tensor<Scalar>,
+    /// Runs `op` (one the gradient launches) on `tensors` followed by the indices `call` read —
+    /// its index tensor, or its second input — so that `op` finds them at `tensors.count`.
+    func launch<Scalar: TensorScalar>(_ op: some TensorOperation<Scalar>, on tensors: [Tensor<Scalar>],
                                       indicesOf call: OperationCall<Scalar>, shape: [Int]) -> Tensor<Scalar> {
-        self == .integers ? op([tensor], indices: call.indices, shape: shape) : op([tensor, call.inputs[1]], shape: shape)
+        self == .integers ? op(tensors, indices: call.indices, shape: shape) : op(tensors + [call.inputs[1]], shape: shape)
     }
 
-    /// The gradients of an index op's tensor input, `gradient`, and of its indices if they are an input (none).
-    func gradients<Scalar: TensorScalar>(_ gradient: Tensor<Scalar>) -> [Tensor<Scalar>?] {
+    /// The gradients of an index op's tensor input, `gradient`, and of its indices if they are an
+    /// input (none).
+    func gradients<Scalar: TensorScalar>(_ gradient: Tensor<Scalar>?) -> [Tensor<Scalar>?] {
         self == .integers ? [gradient] : [gradient, nil]
     }
 }
@@ -112,7 +114,7 @@ struct Gather<Scalar: TensorScalar>: TensorOperation {
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let op = ScatterAdd<Scalar>(outputShape: inputShape, axis: axis, indexCount: indexCount, indices: indices)
-        return indices.gradients(indices.launch(op, on: g, indicesOf: call, shape: inputShape))
+        return indices.gradients(indices.launch(op, on: [g], indicesOf: call, shape: inputShape))
     }
 }
 
@@ -142,6 +144,6 @@ struct ScatterAdd<Scalar: TensorScalar>: TensorOperation {
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
         let op = Gather<Scalar>(inputShape: outputShape, axis: axis, indexCount: indexCount, indices: indices)
-        return indices.gradients(indices.launch(op, on: g, indicesOf: call, shape: call.inputs[0].shape))
+        return indices.gradients(indices.launch(op, on: [g], indicesOf: call, shape: call.inputs[0].shape))
     }
 }

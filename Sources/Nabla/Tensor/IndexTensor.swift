@@ -100,11 +100,7 @@ public struct IndexTensor {
     /// Calls `body` with the elements' storage, for filling in place (a batch of ids each step),
     /// after making it unique: no other tensor sees the change.
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Int32>) throws -> R) rethrows -> R {
-        if !isKnownUniquelyReferenced(&storage) {
-            let copy = TensorStorage<Int32>.make(count: count)
-            copy.elements.initialize(from: base, count: count)
-            (storage, offset) = (copy, 0)
-        }
+        TensorStorage.makeUnique(&storage, offset: &offset, count: count)
         return try body(UnsafeMutableBufferPointer(start: base, count: count))
     }
 

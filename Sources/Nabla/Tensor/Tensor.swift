@@ -105,10 +105,7 @@ public struct Tensor<Scalar: TensorScalar> {
     /// Gives this tensor storage of its own, copying its elements if any other tensor shares
     /// them: what writing in place needs to keep value semantics.
     mutating func makeUnique() {
-        if isKnownUniquelyReferenced(&storage) { return }
-        let copy = TensorStorage<Scalar>.make(count: count)
-        copy.elements.initialize(from: base, count: count)
-        (storage, offset) = (copy, 0)
+        TensorStorage.makeUnique(&storage, offset: &offset, count: count)
     }
 }
 

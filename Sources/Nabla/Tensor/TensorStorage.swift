@@ -32,4 +32,14 @@ final class TensorStorage<Scalar>: ManagedBuffer<TensorStorage.Header, Scalar> {
 
     /// The first element. Valid for as long as the storage lives.
     var elements: UnsafeMutablePointer<Scalar> { withUnsafeMutablePointerToElements { $0 + header.skipped } }
+
+    /// Gives the view of `count` elements from `offset` in `storage` storage of its own, copying
+    /// them if anything else shares the storage: what writing a tensor in place needs to keep
+    /// value semantics.
+    static func makeUnique(_ storage: inout TensorStorage, offset: inout Int, count: Int) {
+        if isKnownUniquelyReferenced(&storage) { return }
+        let copy = TensorStorage.make(count: count)
+        copy.elements.initialize(from: storage.elements + offset, count: count)
+        (storage, offset) = (copy, 0)
+    }
 }

@@ -101,8 +101,9 @@ public final class Trainer<Model: Module> {
         // inputs and targets runs only when a step is recorded.
         let split = Split()
         let stepper = TracedGradient(of: model, withIndices: { model, tensors, indices in
-            cost(model, DatasetBatch(inputs: Array(tensors[..<split.inputs]), targets: Array(tensors[split.inputs...]),
-                                     indexInputs: Array(indices[..<split.indexInputs]), indexTargets: Array(indices[split.indexInputs...])))
+            let (inputs, indexInputs) = split.counts!
+            return cost(model, DatasetBatch(inputs: Array(tensors[..<inputs]), targets: Array(tensors[inputs...]),
+                                            indexInputs: Array(indices[..<indexInputs]), indexTargets: Array(indices[indexInputs...])))
         })
         self.init(model: model, loss: nil, optimizer: optimizer, batchSize: batchSize, order: order, fieldCounts: nil,
                   stepper: stepper, split: split) { model, data, batchSize in
@@ -124,10 +125,9 @@ public final class Trainer<Model: Module> {
     }
 
     /// Where a cost function's step finds how many of its tensors, and of its index tensors, are
-    /// inputs: set at the first fit, read when a step is recorded.
+    /// inputs: set at the first fit (nil before), read when a step is recorded.
     private final class Split {
-        var inputs = 0, indexInputs = 0
-        var isSet = false
+        var counts: (tensors: Int, indices: Int)?
     }
     private let split: Split?
 
@@ -161,10 +161,12 @@ public final class Trainer<Model: Module> {
             // A recorded step knows its tensors only by their shapes: a set that split the same
             // shapes otherwise into inputs and targets would replay the wrong cost.
             let (inputs, indexInputs) = (training.fieldCounts.inputs, training.indexFieldCounts.inputs)
-            check(!split.isSet || (split.inputs, split.indexInputs) == (inputs, indexInputs),
-                  "fit: this trainer's steps take \(split.inputs) input tensors and \(split.indexInputs) input index tensors, "
-                  + "as its first training set's; this one's examples have \(inputs) and \(indexInputs)")
-            (split.inputs, split.indexInputs, split.isSet) = (inputs, indexInputs, true)
+            if let (tensors, indices) = split.counts {
+                check((tensors, indices) == (inputs, indexInputs),
+                      "fit: this trainer's steps take \(tensors) input tensors and \(indices) input index tensors, "
+                      + "as its first training set's; this one's examples have \(inputs) and \(indexInputs)")
+            }
+            split.counts = (inputs, indexInputs)
         }
         for epoch in 0..<epochs {
             let start = Date()

@@ -37,10 +37,11 @@ public struct NameExamples: Sendable {
 
     /// Fills `inputs` ([examples, contextLength]) and `targets` ([examples]) with the examples at
     /// `examples`, in place when they have those shapes already.
-    public func batch(_ examples: some Collection<Int>, inputs: inout IndexTensor, targets: inout IndexTensor) {
-        if inputs.shape != [examples.count, contextLength] { inputs = IndexTensor(shape: [examples.count, contextLength]) }
-        if targets.shape != [examples.count] { targets = IndexTensor(shape: [examples.count]) }
-        let length = contextLength
+    public func batch(_ examples: ArraySlice<Int>, inputs: inout IndexTensor, targets: inout IndexTensor) {
+        let (rows, length) = (examples.count, contextLength)
+        // Compared in place: building the shapes as arrays would allocate every batch.
+        if inputs.rank != 2 || inputs.shape[0] != rows || inputs.shape[1] != length { inputs = IndexTensor(shape: [rows, length]) }
+        if targets.rank != 1 || targets.shape[0] != rows { targets = IndexTensor(shape: [rows]) }
         contexts.withUnsafeBufferPointer { contexts in
             inputs.withUnsafeMutableBufferPointer { x in
                 targets.withUnsafeMutableBufferPointer { y in

@@ -39,11 +39,12 @@ public struct TokenBlocks: Sendable {
     /// Fills `inputs` and `targets` ([batchSize, contextLength], made so if they are not) with
     /// `batchSize` blocks at offsets drawn from `rng`, in place: a recorded step reads them there.
     public func batch(_ batchSize: Int, using rng: inout SeededGenerator, inputs: inout IndexTensor, targets: inout IndexTensor) {
-        let shape = [batchSize, contextLength]
-        if inputs.shape != shape { inputs = IndexTensor(shape: shape) }
-        if targets.shape != shape { targets = IndexTensor(shape: shape) }
-        // Each block's start drawn as it is written: nothing allocated per batch.
         let (count, length) = (startCount, contextLength)
+        // Shapes compared in place and each block's start drawn as it is written: nothing
+        // allocated per batch.
+        func fits(_ ids: IndexTensor) -> Bool { ids.rank == 2 && ids.shape[0] == batchSize && ids.shape[1] == length }
+        if !fits(inputs) { inputs = IndexTensor(shape: [batchSize, length]) }
+        if !fits(targets) { targets = IndexTensor(shape: [batchSize, length]) }
         tokens.withUnsafeBufferPointer { tokens in
             inputs.withUnsafeMutableBufferPointer { x in
                 targets.withUnsafeMutableBufferPointer { y in
