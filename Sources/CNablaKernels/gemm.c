@@ -2,10 +2,20 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* How a product is computed (chosen once per product, in runGemm). */
+enum GemmMethod {
+    GEMM_TILED,         /* tiles of C over whole-depth panels of B */
+    GEMM_DOT_PRODUCTS,  /* A·Bᵀ as dot products of contiguous rows */
+    GEMM_BLOCKED,       /* tiles over cache-sized blocks of both operands, packed */
+};
 
 /* One share of a product, for a worker thread. */
 struct GemmJob {
-    int transposeA, transposeB, dotProducts, accumulate;
+    int transposeA, transposeB, accumulate;
+    enum GemmMethod method;
+    long kc, mc;  /* GEMM_BLOCKED's depth slice and block of rows */
     long M, N, K, lda, ldb, ldc;
     double alpha;  /* exact for either scalar type */
     const void *A, *B;
@@ -50,21 +60,75 @@ void nabla_set_parallel_threshold(long multiplyAdds) {
 
 /* Whether A·Bᵀ runs as dot products of A's rows with B's rows (both contiguous along K) instead
  * of packing B into column panels for the tiled kernel (Docs/Performance.md has what it gained).
- * Three facts favour dot products:
+ * Only for few rows of A (M ≤ 32), where packing B, a strided, transposing copy of all of it,
+ * would not be repaid (with 10 rows it took longer than the product itself), and then when
+ * either of two more facts holds:
  * - B fits in 256 KB (a quarter of this machine's 1 MB L2), so each block of 3 rows of A re-reads
  *   it from cache;
- * - rows are long (K ≥ 256), so the horizontal sum that ends each dot product costs little;
- * - A has few rows (M ≤ 32), so packing B, a strided, transposing copy of all of it, would not be
- *   repaid: with 10 rows it took longer than the product itself.
- * With few rows, either of the others decides. With many, both must hold and C must be narrow
- * (N < 128), where panels of NR columns would carry much padding (chapter 6's 100 outputs): a
- * transformer's [768×512]·[128×512]ᵀ, wide enough for whole panels, ran 1.7× faster tiled.
+ * - rows are long (K ≥ 256), so the horizontal sum that ends each dot product costs little.
+ * With many rows the tiles in cache-sized blocks are faster, narrow C and its padded panels
+ * included (an evaluation's 10,000 rows by the book's 30 outputs or chapter 6's 100: 1.4–1.7×
+ * faster).
  * Decided once for the whole product, so that every share computes its elements the same way and
  * the result does not depend on the number of threads. */
 static int dotProducts(int transposeA, int transposeB, long M, long N, long K, size_t scalarSize) {
-    if (transposeA || !transposeB) return 0;
-    int smallB = (size_t)N * (size_t)K * scalarSize <= 256 * 1024, longRows = K >= 256, fewRows = M <= 32;
-    return fewRows ? smallB || longRows : smallB && longRows && N < 128;
+    if (transposeA || !transposeB || M > 32) return 0;
+    int smallB = (size_t)N * (size_t)K * scalarSize <= 256 * 1024, longRows = K >= 256;
+    return smallB || longRows;
+}
+
+/* The caches the blocked products are sized for, as the processor reports them (glibc reads
+ * CPUID), or common sizes where it reports none. */
+static long cacheBytes(int level) {
+    long reported = -1;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    reported = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+#endif
+    return reported > 0 ? reported : level == 1 ? 32 * 1024 : 256 * 1024;
+}
+
+/* The depth slice: a kc×NR panel of B in two thirds of the first-level cache, the rest for the
+ * tile's rows of A and what else passes through. Sized for AVX-512's panels of 128 bytes a row
+ * (32 floats or 16 doubles) whatever the path, so that every path slices the same way. Read
+ * once; racing first calls compute the same value. */
+static atomic_long depthSlice = 0;
+static long sliceDepth(void) {
+    long kc = atomic_load_explicit(&depthSlice, memory_order_relaxed);
+    if (kc == 0) {
+        kc = cacheBytes(1) * 2 / 3 / 128 / 16 * 16;
+        kc = kc < 64 ? 64 : kc > 512 ? 512 : kc;
+        atomic_store_explicit(&depthSlice, kc, memory_order_relaxed);
+    }
+    return kc;
+}
+
+/* Rows of A in a block: a kc-deep block of them in half the second-level cache. */
+static long blockRows(long kc, size_t scalarSize) {
+    long rows = cacheBytes(2) / 2 / (kc * (long)scalarSize) / MR * MR;
+    return rows < MR ? MR : rows;
+}
+
+void nabla_gemm_blocking(long *depthSliceOut, long *floatBlockRowsOut, long *l1Bytes, long *l2Bytes) {
+    long kc = sliceDepth();
+    *depthSliceOut = kc;
+    *floatBlockRowsOut = blockRows(kc, sizeof(float));
+    *l1Bytes = cacheBytes(1);
+    *l2Bytes = cacheBytes(2);
+}
+
+/* Per thread, as nabla_limit_kernels is, so that a test comparing blocked and unblocked products
+ * changes nothing for tests running beside it. */
+static _Thread_local int blockingAllowed = 1;
+
+void nabla_allow_gemm_blocking(int allowed) { blockingAllowed = allowed; }
+
+/* Whether a product runs in blocks: when B's panels are deeper than a slice (a panel would not
+ * stay in the first-level cache), or A would not stay in the second while several panels pass
+ * over it (`panelWidth` columns each). Blocking packs all of B, a cost that few rows of A would
+ * not repay. Blocks change no bits (gemm_template.h), so this decides only the speed. */
+static int blocked(long M, long N, long K, long kc, long panelWidth, size_t scalarSize) {
+    int deep = K > kc, largeA = (size_t)M * (size_t)K * scalarSize > (size_t)cacheBytes(2) / 2 && N > panelWidth;
+    return blockingAllowed && M >= 4 * MR && (deep || largeA);
 }
 
 /* Splits C into shares — by rows, or by column panels when the columns are the larger
@@ -74,8 +138,11 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
                     int transposeA, int transposeB, long M, long N, long K, double alpha,
                     const char *A, const char *B, char *C, int accumulate) {
     long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
-    struct GemmJob whole = { transposeA, transposeB, dotProducts(transposeA, transposeB, M, N, K, scalarSize),
-                             accumulate, M, N, K, lda, ldb, ldc, alpha, A, B, C };
+    long kc = sliceDepth();
+    enum GemmMethod method = dotProducts(transposeA, transposeB, M, N, K, scalarSize) ? GEMM_DOT_PRODUCTS
+        : blocked(M, N, K, kc, panelWidth, scalarSize) ? GEMM_BLOCKED : GEMM_TILED;
+    struct GemmJob whole = { transposeA, transposeB, accumulate, method, kc, blockRows(kc, scalarSize),
+                             M, N, K, lda, ldb, ldc, alpha, A, B, C };
     long threads = nabla_thread_count();
     long minMACs = atomic_load_explicit(&parallelMinMACs, memory_order_relaxed);
     if (M >= ROW_RICH_MIN_ROWS) minMACs /= ROW_RICH_THRESHOLD_DIVISOR;

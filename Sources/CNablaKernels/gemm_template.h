@@ -5,27 +5,29 @@
  * ATTR) and MR, the tile's rows (6: `gemm` has a case for each row count up to it).
  *
  * B is packed into zero-padded panels of NR = 2·VL columns, so that every column block (the
- * ragged last one too) runs the same fully vectorised micro-kernel; the M×NR tile of C stays in
- * registers for the whole K loop. A is read in place (rows or, transposed, columns) and
- * broadcast one scalar at a time, which needs no packing.
+ * ragged last one too) runs the same fully vectorised micro-kernel; the mr×NR tile of C stays in
+ * registers for the whole K loop, or for a slice of it in a large product taken in cache-sized
+ * blocks. A is read in place (rows or, transposed, columns) and broadcast one scalar at a time,
+ * which needs no packing.
  */
 
 #define NR (2 * VL)
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
-/* Scratch for the packed B panels: one buffer per thread, grown but never shrunk, so steady-state
- * training performs no allocation here. */
-static _Thread_local T *NAME(scratch) = NULL;
-static _Thread_local size_t NAME(scratchCount) = 0;
+/* Scratch, two buffers per thread (B's packed panels; a blocked product's sums when they cannot
+ * wait in C), grown but never shrunk, so steady-state training performs no allocation here. */
+static _Thread_local T *NAME(scratch)[2] = { NULL, NULL };
+static _Thread_local size_t NAME(scratchCount)[2] = { 0, 0 };
 
-static T *NAME(scratchBuffer)(size_t count) {
-    if (count > NAME(scratchCount)) {
-        free(NAME(scratch));
+static T *NAME(scratchBuffer)(int which, size_t count) {
+    if (count > NAME(scratchCount)[which]) {
+        free(NAME(scratch)[which]);
         size_t bytes = (count * sizeof(T) + 63) & ~(size_t)63;
-        NAME(scratch) = aligned_alloc(64, bytes);
-        NAME(scratchCount) = NAME(scratch) ? count : 0;
+        NAME(scratch)[which] = aligned_alloc(64, bytes);
+        NAME(scratchCount)[which] = NAME(scratch)[which] ? count : 0;
     }
-    return NAME(scratch);
+    if (!NAME(scratch)[which]) abort();
+    return NAME(scratch)[which];
 }
 
 /* Packs the N columns of op(B) (K rows) into zero-padded panels of NR. `ld` is B's row length. */
@@ -46,15 +48,34 @@ ATTR static void NAME(packB)(int transposeB, long N, long K, const T *B, T *pack
     }
 }
 
-/* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining),
- * scaled by alpha and written at C (row length ldc) straight from registers, or through a buffer
- * for the `width` valid columns of a ragged last panel. */
+/* The micro-kernel: an mr×NR tile of C (mr ≤ MR, a compile-time constant after inlining) summed
+ * over K in registers. Its sums start at zero, or, where a slice of a blocked product carries on
+ * from the slices before (`carryOn`), at the unscaled sums left at `sums` (row length lds). A last slice
+ * (`finish`) scales them by alpha and writes or adds them at C (row length ldc); an earlier one
+ * leaves them, unscaled, at `sums`. Either way an element is summed in one unbroken sequence, so
+ * a product gives the same bits in slices or whole. A ragged last panel's `width` valid columns
+ * go through a buffer. */
 ATTR static inline __attribute__((always_inline)) void NAME(tile)(
     const int mr, int transposeA, long lda, long K, long i0, T alpha,
-    const T *A, const T *panel, long panelStride, T *C, long ldc, long width, int accumulate) {
+    const T *A, const T *panel, long panelStride, T *C, long ldc, long width, int accumulate,
+    T *sums, long lds, int carryOn, int finish) {
     /* Every loop over r is unrolled in full, so that the accumulators live in registers. */
     V acc[MR][2];
-    UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
+    T out[MR][NR];
+    if (!carryOn) {
+        UNROLL for (int r = 0; r < MR; r++) { acc[r][0] = (V){0}; acc[r][1] = (V){0}; }
+    } else if (width == NR) {
+        UNROLL for (int r = 0; r < mr; r++) {
+            acc[r][0] = *(const VU *)(sums + r * lds);
+            acc[r][1] = *(const VU *)(sums + r * lds + VL);
+        }
+    } else {
+        UNROLL for (int r = 0; r < mr; r++) {
+            for (long jj = 0; jj < NR; jj++) out[r][jj] = jj < width ? sums[r * lds + jj] : 0;
+            acc[r][0] = *(VU *)(out[r]);
+            acc[r][1] = *(VU *)(out[r] + VL);
+        }
+    }
     /* a(i, k) lives at A[i*lda + k], or at A[k*lda + i] when A is stored transposed. */
     long rowStride = transposeA ? 1 : lda, kStride = transposeA ? lda : 1;
     const T *a = A + i0 * rowStride;
@@ -68,6 +89,19 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
             acc[r][1] += s * b1;
         }
     }
+    if (!finish) {
+        UNROLL for (int r = 0; r < mr; r++) {
+            if (width == NR) {
+                *(VU *)(sums + r * lds) = acc[r][0];
+                *(VU *)(sums + r * lds + VL) = acc[r][1];
+            } else {
+                *(VU *)(out[r]) = acc[r][0];
+                *(VU *)(out[r] + VL) = acc[r][1];
+                for (long jj = 0; jj < width; jj++) sums[r * lds + jj] = out[r][jj];
+            }
+        }
+        return;
+    }
     if (width == NR) {
         UNROLL for (int r = 0; r < mr; r++) {
             VU *c0 = (VU *)(C + r * ldc), *c1 = (VU *)(C + r * ldc + VL);
@@ -76,7 +110,6 @@ ATTR static inline __attribute__((always_inline)) void NAME(tile)(
         }
         return;
     }
-    T out[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) {
         *(VU *)(out[r]) = acc[r][0];
         *(VU *)(out[r] + VL) = acc[r][1];
@@ -147,18 +180,74 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, T alpha, const T *A, long 
     }
 }
 
+/* One mr×NR tile for each constant mr, so that each is fully unrolled. */
+#define TILE_CASES(MR_, ...)                                     \
+    switch (MR_) {                                                \
+    case 6: NAME(tile)(6, __VA_ARGS__); break;                    \
+    case 5: NAME(tile)(5, __VA_ARGS__); break;                    \
+    case 4: NAME(tile)(4, __VA_ARGS__); break;                    \
+    case 3: NAME(tile)(3, __VA_ARGS__); break;                    \
+    case 2: NAME(tile)(2, __VA_ARGS__); break;                    \
+    default: NAME(tile)(1, __VA_ARGS__); break;                   \
+    }
+
+/* The product in cache-sized blocks (gemm.c decides when, and the sizes): blocks of mc rows of
+ * A that stay in the second-level cache while every panel of B passes over them, taken in depth
+ * slices of kc, so that a tile's kc×NR panel of B stays in the first level while every tile of
+ * the block passes over it. B is packed whole: read in place, its rows a power of two apart
+ * would fall in the same few cache sets and evict one another. A is read in place (packing it
+ * cost more than it saved at the transformer's shapes). Between slices each tile's sums wait
+ * unscaled in C, or, when the product adds onto C, in a buffer of the block's rows, and carry
+ * on where they stopped: the bits are the unblocked product's (KernelTests checks it). */
+ATTR static void NAME(gemmBlocked)(int transposeA, int transposeB, long kc, long mc, long M, long N, long K,
+                                   T alpha, const T *A, long lda, const T *B, long ldb, T *C, long ldc,
+                                   int accumulate) {
+    long panels = (N + NR - 1) / NR;
+    T *packedB = NAME(scratchBuffer)(0, (size_t)(panels * K * NR));
+    NAME(packB)(transposeB, N, K, B, packedB, ldb);
+    /* Sums wait in C itself unless C's values are to be added to. */
+    int ownSums = accumulate && K > kc;
+    long lds = ownSums ? N : ldc;
+    T *sums = ownSums ? NAME(scratchBuffer)(1, (size_t)((mc < M ? mc : M) * N)) : NULL;
+    long kStride = transposeA ? lda : 1;
+    for (long i0 = 0; i0 < M; i0 += mc) {
+        long rows = M - i0 < mc ? M - i0 : mc;
+        T *blockSums = ownSums ? sums : C + i0 * ldc;
+        for (long k0 = 0; k0 < K; k0 += kc) {
+            long depth = K - k0 < kc ? K - k0 : kc;
+            int finish = k0 + depth == K;
+            for (long p = 0; p < panels; p++) {
+                const T *panel = packedB + p * K * NR + k0 * NR;
+                long j0 = p * NR, width = N - j0 < NR ? N - j0 : NR;
+                for (long r0 = 0; r0 < rows; r0 += MR) {
+                    int mr = rows - r0 < MR ? (int)(rows - r0) : MR;
+                    TILE_CASES(mr, transposeA, lda, depth, i0 + r0, alpha, A + k0 * kStride, panel, NR,
+                               C + (i0 + r0) * ldc + j0, ldc, width, accumulate,
+                               blockSums + r0 * lds + j0, lds, k0 > 0, finish)
+                }
+            }
+        }
+    }
+}
+
 /* C (M×N, row length ldc) = alpha·op(A)·op(B), or C += that when accumulating; A and B have row
- * lengths lda and ldb as stored. `dotProducts` (only for A·Bᵀ) takes each element as a dot
- * product of two contiguous rows instead of packing B; gemm.c decides it once per product. */
-ATTR static void NAME(gemm)(int transposeA, int transposeB, int dotProducts, long M, long N, long K, T alpha,
-                            const T *A, long lda, const T *B, long ldb, T *C, long ldc, int accumulate) {
+ * lengths lda and ldb as stored. gemm.c chooses the method once per product: tiles over whole
+ * panels, dot products of contiguous rows (only for A·Bᵀ, and not packing B), or cache-sized
+ * blocks of kc × mc. */
+ATTR static void NAME(gemm)(int transposeA, int transposeB, enum GemmMethod method, long kc, long mc,
+                            long M, long N, long K, T alpha, const T *A, long lda, const T *B, long ldb,
+                            T *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
-    if (dotProducts) {
+    if (method == GEMM_DOT_PRODUCTS) {
         NAME(gemmNT)(M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate);
+        return;
+    }
+    if (method == GEMM_BLOCKED) {
+        NAME(gemmBlocked)(transposeA, transposeB, kc, mc, M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate);
         return;
     }
     long panels = (N + NR - 1) / NR;
@@ -167,8 +256,7 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, int dotProducts, lon
     long firstPacked = transposeB ? 0 : N / NR;
     T *packed = NULL;
     if (firstPacked < panels) {
-        packed = NAME(scratchBuffer)((size_t)((panels - firstPacked) * K * NR));
-        if (!packed) abort();
+        packed = NAME(scratchBuffer)(0, (size_t)((panels - firstPacked) * K * NR));
         NAME(packB)(transposeB, N - firstPacked * NR, K,
                     transposeB ? B : B + firstPacked * NR, packed, ldb);
     }
@@ -182,14 +270,7 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, int dotProducts, lon
         for (long i0 = 0; i0 < M; i0 += MR) {
             int mr = M - i0 < MR ? (int)(M - i0) : MR;
             T *c = C + i0 * ldc + j0;
-            switch (mr) {  /* constant mr, so each case is fully unrolled */
-            case 6: NAME(tile)(6, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            case 5: NAME(tile)(5, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            case 4: NAME(tile)(4, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            case 3: NAME(tile)(3, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            case 2: NAME(tile)(2, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            default: NAME(tile)(1, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate); break;
-            }
+            TILE_CASES(mr, transposeA, lda, K, i0, alpha, A, panel, stride, c, ldc, width, accumulate, NULL, 0, 0, 1)
         }
     }
 }
@@ -198,9 +279,10 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, int dotProducts, lon
  * its own packing scratch for next time. */
 static void NAME(runJob)(void *context, long share) {
     struct GemmJob *job = (struct GemmJob *)context + share;
-    NAME(gemm)(job->transposeA, job->transposeB, job->dotProducts, job->M, job->N, job->K, (T)job->alpha,
+    NAME(gemm)(job->transposeA, job->transposeB, job->method, job->kc, job->mc, job->M, job->N, job->K, (T)job->alpha,
                (const T *)job->A, job->lda, (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
 }
 
+#undef TILE_CASES
 #undef NR
 #undef UNROLL

@@ -23,13 +23,16 @@ struct Benchmark {
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.contains("--help") || arguments.contains("-h") {
             print("""
-                usage: nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt]
+                usage: nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt] [--blas PATH|none]
 
                 Prints Nabla's speed figures: the book's chapter-1 and chapter-6 networks (MNIST from
                 --data, $NABLA_MNIST or the cache) and nanoGPT's CPU configuration (gpt, no data needed).
+                Floors come from the fastest matrix product measured: Nabla's, or a reference BLAS's.
                   --json       one JSON object of figures instead of a table
                   --data PATH  MNIST's directory (IDX files) or mnist.pkl.gz
                   --only NAME  one section: chapter1, chapter6 or gpt
+                  --blas PATH  the reference BLAS (default $NABLA_BLAS, else OpenBLAS, MKL or BLIS
+                               if one loads); none: measure Nabla's products alone
                 """)
             return
         }
@@ -38,6 +41,9 @@ struct Benchmark {
             arguments.firstIndex(of: option).flatMap { arguments.index(after: $0) < arguments.endIndex ? arguments[arguments.index(after: $0)] : nil }
         }
         let data = value(of: "--data")
+        let blas = value(of: "--blas")
+        let products = ProductSpeed(reference: blas == "none" ? nil : try ReferenceBLAS.load(blas))
+        let blasLibrary = products.reference?.path ?? "none"
         let sections = value(of: "--only").map { [$0] } ?? ["chapter1", "chapter6"]
         guard sections.allSatisfy({ ["chapter1", "chapter6", "gpt"].contains($0) }) else {
             throw BenchmarkError("--only takes chapter1, chapter6 or gpt, got \(sections[0])")
@@ -50,21 +56,28 @@ struct Benchmark {
         #if DEBUG
         if !json { print("note: debug build; use `swift run -c release nabla-bench` for real figures") }
         #endif
-        if !json { print("processor: \(cpuModel)\nkernels: \(kernelName)") }
+        if !json { print("processor: \(cpuModel)\nkernels: \(kernelName)\nreference BLAS: \(blasLibrary)") }
+
+        var (depthSlice, blockRows, l1, l2) = (0, 0, 0, 0)
+        nabla_gemm_blocking(&depthSlice, &blockRows, &l1, &l2)
+        report("cache_l1d_kb", Double(l1) / 1024, "KB", "first-level data cache, as reported")
+        report("cache_l2_kb", Double(l2) / 1024, "KB", "second-level cache, as reported")
+        report("gemm_depth_slice", Double(depthSlice), "", "  large products' depth slice, sized from them")
+        report("gemm_block_rows", Double(blockRows), "", "  and rows of A in a block (single precision)")
 
         if sections.contains("chapter1") || sections.contains("chapter6") {
             let mnist = try MNIST(searching: data)
             if sections.contains("chapter1") { BookNetworkBenchmark.run(mnist: mnist, report: report) }
-            if sections.contains("chapter6") { ConvolutionBenchmark.run(mnist: mnist, report: report) }
+            if sections.contains("chapter6") { try ConvolutionBenchmark.run(mnist: mnist, products: products, report: report) }
         }
-        if sections.contains("gpt") { GPTBenchmark.run(report: report) }
+        if sections.contains("gpt") { try GPTBenchmark.run(products: products, report: report) }
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         report("peak_rss_mb", Double(usage.ru_maxrss) / 1024, "MB", "peak resident memory (this benchmark)")
 
         if json {
-            let machine = [("cpu_model", cpuModel), ("kernel_isa", kernelISA)].map { "  \"\($0.0)\": \"\($0.1)\"" }
+            let machine = [("cpu_model", cpuModel), ("kernel_isa", kernelISA), ("blas_library", blasLibrary)].map { "  \"\($0.0)\": \"\($0.1)\"" }
             let body = (machine + figures.map { "  \"\($0.key)\": \($0.value)" }).joined(separator: ",\n")
             print("{\n\(body)\n}")
         }

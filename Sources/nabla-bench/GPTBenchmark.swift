@@ -11,7 +11,7 @@ enum GPTBenchmark {
     static let configuration = GPTConfiguration(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128)
     static let batchSize = 12
 
-    static func run(report: (String, Double, String, String) -> Void) {
+    static func run(products: ProductSpeed, report: (String, Double, String, String) -> Void) throws {
         let tokens = Double(batchSize * configuration.contextLength)
         func iteration(threads: Int, steps: Int) -> (seconds: Double, allocations: Double, memory: (bytes: Int, withoutSharing: Int)) {
             nabla_set_threads(threads)
@@ -39,19 +39,18 @@ enum GPTBenchmark {
             return (best, allocations, step.bufferMemory)
         }
         // The floor first, in the same run: the iteration's matrix products at the speed of the
-        // fastest product measured on one core — a large one, or one of the transformer's own
-        // shapes, which fit the caches better here.
-        nabla_set_threads(1)
-        let sgemm = productRate(m: 1024, k: 1024, n: 1024)
-        report("gpt_sgemm_1024_gflops", sgemm, "GFLOP/s", "sgemm [1024×1024]·[1024×1024], one thread")
+        // fastest product measured on one core, Nabla's or the reference BLAS's — a large one, or
+        // one of the transformer's own shapes, which fit the caches better here.
         let rows = batchSize * configuration.contextLength, width = configuration.width
-        var fastest = sgemm
+        var fastest = try products.report("gpt_sgemm_1024", m: 1024, k: 1024, n: 1024,
+                                      label: "sgemm [1024×1024]·[1024×1024], one thread", to: report)
         for (key, k, n) in [("qkv", width, 3 * width), ("expand", width, 4 * width), ("project", 4 * width, width)] {
-            let rate = productRate(m: rows, k: k, n: n, transposingB: true)
-            fastest = max(fastest, rate)
-            report("gpt_product_\(key)_gflops", rate, "GFLOP/s", "  [\(rows)×\(k)]·[\(k)×\(n)] (\(key))")
+            fastest = max(fastest, try products.report("gpt_product_\(key)", m: rows, k: k, n: n, transposingB: true,
+                                                   label: "  [\(rows)×\(k)]·[\(k)×\(n)] (\(key))", to: report))
         }
-        nabla_set_threads(0)
+        let (context, headWidth) = (configuration.contextLength, width / configuration.heads)
+        fastest = max(fastest, try products.report("gpt_product_attention", m: context, k: headWidth, n: context, transposingB: true,
+                                               label: "  [\(context)×\(headWidth)]·[\(headWidth)×\(context)] (a head's scores)", to: report))
         let floor = iterationFLOPs / (fastest * 1e9)
         report("gpt_floor_ms", floor * 1e3, "ms", String(format: "floor: %.2f GFLOP at the fastest of these", iterationFLOPs / 1e9))
 
@@ -80,19 +79,6 @@ enum GPTBenchmark {
         let (width, context) = (Double(c.width), Double(c.contextLength))
         let perToken = Double(c.layers) * (24 * width * width + 4 * context * width) + 2 * width * Double(c.vocabularySize)
         return 3 * perToken * Double(batchSize * c.contextLength)
-    }
-
-    /// GFLOP/s of Nabla's sgemm for [m×k]·[k×n] (B transposed as a Dense layer stores it), the
-    /// best of several runs.
-    static func productRate(m: Int, k: Int, n: Int, transposingB: Bool = false) -> Double {
-        var rng = SeededGenerator(seed: 4)
-        let a = Tensor<Float>(randomNormal: [m, k], using: &rng).scalars, b = Tensor<Float>(randomNormal: [k, n], using: &rng).scalars
-        var c = [Float](repeating: 0, count: m * n)
-        let repeats = max(3, Int(2e9 / Double(2 * m * k * n)))
-        let seconds = Benchmark.time(repeats) {
-            nabla_sgemm(0, transposingB ? 1 : 0, m, n, k, 1, a, b, &c, 0)
-        }
-        return 2 * Double(m * k * n) / seconds / 1e9
     }
 
     /// Attention and layer norm alone on the configuration's activations ([12, 64, 128]), one

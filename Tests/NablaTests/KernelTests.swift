@@ -4,13 +4,24 @@ import Testing
 
 /// The matrix-product kernels against a naive triple loop, on every path and awkward shapes.
 @Suite(.serialized) struct KernelTests {
-    /// (m, n, k). A·Bᵀ takes dot products where two of "B fits in 256 KB, long rows, few rows"
-    /// hold — at (10, 30, 784), (40, 9, 300) and (9, 100, 700), the last with a B over 256 KB —
-    /// and packs B at (33, 10, 30), (300, 7, 13) and (5, 700, 100), the last with few rows only.
+    /// (m, n, k). A·Bᵀ takes dot products with few rows (32 or fewer) where B fits in 256 KB or
+    /// rows are long — at (10, 30, 784) and (9, 100, 700), the last with a B over 256 KB — and
+    /// packs B at (33, 10, 30), (40, 9, 300), (300, 7, 13) and (5, 700, 100), the last with few
+    /// rows only.
+    /// (70, 45, 600) is deeper than a depth slice on any machine (at most 512), so it runs in
+    /// blocks, a ragged last slice and panel among them.
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (13, 7, 29), (6, 16, 1), (5, 17, 3), (12, 32, 64), (10, 30, 784), (40, 9, 300),
-        (9, 100, 700), (33, 10, 30), (300, 7, 13), (5, 700, 100), (257, 33, 17),
+        (9, 100, 700), (33, 10, 30), (300, 7, 13), (5, 700, 100), (257, 33, 17), (70, 45, 600),
     ]
+
+    /// A product this machine takes in several depth slices and several blocks of rows, with a
+    /// ragged last slice, block and panel (and wide enough that A·Bᵀ is not taken as dot products).
+    static var blockedShape: (Int, Int, Int) {
+        var (depthSlice, blockRows, l1, l2) = (0, 0, 0, 0)
+        nabla_gemm_blocking(&depthSlice, &blockRows, &l1, &l2)
+        return (blockRows + 31, 150, 2 * depthSlice + 37)
+    }
 
     func naive(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Double] {
         var c = [Double](repeating: 0, count: m * n)
@@ -106,9 +117,8 @@ import Testing
 
     @Test func resultsDoNotDependOnTheNumberOfThreads() {
         // Shares start on whole tiles and all take the route chosen for the whole product, so
-        // every element is computed by the same operations however the product is split. At
-        // (40, 100, 700) the whole product packs B, while a share's few columns of B alone would
-        // fit in L2 and, on their own, run as dot products.
+        // every element is computed by the same operations however the product is split.
+        // (40, 100, 700) runs in blocks, a ragged last depth slice among them, on every share.
         defer { nabla_set_threads(0); nabla_set_parallel_threshold(0) }
         for (m, n, k) in Self.shapes + [(40, 100, 700)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -123,6 +133,39 @@ import Testing
                 let (x, y) = (whole.scalars, split.scalars)
                 if let i = x.indices.first(where: { x[$0] != y[$0] }) {
                     Issue.record("(\(m), \(n), \(k)), Aᵀ \(ta), Bᵀ \(tb): element \(i) is \(x[i]) on one thread, \(y[i]) split")
+                }
+            }
+        }
+    }
+
+    /// The same product in cache-sized blocks and unblocked, with NaN and infinities among the
+    /// operands, compared bit for bit.
+    func expectBlockedEqualsUnblocked<S: TensorScalar>(_: S.Type, m: Int, n: Int, k: Int, ta: Bool, tb: Bool,
+                                                         gemm: (UnsafePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+        var a = Tensor<S>(converting: random(ta ? [k, m] : [m, k], seed: 5)).scalars
+        let b = Tensor<S>(converting: random(tb ? [n, k] : [k, n], seed: 6)).scalars
+        (a[7], a[a.count / 3], a[a.count - 2]) = (.nan, .infinity, -.infinity)
+        func run(blocked: Bool) -> [S] {
+            nabla_allow_gemm_blocking(blocked ? 1 : 0)
+            defer { nabla_allow_gemm_blocking(1) }
+            var c = (0..<m * n).map { S($0 % 5) - 2 }  // what an accumulating product adds onto
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in gemm(pa.baseAddress!, pb.baseAddress!, &c) } }
+            return c
+        }
+        let blocked = run(blocked: true)
+        #expect(sameBits(blocked, run(blocked: false)), "(\(m), \(n), \(k)), Aᵀ \(ta), Bᵀ \(tb), \(S.self): blocks change the product")
+        #expect(blocked.contains { $0.isNaN } && blocked.contains { $0.isFinite })
+    }
+
+    @Test func blockedProductsAreTheUnblockedToTheBit() {
+        let (m, n, k) = Self.blockedShape
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for accumulate: Int32 in [0, 1] {
+                expectBlockedEqualsUnblocked(Float.self, m: m, n: n, k: k, ta: ta, tb: tb) {
+                    nabla_sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, -0.75, $0, $1, $2, accumulate)
+                }
+                expectBlockedEqualsUnblocked(Double.self, m: m, n: n, k: k, ta: ta, tb: tb) {
+                    nabla_dgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, -0.75, $0, $1, $2, accumulate)
                 }
             }
         }
@@ -157,7 +200,7 @@ import Testing
         for threads in [1, 4] {
             nabla_set_threads(threads)
             nabla_set_parallel_threshold(threads == 1 ? 0 : 1)
-            for (m, n, k) in Self.shapes + [(40, 100, 700), (10, 1000, 64), (100, 784, 30), (30, 784, 10)] {
+            for (m, n, k) in Self.shapes + [(40, 100, 700), (10, 1000, 64), (100, 784, 30), (30, 784, 10), Self.blockedShape] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                     for accumulate: Int32 in [0, 1] {
                         expectWideEqualsAVX2(Float.self, m: m, n: n, k: k, ta: ta, tb: tb) {

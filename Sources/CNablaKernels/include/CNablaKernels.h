@@ -23,6 +23,16 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate);
 
+/// The blocks large products are computed in, and the caches they were sized from: the depth
+/// slice (columns of op(A), rows of op(B)), the rows of a block of A in single precision, and
+/// the first-level data and second-level cache sizes in bytes, as the processor reports them.
+void nabla_gemm_blocking(long *depthSlice, long *floatBlockRows, long *l1Bytes, long *l2Bytes);
+
+/// Whether products called on this thread may run in cache-sized blocks (non-zero, the default)
+/// or must not (zero). Blocks change only the speed, never a bit of the result; tests turn them
+/// off to check that.
+void nabla_allow_gemm_blocking(int allowed);
+
 /// Row r of dst (`rowLength` values) = row rows[r] of the byte matrix at `base` · scale, for
 /// `rowCount` rows: a batch of images gathered to floating point.
 void nabla_gather_bytes_to_float(const unsigned char *base, const long *rows, long rowCount, long rowLength,
