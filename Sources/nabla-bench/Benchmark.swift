@@ -4,7 +4,7 @@ import Foundation
 import Nabla
 import NablaData
 
-/// `swift run -c release nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt]`: the book's networks' training and
+/// `swift run -c release nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt|products] [--blas PATH|none]`: the book's networks' training and
 /// evaluation speed — chapter 1's and chapter 6's convolutional one — and nanoGPT's CPU
 /// configuration's, heap allocations per step, peak memory, and matrix-product and convolution
 /// throughput at the shapes that matter. Figures are printed, never asserted: benchmarks measure, tests judge.
@@ -23,14 +23,15 @@ struct Benchmark {
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.contains("--help") || arguments.contains("-h") {
             print("""
-                usage: nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt] [--blas PATH|none]
+                usage: nabla-bench [--json] [--data PATH] [--only chapter1|chapter6|gpt|products] [--blas PATH|none]
 
                 Prints Nabla's speed figures: the book's chapter-1 and chapter-6 networks (MNIST from
                 --data, $NABLA_MNIST or the cache) and nanoGPT's CPU configuration (gpt, no data needed).
                 Floors come from the fastest matrix product measured: Nabla's, or a reference BLAS's.
                   --json       one JSON object of figures instead of a table
                   --data PATH  MNIST's directory (IDX files) or mnist.pkl.gz
-                  --only NAME  one section: chapter1, chapter6 or gpt
+                  --only NAME  one section: chapter1, chapter6, gpt or products (each matrix product of
+                               those networks, Nabla's and the reference BLAS's)
                   --blas PATH  the reference BLAS (default $NABLA_BLAS, else OpenBLAS, MKL or BLIS
                                if one loads); none: measure Nabla's products alone
                 """)
@@ -45,8 +46,8 @@ struct Benchmark {
         let products = ProductSpeed(reference: blas == "none" ? nil : try ReferenceBLAS.load(blas))
         let blasLibrary = products.reference?.path ?? "none"
         let sections = value(of: "--only").map { [$0] } ?? ["chapter1", "chapter6"]
-        guard sections.allSatisfy({ ["chapter1", "chapter6", "gpt"].contains($0) }) else {
-            throw BenchmarkError("--only takes chapter1, chapter6 or gpt, got \(sections[0])")
+        guard sections.allSatisfy({ ["chapter1", "chapter6", "gpt", "products"].contains($0) }) else {
+            throw BenchmarkError("--only takes chapter1, chapter6, gpt or products, got \(sections[0])")
         }
         var figures: [(key: String, value: Double, unit: String, label: String)] = []
         func report(_ key: String, _ value: Double, _ unit: String, _ label: String) {
@@ -71,6 +72,7 @@ struct Benchmark {
             if sections.contains("chapter6") { try ConvolutionBenchmark.run(mnist: mnist, products: products, report: report) }
         }
         if sections.contains("gpt") { try GPTBenchmark.run(products: products, report: report) }
+        if sections.contains("products") { try ProductBenchmark.run(products: products, report: report) }
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

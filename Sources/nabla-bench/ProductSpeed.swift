@@ -10,11 +10,11 @@ struct ProductSpeed {
     /// The reference BLAS, if one loaded.
     let reference: ReferenceBLAS?
 
-    /// GFLOP/s of [m×k]·[k×n] (B stored transposed, as a Dense layer stores it, when
-    /// `transposingB`), the best of several runs: Nabla's, and the reference's (nil without one).
+    /// GFLOP/s of [m×k]·[k×n] (A stored [k×m] when `transposingA`, as a weight's gradient reads
+    /// its input; B stored [n×k] when `transposingB`, as a Dense layer stores it), the best of several runs: Nabla's, and the reference's (nil without one).
     /// A reference whose product differs from Nabla's by more than rounding is an error, not a
     /// figure.
-    func rates(m: Int, k: Int, n: Int, transposingB: Bool = false) throws -> (nabla: Double, reference: Double?) {
+    func rates(m: Int, k: Int, n: Int, transposingA: Bool = false, transposingB: Bool = false) throws -> (nabla: Double, reference: Double?) {
         nabla_set_threads(1)
         defer { nabla_set_threads(0) }
         var rng = SeededGenerator(seed: 4)
@@ -22,9 +22,9 @@ struct ProductSpeed {
         var (c, referenceC) = ([Float](repeating: 0, count: m * n), [Float](repeating: 0, count: m * n))
         let repeats = max(3, Int(2e9 / Double(2 * m * k * n)))
         let flops = 2 * Double(m * k * n)
-        let nabla = flops / Benchmark.time(repeats) { nabla_sgemm(0, transposingB ? 1 : 0, m, n, k, 1, a, b, &c, 0) } / 1e9
+        let nabla = flops / Benchmark.time(repeats) { nabla_sgemm(transposingA ? 1 : 0, transposingB ? 1 : 0, m, n, k, 1, a, b, &c, 0) } / 1e9
         guard let blas = reference else { return (nabla, nil) }
-        let rate = flops / Benchmark.time(repeats) { blas.sgemm(transposingB, m, n, k, a, b, &referenceC) } / 1e9
+        let rate = flops / Benchmark.time(repeats) { blas.sgemm(transposingA, transposingB, m, n, k, a, b, &referenceC) } / 1e9
         // Sums of k products of unit normals: rounding differs by about √k·ε of their size.
         let difference = zip(c, referenceC).map { abs($0 - $1) }.max() ?? 0
         guard difference <= 1e-3 * Float(k).squareRoot() else {
@@ -36,9 +36,9 @@ struct ProductSpeed {
     /// Measures and reports one shape's figures (`<key>_gflops`, and `blas_<key>_gflops` with a
     /// reference), returning the faster rate.
     @discardableResult
-    func report(_ key: String, m: Int, k: Int, n: Int, transposingB: Bool = false, label: String,
-                to report: (String, Double, String, String) -> Void) throws -> Double {
-        let (nabla, reference) = try rates(m: m, k: k, n: n, transposingB: transposingB)
+    func report(_ key: String, m: Int, k: Int, n: Int, transposingA: Bool = false, transposingB: Bool = false,
+                label: String, to report: (String, Double, String, String) -> Void) throws -> Double {
+        let (nabla, reference) = try rates(m: m, k: k, n: n, transposingA: transposingA, transposingB: transposingB)
         report("\(key)_gflops", nabla, "GFLOP/s", label)
         guard let reference else { return nabla }
         report("blas_\(key)_gflops", reference, "GFLOP/s", "  reference BLAS, the same")
@@ -53,9 +53,9 @@ struct ProductSpeed {
 struct ReferenceBLAS {
     /// Where it was loaded from, as given to the loader.
     let path: String
-    /// C = op(A)·op(B) for row-major A [m×k] and B [k×n], or B stored [n×k] when transposing.
-    let sgemm: (_ transposingB: Bool, _ m: Int, _ n: Int, _ k: Int, UnsafePointer<Float>, UnsafePointer<Float>,
-                UnsafeMutablePointer<Float>) -> Void
+    /// C = op(A)·op(B), row-major: A [m×k] or, transposing, [k×m]; B [k×n] or [n×k].
+    let sgemm: (_ transposingA: Bool, _ transposingB: Bool, _ m: Int, _ n: Int, _ k: Int, UnsafePointer<Float>,
+                UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
 
     static let defaultNames = ["libopenblas.so.0", "libopenblas.so", "libmkl_rt.so.2", "libmkl_rt.so", "libblis.so.4", "libblis.so"]
 
@@ -94,14 +94,15 @@ struct ReferenceBLAS {
         // CBLAS's enumerations: row-major 101, no transpose 111, transpose 112.
         if let symbol = dlsym(handle, "cblas_sgemm") {
             let call = unsafeBitCast(symbol, to: SGEMM32.self)
-            sgemm = { transposingB, m, n, k, a, b, c in
-                call(101, 111, transposingB ? 112 : 111, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b,
-                     Int32(transposingB ? k : n), 0, c, Int32(n))
+            sgemm = { transposingA, transposingB, m, n, k, a, b, c in
+                call(101, transposingA ? 112 : 111, transposingB ? 112 : 111, Int32(m), Int32(n), Int32(k), 1, a,
+                     Int32(transposingA ? m : k), b, Int32(transposingB ? k : n), 0, c, Int32(n))
             }
         } else if let symbol = dlsym(handle, "cblas_sgemm64_") ?? dlsym(handle, "scipy_cblas_sgemm64_") {
             let call = unsafeBitCast(symbol, to: SGEMM64.self)
-            sgemm = { transposingB, m, n, k, a, b, c in
-                call(101, 111, transposingB ? 112 : 111, m, n, k, 1, a, k, b, transposingB ? k : n, 0, c, n)
+            sgemm = { transposingA, transposingB, m, n, k, a, b, c in
+                call(101, transposingA ? 112 : 111, transposingB ? 112 : 111, m, n, k, 1, a, transposingA ? m : k, b,
+                     transposingB ? k : n, 0, c, n)
             }
         } else {
             return nil
