@@ -135,7 +135,8 @@ public struct MNISTSet: Sendable {
     func writeImages<Scalar: TensorScalar>(at indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Scalar>) {
         pixelStorage.withUnsafeBufferPointer { p in
             // A large batch (an evaluation set) is converted on all cores, a few images each.
-            forEachChunk(indices.count, unitSize: Self.pixelCount) { chunk in
+            forEachChunk(indices.count, unitSize: Self.pixelCount, (p, indices, out)) { operands, chunk in
+                let (p, indices, out) = operands
                 let (rows, destination) = (indices.baseAddress! + chunk.lowerBound, out + chunk.lowerBound * Self.pixelCount)
                 if Scalar.isFloat {
                     nabla_gather_bytes_to_float(p.baseAddress!, rows, chunk.count, Self.pixelCount, 1 / 256,

@@ -74,6 +74,7 @@ enum ConvolutionBenchmark {
         let all = stepSeconds(batchSize: 10, threads: 0, steps: 300)
         report("conv_epoch_s_all_cores", all.seconds * 5000, "s", "  the same on all cores")
         report("conv_speedup_all_cores", one.seconds / all.seconds, "×", "  speed-up from threads")
+        report("conv_allocations_per_step_all_cores", all.allocations, "", "  its heap allocations")
         let hundred = stepSeconds(batchSize: 100, threads: 1, steps: 30)
         report("conv_step_us_batch100", hundred.seconds * 1e6, "µs", "chapter-6 training step (batch 100, one thread)")
         report("conv_gflops_batch100", flopsPerExample * 100 / hundred.seconds / 1e9, "GFLOP/s", "  effective over the whole step")

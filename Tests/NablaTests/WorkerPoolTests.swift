@@ -1,5 +1,7 @@
+import CAllocationCounter
 import CNablaKernels
 import Foundation
+import Nabla
 import Testing
 
 /// The worker pool's parallel-for: every share runs exactly once, and all have run when the call
@@ -49,5 +51,28 @@ import Testing
         nonisolated(unsafe) let slots = failures  // each caller writes only its own slot
         DispatchQueue.concurrentPerform(iterations: 2) { slots[$0] = Self.firstMiscountedCall(1000) }
         #expect(Array(failures) == [nil, nil])
+    }
+
+    /// A replayed step whose loops run on the pool allocates nothing: the loop bodies handed to
+    /// the workers capture nothing (a closure that captured would put its captures on the heap at
+    /// every call). A GPT's [8, 16, 128] activations and [8, 16, 512] expansion are past the
+    /// size at which elementwise ops, layer norm and GELU split over the threads.
+    @Test func aReplayedStepOnThePoolAllocatesNothing() {
+        nabla_set_threads(2)
+        defer { nabla_set_threads(0) }
+        var rng = SeededGenerator(seed: 3)
+        let model = GPT<Float>(GPTConfiguration(vocabularySize: 11, contextLength: 16, layers: 1, heads: 2, width: 128), using: &rng)
+        let step = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
+        step.clipping = .globalNorm(1)
+        var optimizer = AdamW<Float>(weightDecay: 0.1)
+        let (x, y) = (IndexTensor((0..<128).map { $0 % 11 }, shape: [8, 16]), IndexTensor((0..<128).map { $0 * 7 % 11 }, shape: [8, 16]))
+        for attempt in 0..<5 {
+            let before = nabla_thread_allocation_count()
+            _ = step.step(indices: x, y, optimizer: &optimizer)
+            if attempt >= 2 && isOptimizedBuild {
+                #expect(nabla_thread_allocation_count() == before, "a replayed step on two threads allocated (step \(attempt))")
+            }
+        }
+        #expect(step.eagerReason == nil, "\(step.eagerReason ?? "")")
     }
 }

@@ -74,16 +74,24 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         let count = shape.reduce(1, *)
         switch path {
         case .equal:
-            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], b[i]) } }
+            forEachChunk(count, (a, b, out)) { operands, chunk in
+                let (a, b, out) = operands
+                for i in chunk { out[i] = F.value(a[i], b[i]) }
+            }
         case .scalarRight:
-            let y = b[0]
-            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(a[i], y) } }
+            forEachChunk(count, (a, b[0], out)) { operands, chunk in
+                let (a, y, out) = operands
+                for i in chunk { out[i] = F.value(a[i], y) }
+            }
         case .scalarLeft:
-            let x = a[0]
-            forEachChunk(count) { chunk in for i in chunk { out[i] = F.value(x, b[i]) } }
+            forEachChunk(count, (a[0], b, out)) { operands, chunk in
+                let (x, b, out) = operands
+                for i in chunk { out[i] = F.value(x, b[i]) }
+            }
         case .suffix(let period):
             // In chunks of whole rows.
-            forEachChunk(count / period, unitSize: period) { rows in
+            forEachChunk(count / period, unitSize: period, (a, b, out, period)) { operands, rows in
+                let (a, b, out, period) = operands
                 for row in rows {
                     let base = row * period
                     for j in 0..<period { out[base + j] = F.value(a[base + j], b[j]) }
@@ -92,8 +100,9 @@ struct Arithmetic<Scalar: TensorScalar>: TensorOperation {
         case .rows:
             guard let inner = shape.last else { out[0] = F.value(a[0], b[0]); return }
             let (innerA, innerB) = (lhsStrides[shape.count - 1], rhsStrides[shape.count - 1])
-            forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
-                forEachBroadcastRow(shape, lhsStrides, rhsStrides, rows: rows) { o, i, j in
+            forEachChunk(broadcastRowCount(shape), unitSize: inner, (a, b, out, self, inner, innerA, innerB)) { operands, rows in
+                let (a, b, out, op, inner, innerA, innerB) = operands
+                forEachBroadcastRow(op.shape, op.lhsStrides, op.rhsStrides, rows: rows) { o, i, j in
                     switch (innerA, innerB) {
                     case (1, 1): for k in 0..<inner { out[o + k] = F.value(a[i + k], b[j + k]) }
                     case (1, 0): let y = b[j]; for k in 0..<inner { out[o + k] = F.value(a[i + k], y) }

@@ -90,7 +90,8 @@ struct Select<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (mask, a, b, y) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output)
         let (sm, sa, sb) = (single[0] ? 0 : 1, single[1] ? 0 : 1, single[2] ? 0 : 1)
-        forEachChunk(count) { chunk in
+        forEachChunk(count, (mask, a, b, y, sm, sa, sb)) { operands, chunk in
+            let (mask, a, b, y, sm, sa, sb) = operands
             // The common cases as loops of their own, which vectorise: a mask filling with one
             // value (attention's −∞), and its gradient's zeros.
             switch (sm, sa, sb) {

@@ -71,7 +71,9 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
         let (x, weight, y, w) = (buffers.input(0), buffers.input(1), buffers.output, window)
         let bias = hasBias ? buffers.input(2) : nil
         let outputImage = outputChannels * w.outputPlane
-        w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
+        let operands = (x, weight, bias, y, buffers.workspace, w, outputChannels, outputImage)
+        w.forEachImageShare(multiplyAdds: outputImage * w.patchSize, operands) { operands, share, images in
+            let (x, weight, bias, y, workspace, w, outputChannels, outputImage) = operands
             for n in images {
                 let (image, output) = (x + n * w.inputImage, y + n * outputImage)
                 if w.convolvesDirectly {
@@ -81,7 +83,7 @@ struct Convolution2D<Scalar: TensorScalar>: TensorOperation {
                 if let bias {
                     for o in 0..<outputChannels { (output + o * w.outputPlane).initialize(repeating: bias[o], count: w.outputPlane) }
                 }
-                let patches = buffers.workspace + share * w.patchMatrix
+                let patches = workspace + share * w.patchMatrix
                 w.gatherPatches(of: image, into: patches)
                 Scalar.gemm(transposeA: false, transposeB: false, m: outputChannels, n: w.outputPlane, k: w.patchSize,
                             a: weight, b: patches, c: output, accumulate: bias != nil)
@@ -150,8 +152,10 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
         switch part {
         case .input:
             let weight = buffers.input(1)
-            w.forEachImageShare(multiplyAdds: outputImage * w.patchSize) { share, images in
-                let patches = buffers.workspace + share * scratchPerShare
+            let operands = (g, weight, out, buffers.workspace, w, scratchPerShare, outputChannels, outputImage)
+            w.forEachImageShare(multiplyAdds: outputImage * w.patchSize, operands) { operands, share, images in
+                let (g, weight, out, workspace, w, scratchPerShare, outputChannels, outputImage) = operands
+                let patches = workspace + share * scratchPerShare
                 for n in images {
                     Scalar.gemm(transposeA: true, transposeB: false, m: w.patchSize, n: w.outputPlane, k: outputChannels,
                                 a: weight, b: g + n * outputImage, c: patches, accumulate: false)
@@ -165,8 +169,11 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
             // from the image and packs only the small gₙ (Docs/Performance.md has the gain).
             let (source, groups, size) = (buffers.input(1), weightGroups, weightSize)
             let partials = buffers.workspace + w.patchMatrixSlots * scratchPerShare
-            forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots) { share, groupRange in
-                let scratch = buffers.workspace + share * scratchPerShare
+            let operands = (source, g, partials, buffers.workspace, w, scratchPerShare, groups, size, outputChannels, outputImage)
+            forEachShare(groups, unitSize: w.batch / groups * outputImage * w.patchSize, maxShares: w.patchMatrixSlots,
+                         operands) { operands, share, groupRange in
+                let (source, g, partials, workspace, w, scratchPerShare, groups, size, outputChannels, outputImage) = operands
+                let scratch = workspace + share * scratchPerShare
                 for group in groupRange {
                     let partial = partials + group * size
                     let images = w.batch * group / groups ..< w.batch * (group + 1) / groups
@@ -185,7 +192,8 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
             }
             // The groups' sums added in order into the first, then transposed back to
             // [outChannels, patchSize]; each thread takes a share of the patch's rows.
-            forEachChunk(w.patchSize, unitSize: groups * outputChannels) { rows in
+            forEachChunk(w.patchSize, unitSize: groups * outputChannels, (partials, out, w, groups, size, outputChannels)) { operands, rows in
+                let (partials, out, w, groups, size, outputChannels) = operands
                 for k in rows {
                     let row = partials + k * outputChannels
                     for group in 1..<groups {
@@ -200,7 +208,8 @@ struct ConvolutionGradient<Scalar: TensorScalar>: TensorOperation {
             // thread's images would pull them into this core's cache, and that thread would have
             // to take them back next step), then added over the batch in order.
             let sums = buffers.workspace
-            w.forEachImageShare(multiplyAdds: outputImage) { _, images in
+            w.forEachImageShare(multiplyAdds: outputImage, (g, sums, w, outputChannels, outputImage)) { operands, _, images in
+                let (g, sums, w, outputChannels, outputImage) = operands
                 for n in images {
                     for o in 0..<outputChannels {
                         let plane = g + n * outputImage + o * w.outputPlane
@@ -225,10 +234,12 @@ extension SlidingWindow {
     /// thread that may take one (at most the pool's largest number of threads).
     var patchMatrixSlots: Int { min(batch, Int(NABLA_MAX_THREADS)) }
 
-    /// Runs `body` over the batch's images in contiguous shares — on the worker pool when there is
-    /// work enough — each share numbered, so that it can use scratch slot `share`.
+    /// Runs `body(context, share, images)` over the batch's images in contiguous shares — on the
+    /// worker pool when there is work enough — each share numbered, so that it can use scratch
+    /// slot `share`. `body` must capture nothing, as ``forEachShare(_:unitSize:maxShares:_:_:)``'s.
     @inline(__always)
-    func forEachImageShare(multiplyAdds: Int, _ body: (_ share: Int, Range<Int>) -> Void) {
-        forEachShare(batch, unitSize: multiplyAdds, maxShares: patchMatrixSlots, body)
+    func forEachImageShare<Context>(multiplyAdds: Int, _ context: Context,
+                                    _ body: (_ context: Context, _ share: Int, _ images: Range<Int>) -> Void) {
+        forEachShare(batch, unitSize: multiplyAdds, maxShares: patchMatrixSlots, context, body)
     }
 }

@@ -23,8 +23,9 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y) = (buffers.input(0), buffers.output)
         // Large tensors (an evaluation batch) are split over the cores.
-        forEachChunk(count) { chunk in
-            switch function {
+        forEachChunk(count, (self, x, y)) { operands, chunk in
+            let (op, x, y) = operands
+            switch op.function {
             case .negate: for i in chunk { y[i] = -x[i] }
             case .exp: for i in chunk { y[i] = .exp(x[i]) }
             case .log: for i in chunk { y[i] = .log(x[i]) }
@@ -34,7 +35,7 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
             case .sign: for i in chunk { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : x[i] == 0 ? 0 : x[i]) }
             case .power(let exponent): for i in chunk { y[i] = .pow(x[i], exponent) }
             case .clamp(let lower, let upper): for i in chunk { y[i] = x[i].isNaN ? x[i] : Swift.min(Swift.max(x[i], lower), upper) }
-            case .sigmoid: sigmoid(x + chunk.lowerBound, y + chunk.lowerBound, chunk.count)
+            case .sigmoid: op.sigmoid(x + chunk.lowerBound, y + chunk.lowerBound, chunk.count)
             case .tanh: for i in chunk { y[i] = .tanh(x[i]) }
             case .relu: for i in chunk { y[i] = x[i] > 0 || x[i].isNaN ? x[i] : 0 }
             }
@@ -85,7 +86,8 @@ struct ActivationDerivative<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (y, g, dx) = (buffers.input(0), buffers.input(1), buffers.output)
-        forEachChunk(count) { chunk in
+        forEachChunk(count, (function, y, g, dx)) { operands, chunk in
+            let (function, y, g, dx) = operands
             switch function {
             case .sigmoid: for i in chunk { dx[i] = g[i] * y[i] * (1 - y[i]) }
             case .tanh: for i in chunk { dx[i] = g[i] * (1 - y[i] * y[i]) }

@@ -31,7 +31,8 @@ struct GELUFunction<Scalar: TensorScalar>: TensorOperation {
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let x = buffers.input(0), out = buffers.output
         let g = order == 0 ? x : buffers.input(1)
-        forEachChunk(count) { chunk in
+        forEachChunk(count, (x, g, out, approximation, order)) { operands, chunk in
+            let (x, g, out, approximation, order) = operands
             // Float's exact GELU and its gradient, the transformer's, run vectorised in C (its Φ
             // is within 6e-7 relative of Double's, KernelTests checks); Double, which gradient checks use, is exact.
             if Scalar.isFloat && approximation == .none && order < 2 {

@@ -40,7 +40,8 @@ struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y, n) = (buffers.input(0), buffers.output, columns)
-        forEachChunk(count / n, unitSize: n) { rows in
+        forEachChunk(count / n, unitSize: n, (x, y, n, epsilon, result)) { operands, rows in
+            let (x, y, n, epsilon, result) = operands
             for row in rows {
                 let input = x + row * n
                 let mean = interleavedSum(count: n) { input[$0] } / Scalar(n)
@@ -82,7 +83,8 @@ struct RowNormalizationGradient<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (normalized, g, r, dx, n) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, columns)
-        forEachChunk(count / n, unitSize: n) { rows in
+        forEachChunk(count / n, unitSize: n, (normalized, g, r, dx, n)) { operands, rows in
+            let (normalized, g, r, dx, n) = operands
             for row in rows {
                 let (xhat, grad, out) = (normalized + row * n, g + row * n, dx + row * n)
                 let meanG = interleavedSum(count: n) { grad[$0] } / Scalar(n)

@@ -42,7 +42,8 @@ struct MaxPooling<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y, w) = (buffers.input(0), buffers.output, window)
-        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane) { planes in
+        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane, (x, y, w)) { operands, planes in
+            let (x, y, w) = operands
             w.maxPool(planes: planes.count, x + planes.lowerBound * w.inputPlane, into: y + planes.lowerBound * w.outputPlane)
         }
     }
@@ -63,7 +64,8 @@ struct MaxPoolingGradient<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (g, x, y, dx, w) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, window)
-        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane) { planes in
+        forEachChunk(w.batch * w.channels, unitSize: w.inputPlane, (g, x, y, dx, w)) { operands, planes in
+            let (g, x, y, dx, w) = operands
             let (input, output) = (planes.lowerBound * w.inputPlane, planes.lowerBound * w.outputPlane)
             w.maxPoolGradient(planes: planes.count, x + input, y + output, g + output, into: dx + input)
         }

@@ -49,16 +49,17 @@ struct AxisReduction<Scalar: TensorScalar>: TensorOperation {
     @_specialize(where Scalar == Double)
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (x, y, s) = (buffers.input(0), buffers.output, split)
-        forEachChunk(s.outer, unitSize: s.length * s.inner) { outer in
+        forEachChunk(s.outer, unitSize: s.length * s.inner, (self, x, y, s)) { operands, outer in
+            let (op, x, y, s) = operands
             for o in outer {
                 for i in 0..<s.inner {
-                    switch function {
+                    switch op.function {
                     case .sum:
                         var total: Scalar = 0
                         for k in 0..<s.length { total += x[s.offset(o, k, i)] }
                         y[o * s.inner + i] = total
                     case .max:
-                        y[o * s.inner + i] = x[firstMaximum(x, o, i)]
+                        y[o * s.inner + i] = x[op.firstMaximum(x, o, i)]
                     }
                 }
             }

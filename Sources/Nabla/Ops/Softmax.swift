@@ -47,7 +47,8 @@ struct SoftmaxRows<Scalar: TensorScalar>: TensorOperation {
         let (x, y, columns) = (buffers.input(0), buffers.output, columns)
         guard columns > 0 else { return }
         let (scale, period) = (scale, causal ? columns : 0)
-        forEachChunk(count / columns, unitSize: columns) { rows in
+        forEachChunk(count / columns, unitSize: columns, (x, y, columns, scale, period)) { operands, rows in
+            let (x, y, columns, scale, period) = operands
             if Scalar.isFloat {
                 let offset = rows.lowerBound * columns
                 return nabla_softmax_rows_f32(x.assuming(Float.self) + offset, y.assuming(Float.self) + offset, rows.count, columns,

@@ -6,45 +6,83 @@ import CNablaKernels
 /// microseconds, more than a small tensor's loop (every tensor of the book's mini-batch of 10).
 let parallelElementMinimum = 1 << 14
 
-/// Runs `body` over `0..<count` in contiguous chunks, on the worker pool when the work is large:
-/// `count` units of `unitSize` elements each (rows of a matrix, images of a batch). `body` must
-/// only write to its own chunk's units.
+/// Runs `body(context, chunk)` over `0..<count` in contiguous chunks, on the worker pool when
+/// the work is large: `count` units of `unitSize` elements each (rows of a matrix, images of a
+/// batch). `body` must only write to its own chunk's units.
+///
+/// `body` must capture nothing: what it reads comes in `context` (a tuple of pointers and
+/// values, or the op itself). A closure handed to another thread is made escapable, and one
+/// that captures then has its captures put on the heap, an allocation at every call that a
+/// replayed step must not make; one that captures nothing costs none. (The compiler cannot check
+/// it; the benchmarks' allocation counts on all cores do.)
 @inline(__always)
-package func forEachChunk(_ count: Int, unitSize: Int = 1, _ body: (Range<Int>) -> Void) {
-    forEachShare(count, unitSize: unitSize) { _, chunk in body(chunk) }
+package func forEachChunk<Context>(_ count: Int, unitSize: Int = 1, _ context: Context,
+                                   _ body: (_ context: Context, _ chunk: Range<Int>) -> Void) {
+    guard let shares = parallelShares(count, unitSize: unitSize) else { return body(context, 0..<count) }
+    withoutActuallyEscaping(body) { body in runShares(ChunkLoop(context: context, body: body), count: count, shares: shares) }
 }
 
-/// Like ``forEachChunk(_:unitSize:_:)``, in at most `maxShares` chunks, each passed with its
+/// Like ``forEachChunk(_:unitSize:_:_:)``, in at most `maxShares` chunks, each passed with its
 /// number (0, 1, …), so that a chunk can use scratch memory of its own.
 @inline(__always)
-func forEachShare(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ body: (_ share: Int, Range<Int>) -> Void) {
+func forEachShare<Context>(_ count: Int, unitSize: Int = 1, maxShares: Int = Int.max, _ context: Context,
+                           _ body: (_ context: Context, _ share: Int, _ chunk: Range<Int>) -> Void) {
+    guard let shares = parallelShares(count, unitSize: unitSize, maxShares: maxShares) else { return body(context, 0, 0..<count) }
+    withoutActuallyEscaping(body) { body in runShares(ShareLoop(context: context, body: body), count: count, shares: shares) }
+}
+
+/// How many shares a loop over `count` units splits into, or nil to run it on the calling thread.
+@inline(__always)
+private func parallelShares(_ count: Int, unitSize: Int, maxShares: Int = Int.max) -> Int? {
     let shares = min(nabla_thread_count(), count, maxShares)
-    guard count * unitSize >= parallelElementMinimum, shares > 1 else {
-        body(0, 0..<count)
-        return
+    return count * unitSize >= parallelElementMinimum && shares > 1 ? shares : nil
+}
+
+/// A loop the worker pool runs share by share. The pool reaches it through its type (a
+/// metatype, which needs no allocation) and a pointer to it on the caller's stack.
+private protocol ParallelLoop {
+    func run(share: Int, _ chunk: Range<Int>)
+}
+
+extension ParallelLoop {
+    static func run(at loop: UnsafeRawPointer, share: Int, _ chunk: Range<Int>) {
+        loop.assumingMemoryBound(to: Self.self).pointee.run(share: share, chunk)
     }
-    // The job goes to the pool as a pointer to a stack value, with no closure around the
-    // pointer (whose context was put on the heap at every parallel call). Making `body`
-    // escapable still costs one heap block a call — `withoutActuallyEscaping` is generic, and
-    // the thunk that passes the closure to it is allocated: see Docs/Performance.md.
-    withoutActuallyEscaping(body) { body in
-        var job = ParallelJob(body: body, count: count, shares: shares)
-        withUnsafeMutablePointer(to: &job) { nabla_parallel_for(shares, runParallelShare, UnsafeMutableRawPointer($0)) }
-    }
+}
+
+private struct ChunkLoop<Context>: ParallelLoop {
+    let context: Context
+    let body: (Context, Range<Int>) -> Void
+    func run(share: Int, _ chunk: Range<Int>) { body(context, chunk) }
+}
+
+private struct ShareLoop<Context>: ParallelLoop {
+    let context: Context
+    let body: (Context, Int, Range<Int>) -> Void
+    func run(share: Int, _ chunk: Range<Int>) { body(context, share, chunk) }
 }
 
 /// One parallel loop as the pool's workers see it.
 private struct ParallelJob {
-    let body: (Int, Range<Int>) -> Void
+    let loop: UnsafeRawPointer
+    let type: any ParallelLoop.Type
     let count: Int
     let shares: Int
 }
 
+/// Runs `loop` in `shares` contiguous shares of `0..<count` on the worker pool.
+@inline(__always)
+private func runShares<Loop: ParallelLoop>(_ loop: Loop, count: Int, shares: Int) {
+    withUnsafePointer(to: loop) { loop in
+        var job = ParallelJob(loop: UnsafeRawPointer(loop), type: Loop.self, count: count, shares: shares)
+        withUnsafeMutablePointer(to: &job) { nabla_parallel_for(shares, runParallelShare, UnsafeMutableRawPointer($0)) }
+    }
+}
+
 /// Runs share `share` of the ``ParallelJob`` at `context`.
 private let runParallelShare: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void = { context, share in
-    let job = context!.assumingMemoryBound(to: ParallelJob.self)
-    let (count, shares) = (job.pointee.count, job.pointee.shares)
-    job.pointee.body(share, count * share / shares ..< count * (share + 1) / shares)
+    let job = context!.assumingMemoryBound(to: ParallelJob.self).pointee
+    job.type.run(at: job.loop, share: share, job.count * share / job.shares ..< job.count * (share + 1) / job.shares)
 }
 
 /// Σ `term(i)` over `0..<count`, in four interleaved running sums. A single running sum waits for
@@ -173,7 +211,8 @@ func forEachBroadcastRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], r
 func copyRows<Scalar>(of x: UnsafePointer<Scalar>, strides: [Int], into y: UnsafeMutablePointer<Scalar>, shape: [Int]) {
     guard let inner = shape.last else { y[0] = x[0]; return }
     let innerStride = strides[shape.count - 1]
-    forEachChunk(broadcastRowCount(shape), unitSize: inner) { rows in
+    forEachChunk(broadcastRowCount(shape), unitSize: inner, (x, strides, y, shape, inner, innerStride)) { operands, rows in
+        let (x, strides, y, shape, inner, innerStride) = operands
         forEachBroadcastRow(shape, strides, strides, rows: rows) { o, i, _ in
             switch innerStride {
             case 0: (y + o).update(repeating: x[i], count: inner)
