@@ -8,7 +8,7 @@
 enum GemmMethod {
     GEMM_TILED,         /* tiles of C over whole-depth panels of B */
     GEMM_DOT_PRODUCTS,  /* A·Bᵀ as dot products of contiguous rows */
-    GEMM_BLOCKED,       /* tiles over cache-sized blocks of both operands, packed */
+    GEMM_BLOCKED,       /* tiles over cache-sized blocks: B packed, A read in place */
 };
 
 /* One share of a product, for a worker thread. */
@@ -78,7 +78,7 @@ static int dotProducts(int transposeA, int transposeB, long M, long N, long K, s
 }
 
 /* The caches the blocked products are sized for, as the processor reports them (glibc reads
- * CPUID), or common sizes where it reports none. */
+ * CPUID once at start-up; a call costs a few nanoseconds), or common sizes where it reports none. */
 static long cacheBytes(int level) {
     long reported = -1;
 #if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
@@ -89,17 +89,10 @@ static long cacheBytes(int level) {
 
 /* The depth slice: a kc×NR panel of B in two thirds of the first-level cache, the rest for the
  * tile's rows of A and what else passes through. Sized for AVX-512's panels of 128 bytes a row
- * (32 floats or 16 doubles) whatever the path, so that every path slices the same way. Read
- * once; racing first calls compute the same value. */
-static atomic_long depthSlice = 0;
+ * (32 floats or 16 doubles) whatever the path, so that every path slices the same way. */
 static long sliceDepth(void) {
-    long kc = atomic_load_explicit(&depthSlice, memory_order_relaxed);
-    if (kc == 0) {
-        kc = cacheBytes(1) * 2 / 3 / 128 / 16 * 16;
-        kc = kc < 64 ? 64 : kc > 512 ? 512 : kc;
-        atomic_store_explicit(&depthSlice, kc, memory_order_relaxed);
-    }
-    return kc;
+    long kc = cacheBytes(1) * 2 / 3 / 128 / 16 * 16;
+    return kc < 64 ? 64 : kc > 512 ? 512 : kc;
 }
 
 /* Rows of A in a block: a kc-deep block of them in half the second-level cache. */
