@@ -19,7 +19,23 @@ struct GemmJob {
     long M, N, K, lda, ldb, ldc;
     double alpha;  /* exact for either scalar type */
     const void *A, *B;
+    const void *packedB;  /* all of op(B) in panels already, or NULL to pack it as needed */
     void *C;
+};
+
+/* Packing all of op(B) (K rows by N columns) into panels, a run of panelsPerShare per share. */
+struct GemmPacking {
+    int transposeB;
+    long N, K, ldb, panelsPerShare;
+    const void *B;
+    void *packed;
+};
+
+/* One instantiation of the kernels (a scalar type on an instruction set), as runGemm calls them. */
+struct GemmPath {
+    nabla_task multiply;  /* a share of a product: a struct GemmJob */
+    nabla_task packB;     /* a share of packing B: a struct GemmPacking */
+    void *(*packedBScratch)(long N, long K);  /* the calling thread's room for all of B packed */
 };
 
 /* Rows in the micro-kernel's tile of C. A product split by rows is split on whole tiles, so that
@@ -127,7 +143,7 @@ static int blocked(long M, long N, long K, long kc, long panelWidth, size_t scal
 /* Splits C into shares — by rows, or by column panels when the columns are the larger
  * dimension — and runs them on the worker pool. Each share is an ordinary product on a
  * sub-matrix. */
-static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
+static void runGemm(const struct GemmPath *path, size_t scalarSize, long panelWidth,
                     int transposeA, int transposeB, long M, long N, long K, double alpha,
                     const char *A, const char *B, char *C, int accumulate) {
     long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
@@ -135,12 +151,12 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
     enum GemmMethod method = dotProducts(transposeA, transposeB, M, N, K, scalarSize) ? GEMM_DOT_PRODUCTS
         : blocked(M, N, K, kc, panelWidth, scalarSize) ? GEMM_BLOCKED : GEMM_TILED;
     struct GemmJob whole = { transposeA, transposeB, accumulate, method, kc, blockRows(kc, scalarSize),
-                             M, N, K, lda, ldb, ldc, alpha, A, B, C };
+                             M, N, K, lda, ldb, ldc, alpha, A, B, NULL, C };
     long threads = nabla_thread_count();
     long minMACs = atomic_load_explicit(&parallelMinMACs, memory_order_relaxed);
     if (M >= ROW_RICH_MIN_ROWS) minMACs /= ROW_RICH_THRESHOLD_DIVISOR;
     if (threads < 2 || M * N * K < minMACs) {
-        runJob(&whole, 0);
+        path->multiply(&whole, 0);
         return;
     }
     struct GemmJob jobs[MAX_SHARES];
@@ -174,7 +190,17 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
         jobs[shares] = job;
         begin = end;
     }
-    nabla_parallel_for(shares, runJob, jobs);
+    /* Shares of rows would each pack all of B, the whole of it for each share, where the method
+     * packs B whole (at the transformer's A·Bᵀ that took more time than the product gained from
+     * the second core): it is packed once instead, by all the threads, and the shares share it. */
+    if (byRows && shares > 1 && (method == GEMM_BLOCKED || (method == GEMM_TILED && transposeB))) {
+        struct GemmPacking packing = { transposeB, N, K, ldb, 0, B, path->packedBScratch(N, K) };
+        long packShares = threads < panelCount ? threads : panelCount;
+        packing.panelsPerShare = (panelCount + packShares - 1) / packShares;
+        nabla_parallel_for(packShares, path->packB, &packing);
+        for (long share = 0; share < shares; share++) jobs[share].packedB = packing.packed;
+    }
+    nabla_parallel_for(shares, path->multiply, jobs);
 }
 
 /* With AVX-512 the tiled kernel runs 16 floats (8 doubles) wide, a tile of C twice as wide for
@@ -182,7 +208,7 @@ static void runGemm(nabla_task runJob, size_t scalarSize, long panelWidth,
  * is still computed by the same operations in the same order, so the product is the AVX2 path's
  * to the bit (KernelTests checks it). */
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
-    runGemm(runJob_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
+    runGemm(&path_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
             (const char *)A, (const char *)B, (char *)C, accumulate)
 
 void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,

@@ -200,11 +200,14 @@ ATTR static void NAME(gemmNT)(long M, long N, long K, T alpha, const T *A, long 
  * unscaled in C, or, when the product adds onto C, in a buffer of the block's rows, and carry
  * on where they stopped: the bits are the unblocked product's (KernelTests checks it). */
 ATTR static void NAME(gemmBlocked)(int transposeA, int transposeB, long kc, long mc, long M, long N, long K,
-                                   T alpha, const T *A, long lda, const T *B, long ldb, T *C, long ldc,
-                                   int accumulate) {
+                                   T alpha, const T *A, long lda, const T *B, long ldb, const T *packedB,
+                                   T *C, long ldc, int accumulate) {
     long panels = (N + NR - 1) / NR;
-    T *packedB = NAME(scratchBuffer)(0, (size_t)(panels * K * NR));
-    NAME(packB)(transposeB, N, K, B, packedB, ldb);
+    if (!packedB) {
+        T *packed = NAME(scratchBuffer)(0, (size_t)(panels * K * NR));
+        NAME(packB)(transposeB, N, K, B, packed, ldb);
+        packedB = packed;
+    }
     /* Sums wait in C itself unless C's values are to be added to. */
     int ownSums = accumulate && K > kc;
     long lds = ownSums ? N : ldc;
@@ -233,10 +236,11 @@ ATTR static void NAME(gemmBlocked)(int transposeA, int transposeB, long kc, long
 /* C (M×N, row length ldc) = alpha·op(A)·op(B), or C += that when accumulating; A and B have row
  * lengths lda and ldb as stored. gemm.c chooses the method once per product: tiles over whole
  * panels, dot products of contiguous rows (only for A·Bᵀ, and not packing B), or cache-sized
- * blocks of kc × mc. */
+ * blocks of kc × mc. `packedB`, when not NULL, is all of op(B) already in panels (packBShare's
+ * work, shared by the shares of a product split by rows); otherwise B is packed here as needed. */
 ATTR static void NAME(gemm)(int transposeA, int transposeB, enum GemmMethod method, long kc, long mc,
                             long M, long N, long K, T alpha, const T *A, long lda, const T *B, long ldb,
-                            T *C, long ldc, int accumulate) {
+                            const T *packedB, T *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
@@ -247,18 +251,19 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, enum GemmMethod meth
         return;
     }
     if (method == GEMM_BLOCKED) {
-        NAME(gemmBlocked)(transposeA, transposeB, kc, mc, M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate);
+        NAME(gemmBlocked)(transposeA, transposeB, kc, mc, M, N, K, alpha, A, lda, B, ldb, packedB, C, ldc, accumulate);
         return;
     }
     long panels = (N + NR - 1) / NR;
     /* A transposed B is packed whole. Otherwise B's rows already hold each panel's columns
      * contiguously, so full panels are read in place and only the ragged last one is packed. */
-    long firstPacked = transposeB ? 0 : N / NR;
-    T *packed = NULL;
-    if (firstPacked < panels) {
-        packed = NAME(scratchBuffer)(0, (size_t)((panels - firstPacked) * K * NR));
+    long firstPacked = transposeB || packedB ? 0 : N / NR;
+    const T *packed = packedB;
+    if (!packed && firstPacked < panels) {
+        T *scratch = NAME(scratchBuffer)(0, (size_t)((panels - firstPacked) * K * NR));
         NAME(packB)(transposeB, N - firstPacked * NR, K,
-                    transposeB ? B : B + firstPacked * NR, packed, ldb);
+                    transposeB ? B : B + firstPacked * NR, scratch, ldb);
+        packed = scratch;
     }
 
     /* Panels outside, rows inside: one K×NR panel of B stays in cache while every row block of
@@ -280,8 +285,29 @@ ATTR static void NAME(gemm)(int transposeA, int transposeB, enum GemmMethod meth
 static void NAME(runJob)(void *context, long share) {
     struct GemmJob *job = (struct GemmJob *)context + share;
     NAME(gemm)(job->transposeA, job->transposeB, job->method, job->kc, job->mc, job->M, job->N, job->K, (T)job->alpha,
-               (const T *)job->A, job->lda, (const T *)job->B, job->ldb, (T *)job->C, job->ldc, job->accumulate);
+               (const T *)job->A, job->lda, (const T *)job->B, job->ldb, (const T *)job->packedB,
+               (T *)job->C, job->ldc, job->accumulate);
 }
+
+/* One share of packing all of op(B) for a product split by rows: its run of panels. */
+static void NAME(packBShare)(void *context, long share) {
+    const struct GemmPacking *packing = context;
+    long p0 = share * packing->panelsPerShare, p1 = p0 + packing->panelsPerShare;
+    long panels = (packing->N + NR - 1) / NR;
+    if (p1 > panels) p1 = panels;
+    if (p0 >= p1) return;
+    long j0 = p0 * NR, width = (p1 * NR < packing->N ? p1 * NR : packing->N) - j0;
+    const T *B = (const T *)packing->B + (packing->transposeB ? j0 * packing->ldb : j0);
+    NAME(packB)(packing->transposeB, width, packing->K, B, (T *)packing->packed + p0 * packing->K * NR, packing->ldb);
+}
+
+/* Room for all of op(B) packed, K rows by N columns: the calling thread's scratch, which its own
+ * shares then leave alone (they are handed the packed panels). */
+static void *NAME(packedBScratch)(long N, long K) {
+    return NAME(scratchBuffer)(0, (size_t)((N + NR - 1) / NR * K * NR));
+}
+
+static const struct GemmPath NAME(path) = { NAME(runJob), NAME(packBShare), NAME(packedBScratch) };
 
 #undef TILE_CASES
 #undef NR
