@@ -138,6 +138,32 @@ import Testing
         }
     }
 
+    @Test func batchedProductsAreEachTheLoneProductOnAnyNumberOfThreads() {
+        // A batch's products go to the threads whole (attention's 48 of them at once), so each
+        // must be the product of its two matrices alone, to the bit, on one thread or four.
+        defer { nabla_set_threads(0) }
+        let (m, n, k) = (40, 50, 9)  // 12 products of 2,000 elements: enough to be split
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = Tensor<Float>(converting: random([3, 4] + (ta ? [k, m] : [m, k]), seed: 5))
+            let b = Tensor<Float>(converting: random([4] + (tb ? [n, k] : [k, n]), seed: 6))  // broadcast over 3
+            nabla_set_threads(1)
+            let whole = matmul(a, b, transposingA: ta, transposingB: tb).scalars
+            nabla_set_threads(4)
+            let split = matmul(a, b, transposingA: ta, transposingB: tb).scalars
+            nabla_set_threads(1)
+            for product in 0..<12 {
+                let (aMatrix, bMatrix) = (a.scalars[(product * m * k)..<((product + 1) * m * k)],
+                                          b.scalars[(product % 4 * n * k)..<((product % 4 + 1) * n * k)])
+                let alone = matmul(Tensor(Array(aMatrix), shape: ta ? [k, m] : [m, k]),
+                                   Tensor(Array(bMatrix), shape: tb ? [n, k] : [k, n]),
+                                   transposingA: ta, transposingB: tb).scalars
+                let range = (product * m * n)..<((product + 1) * m * n)
+                #expect(sameBits(Array(whole[range]), alone) && sameBits(Array(split[range]), alone),
+                        "Aᵀ \(ta), Bᵀ \(tb): product \(product) differs from the product of its matrices alone")
+            }
+        }
+    }
+
     @Test func blockedProductsAreTheUnblockedToTheBit() {
         let (m, n, k) = Self.blockedShape
         expectSameBits(m: m, n: n, k: k, "blocks change the product") { nabla_allow_gemm_blocking($0 ? 1 : 0) }

@@ -1,3 +1,5 @@
+import CNablaKernels
+
 extension Tensor {
     /// The matrix product op(a)·op(b) over the last two dimensions, where op transposes those two
     /// when asked; any leading dimensions are a batch of products, broadcast as NumPy and
@@ -84,7 +86,23 @@ struct MatrixProduct<Scalar: TensorScalar>: TensorOperation {
             return Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: inner,
                                a: a, b: b, c: c, accumulate: false)
         }
-        for product in aOffsets.indices {
+        // A batch's products (attention's, one per head and sequence) are each too small to be
+        // split, so whole products go to the pool's threads, each computed as it would be alone:
+        // the bits do not depend on the threads. With fewer than two a thread, equal shares of
+        // whole products would leave a thread idle for much of the time, so then they run one
+        // after another, each free to split itself.
+        guard aOffsets.count >= 2 * nabla_thread_count() else { return multiply(a, b, c, aOffsets.indices) }
+        forEachChunk(aOffsets.count, unitSize: rows * columns, (self, a, b, c)) { operands, products in
+            let (op, a, b, c) = operands
+            op.multiply(a, b, c, products)
+        }
+    }
+
+    /// Forms the batch's products numbered `products`.
+    @inline(__always)
+    private func multiply(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
+                          _ products: Range<Int>) {
+        for product in products {
             Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: inner,
                         a: a + aOffsets[product], b: b + bOffsets[product], c: c + product * rows * columns,
                         accumulate: false)
