@@ -110,6 +110,13 @@ FLUSHING_LOOP_KERNEL(nabla_adam_step_f64,
            double stepSize, double beta1, double beta2, double inverseRoot2, double epsilon, double decay),
           (w, m, v, g, count, stepSize, beta1, beta2, inverseRoot2, epsilon, decay), ADAM_STEP(double))
 
+/* y = √x, correctly rounded as IEEE requires (so the bits are scalar sqrt's on every path):
+ * Swift's element loop takes one square root per instruction, the vector paths 8 or 16 — the
+ * root in every Adam-style update written as tensor math (AdamW's √v). */
+#define SQUARE_ROOT for (long i = 0; i < count; i++) y[i] = __builtin_elementwise_sqrt(x[i]);
+LOOP_KERNEL(nabla_sqrt_f32, (const float *restrict x, float *restrict y, long count), (x, y, count), SQUARE_ROOT)
+LOOP_KERNEL(nabla_sqrt_f64, (const double *restrict x, double *restrict y, long count), (x, y, count), SQUARE_ROOT)
+
 /* The ReLU's vector–Jacobian product from its output y: g where y > 0, NaN where y is NaN (so that
  * it propagates), 0 elsewhere. As selects, not branches: whether a unit is active is a coin toss
  * a branch predictor loses half the time. */

@@ -247,11 +247,30 @@ import Testing
         expectSame("momentum") { w, m, _, g in nabla_momentum_step_f32(&w, &m, g, count, 0.1, 0.9, 1, 0.01, 1, 0) }
         expectSame("Adam") { w, m, v, g in nabla_adam_step_f32(&w, &m, &v, g, count, 0.01, 0.9, 0.999, 1.2, 1e-8, 0.01) }
         expectSame("ReLU's gradient") { w, m, _, g in nabla_relu_gradient_f32(w, g, &m, count) }
+        expectSame("square root") { w, m, _, _ in nabla_sqrt_f32(w, &m, count) }
         let bytes = (0..<3 * count).map { UInt8(truncatingIfNeeded: $0 &* 37) }, rows = [2, 0, 1]
         expectSame("pixel conversion") { w, _, _, _ in
             w = [Float](repeating: 0, count: 3 * count)
             nabla_gather_bytes_to_float(bytes, rows, 3, count, 1 / 256, &w)
         }
+    }
+
+    @Test func squareRootsAreCorrectlyRounded() {
+        // The vector kernel against the scalar square root, which IEEE 754 rounds correctly: the
+        // same bits, on the detected path, AVX2's and the portable one, with a ragged tail.
+        func expectScalarBits<S: TensorScalar>(_: S.Type, _ kernel: (UnsafePointer<S>, UnsafeMutablePointer<S>, Int) -> Void) {
+            var x = Tensor<S>(converting: random([1_037], seed: 9)).scalars.map { $0 * $0 * 1e3 }
+            x.replaceSubrange(0..<8, with: [-0.0, 0, -1, .nan, .infinity, -.infinity, S.leastNonzeroMagnitude, S.greatestFiniteMagnitude])
+            for isa in [-1, NABLA_ISA_AVX2, NABLA_ISA_PORTABLE] {
+                nabla_limit_kernels(isa)
+                var y = [S](repeating: 7, count: x.count)
+                kernel(x, &y, x.count)
+                #expect(sameBits(y, x.map { $0.squareRoot() }), "\(S.self), kernels limited to \(isa): not the correctly rounded root")
+            }
+            nabla_limit_kernels(-1)
+        }
+        expectScalarBits(Float.self) { nabla_sqrt_f32($0, $1, $2) }
+        expectScalarBits(Double.self) { nabla_sqrt_f64($0, $1, $2) }
     }
 
     @Test func portablePath() {

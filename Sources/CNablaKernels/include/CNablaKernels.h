@@ -77,6 +77,12 @@ void nabla_relu_gradient_f32(const float *y, const float *g, float *dx, long cou
 /// Double-precision twin of `nabla_relu_gradient_f32`.
 void nabla_relu_gradient_f64(const double *y, const double *g, double *dx, long count);
 
+/// y[i] = √x[i] for `count` floats, correctly rounded (NaN for x < 0, −0 for −0), vectorised.
+void nabla_sqrt_f32(const float *x, float *y, long count);
+
+/// Double-precision twin of `nabla_sqrt_f32`.
+void nabla_sqrt_f64(const double *x, double *y, long count);
+
 /// y[i] = 1 / (1 + e^−x[i]) for `count` floats: the logistic function, vectorised.
 void nabla_sigmoid_f32(const float *x, float *y, long count);
 

@@ -29,7 +29,10 @@ struct ElementwiseFunction<Scalar: TensorScalar>: TensorOperation {
             case .negate: for i in chunk { y[i] = -x[i] }
             case .exp: for i in chunk { y[i] = .exp(x[i]) }
             case .log: for i in chunk { y[i] = .log(x[i]) }
-            case .squareRoot: for i in chunk { y[i] = x[i].squareRoot() }
+            case .squareRoot:
+                let (x, y, count) = (x + chunk.lowerBound, y + chunk.lowerBound, chunk.count)
+                if Scalar.isFloat { nabla_sqrt_f32(x.assuming(Float.self), y.assuming(Float.self), count) }
+                else { nabla_sqrt_f64(x.assuming(Double.self), y.assuming(Double.self), count) }
             case .square: for i in chunk { y[i] = x[i] * x[i] }
             case .absoluteValue: for i in chunk { y[i] = Swift.abs(x[i]) }
             case .sign: for i in chunk { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : x[i] == 0 ? 0 : x[i]) }
