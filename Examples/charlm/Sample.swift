@@ -55,24 +55,27 @@ func generate(_ model: CharacterModel, vocabulary: CharacterVocabulary, contextL
         throw VocabularyError(description: "a sequence model needs a prompt of at least one character")
     }
     var names: [String] = []
-    withLayerMode(.inference) {
-        for _ in 0..<count {
-            let logits: [Float]
-            if model.predictsEveryPosition {
-                let window = Array(ids.suffix(contextLength))
-                let all = model(IndexTensor(window, shape: [1, window.count])).scalars
-                logits = Array(all.suffix(vocabulary.count))
-            } else {
-                let window = Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength))
-                logits = model(IndexTensor(window, shape: [1, contextLength])).scalars
-            }
-            let next = sampleIndex(logits, temperature: temperature, topK: topK, using: &rng)
-            if !model.predictsEveryPosition && next == 0 {
-                names.append(vocabulary.decode(ids))
-                ids = []
-            } else {
-                ids.append(next)
-            }
+    // The forward pass recorded and replayed once the window is full (every call is then of one
+    // shape); a window still filling up, of a new length each time, runs eagerly.
+    let forward = TracedGradient(of: model, withIndices: { model, _, ids in model(ids[0]) })
+    func outputs(_ window: [Int]) -> [Float] {
+        let ids = IndexTensor(window, shape: [1, window.count])
+        if window.count == contextLength { return forward.evaluate(indices: [ids]).scalars }
+        return withLayerMode(.inference) { model(ids) }.scalars
+    }
+    for _ in 0..<count {
+        let logits: [Float]
+        if model.predictsEveryPosition {
+            logits = Array(outputs(Array(ids.suffix(contextLength))).suffix(vocabulary.count))
+        } else {
+            logits = outputs(Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength)))
+        }
+        let next = sampleIndex(logits, temperature: temperature, topK: topK, using: &rng)
+        if !model.predictsEveryPosition && next == 0 {
+            names.append(vocabulary.decode(ids))
+            ids = []
+        } else {
+            ids.append(next)
         }
     }
     if model.predictsEveryPosition { return vocabulary.decode(ids) }

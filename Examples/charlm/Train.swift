@@ -95,7 +95,7 @@ struct Train: AsyncParsableCommand {
         let start = Date()
         for iteration in 0...settings.iterations {
             if iteration % settings.evaluationInterval == 0 || iteration == settings.iterations {
-                let (training, validation) = data.estimateLoss(model, batches: settings.evaluationBatches,
+                let (training, validation) = data.estimateLoss(stepper, batches: settings.evaluationBatches,
                                                                batchSize: settings.batchSize, using: &estimates)
                 progress.clear()
                 let elapsed = Date().timeIntervalSince(start)

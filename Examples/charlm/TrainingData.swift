@@ -48,11 +48,11 @@ enum TrainingData {
         }
     }
 
-    /// The mean loss on each split, in inference mode: nanoGPT's `estimate_loss` over `batches`
-    /// random batches of each split; for names, the whole training and dev splits.
-    func estimateLoss(_ model: CharacterModel, batches: Int, batchSize: Int, using rng: inout SeededGenerator)
+    /// The mean of `loss` (the training step's, evaluated: in inference mode, replayed) on each
+    /// split: nanoGPT's `estimate_loss` over `batches` random batches of each split; for names,
+    /// the whole training and dev splits.
+    func estimateLoss(_ loss: TracedGradient<Float>, batches: Int, batchSize: Int, using rng: inout SeededGenerator)
         -> (training: Double, validation: Double) {
-        let loss = SoftmaxCrossEntropyLoss<Float>()
         switch self {
         case .shakespeare(_, let training, let validation):
             func estimate(_ split: TokenBlocks) -> Double {
@@ -60,21 +60,21 @@ enum TrainingData {
                 var total = 0.0
                 for _ in 0..<batches {
                     split.batch(batchSize, using: &rng, inputs: &x, targets: &y)
-                    total += Double(loss(model(x), y).scalar)
+                    total += Double(loss.evaluate(indices: x, y).scalar)
                 }
                 return total / Double(batches)
             }
-            return withLayerMode(.inference) { (estimate(training), estimate(validation)) }
+            return (estimate(training), estimate(validation))
         case .names(_, let training, let development):
             func mean(_ split: NameExamples) -> Double {
                 var (x, y, total) = (IndexTensor(shape: [0]), IndexTensor(shape: [0]), 0.0)
                 for start in stride(from: 0, to: split.count, by: 4096) {
                     split.batch(Array(start ..< min(start + 4096, split.count))[...], inputs: &x, targets: &y)
-                    total += Double(loss(model(x), y).scalar) * Double(y.count)
+                    total += Double(loss.evaluate(indices: x, y).scalar) * Double(y.count)
                 }
                 return total / Double(split.count)
             }
-            return withLayerMode(.inference) { (mean(training), mean(development)) }
+            return (mean(training), mean(development))
         }
     }
 }

@@ -108,8 +108,23 @@ enum GPTBenchmark {
         let model = GPT<Float>(configuration, using: &sampleRNG)
         let window = IndexTensor((0..<configuration.contextLength).map { $0 % configuration.vocabularySize },
                                  shape: [1, configuration.contextLength])
-        let perCharacter = withLayerMode(.inference) { Benchmark.time(50) { _ = model(window) } }
-        report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s", "sampling: a 64-character window's forward, one thread")
+        let replayed = TracedGradient(of: model, withIndices: { model, _, ids in model(ids[0]) })
+        let perCharacter = Benchmark.time(50) { _ = replayed.evaluate(indices: [window]) }
+        let perCharacterEagerly = withLayerMode(.inference) { Benchmark.time(50) { _ = model(window) } }
+        report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s", "sampling: a 64-character window's forward, replayed, one thread")
+        report("gpt_sample_chars_per_s_eager", 1 / perCharacterEagerly, "chars/s", "  run eagerly")
+
+        // An evaluation batch (nanoGPT's estimate_loss runs 200 a split), replayed and eagerly.
+        let loss = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
+        let batch = (0..<2).map { _ in
+            IndexTensor((0..<batchSize * configuration.contextLength).map { _ in Int(sampleRNG.next() % 65) },
+                        shape: [batchSize, configuration.contextLength])
+        }
+        report("gpt_evaluation_batch_ms", Benchmark.time(10) { _ = loss.evaluate(indices: batch[0], batch[1]) } * 1e3, "ms",
+               "evaluation: a batch's loss in inference mode, replayed, one thread")
+        report("gpt_evaluation_batch_ms_eager", withLayerMode(.inference) {
+            Benchmark.time(10) { _ = SoftmaxCrossEntropyLoss()(model(batch[0]), batch[1]) }
+        } * 1e3, "ms", "  run eagerly")
     }
 
     /// A layer and its input as parameters, so that a replayed step computes the input's gradient

@@ -1,3 +1,4 @@
+import CAllocationCounter
 import BookBackprop
 import Nabla
 import NablaData
@@ -264,5 +265,41 @@ import Testing
             #expect(kept.last!["2.weight"] == Tensor(zeros: [10, 30]) && kept.last!["2.bias"] == Tensor(zeros: [10]))
         }
         #expect(lossAndGradient.eagerReason == nil)
+    }
+
+    @Test func evaluationsReplayInInferenceModeAsEagerAndAllocateNothing() {
+        // A GPT with dropout, so that inference mode shows: each replayed evaluation is the
+        // eager one in inference mode to the bit, follows the parameters a step has just
+        // updated, and allocates nothing; another shape is recorded apart; a value kept by the
+        // caller is not overwritten.
+        var rng = SeededGenerator(seed: 4)
+        let model = GPT<Float>(GPTConfiguration(vocabularySize: 7, contextLength: 4, layers: 2, heads: 2, width: 8, dropout: 0.5),
+                               using: &rng)
+        let loss = { (model: GPT<Float>, ids: [IndexTensor]) in SoftmaxCrossEntropyLoss<Float>()(model(ids[0]), ids[1]) }
+        let traced = TracedGradient(of: model, withIndices: { model, _, ids in loss(model, ids) })
+        var optimizer = AdamW<Float>(learningRate: 0.05)
+        var (x, y) = (IndexTensor(shape: [3, 4]), IndexTensor(shape: [3, 4]))
+        var kept: [(Tensor<Float>, Float)] = []
+        for call in 0..<6 {
+            for i in 0..<12 {
+                x.withUnsafeMutableBufferPointer { $0[i] = Int32(rng.next() % 7) }
+                y.withUnsafeMutableBufferPointer { $0[i] = Int32(rng.next() % 7) }
+            }
+            if call % 2 == 1 { traced.step(indices: x, y, optimizer: &optimizer) }
+            let before = nabla_thread_allocation_count()
+            let value = traced.evaluate(indices: x, y)
+            if call >= 3 && isOptimizedBuild {
+                #expect(nabla_thread_allocation_count() == before, "a replayed evaluation allocated (call \(call))")
+            }
+            let eager = withLayerMode(.inference) { loss(model, [x, y]) }
+            #expect(sameBits([value.scalar], [eager.scalar]), "call \(call): \(value.scalar) replayed, \(eager.scalar) eager")
+            if call == 5 { kept.append((value, value.scalar)) }
+        }
+        x.withUnsafeMutableBufferPointer { $0[0] = ($0[0] + 1) % 7 }
+        #expect(traced.evaluate(indices: x, y) == withLayerMode(.inference) { loss(model, [x, y]) })
+        #expect(kept.allSatisfy { $0.0.scalar == $0.1 }, "a kept value was overwritten")
+        let short = [IndexTensor([1, 2, 3], shape: [1, 3]), IndexTensor([2, 3, 4], shape: [1, 3])]
+        #expect(traced.evaluate(indices: short) == withLayerMode(.inference) { loss(model, short) })
+        #expect(traced.eagerReason == nil, "\(traced.eagerReason ?? "")")
     }
 }

@@ -199,6 +199,55 @@ public final class TracedGradient<Scalar: TensorScalar> {
         }
     }
 
+    /// The function's value at `tensors` and `indices` with layers in inference mode and no
+    /// gradient — an evaluation's loss, or a model's output to sample from — recorded once for
+    /// each shape of input and replayed, as a step is, with no graph and no allocation. The same,
+    /// to the bit, as calling the function eagerly inside `withLayerMode(.inference)`.
+    ///
+    /// ```swift
+    /// let loss = TracedGradient(of: gpt, withIndices: { gpt, _, ids in SoftmaxCrossEntropyLoss()(gpt(ids[0]), ids[1]) })
+    /// let validation = loss.evaluate(indices: [x, y]).scalar     // x, y refilled in place each batch
+    /// ```
+    ///
+    /// The value returned is the program's own buffer: the next call overwrites it only if the
+    /// returned tensor has been let go of (one you keep is never overwritten, as with gradients).
+    public func evaluate(_ tensors: [Tensor<Scalar>] = [], indices: [IndexTensor] = []) -> Tensor<Scalar> {
+        evaluate { body, indexBody in
+            for tensor in tensors { body(tensor) }
+            for index in indices { indexBody(index) }
+        }
+    }
+
+    /// The function's value at two index tensors (token ids and their next tokens) in inference
+    /// mode — as ``evaluate(_:indices:)`` with `[input, target]`, without making that array.
+    public func evaluate(indices input: IndexTensor, _ target: IndexTensor) -> Tensor<Scalar> {
+        evaluate { _, body in body(input); body(target) }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func evaluate(_ inputs: Inputs) -> Tensor<Scalar> {
+        switch plan(inputs, optimizer: ObjectIdentifier(Inference.self), state: { _ in },
+                    record: { (inferenceValue(inputs), Gradients(names: [], tensors: [])) }) {
+        case .eager: return inferenceValue(inputs)
+        case .recorded(let result): return result.value
+        case .replay(let trace):
+            trace.program.run(slots: trace.slots)
+            return trace.program.tensor(trace.value)
+        }
+    }
+
+    /// What a trace of ``evaluate(_:indices:)`` is recorded for, in place of an optimizer's type:
+    /// a record of the value alone, in inference mode, never taken for a step's or a gradient's.
+    private enum Inference {}
+
+    /// The eager value, with layers in inference mode and nothing differentiated.
+    private func inferenceValue(_ inputs: Inputs) -> Tensor<Scalar> {
+        var (tensors, indices): ([Tensor<Scalar>], [IndexTensor]) = ([], [])
+        inputs({ tensors.append($0) }, { indices.append($0) })
+        return withLayerMode(.inference) { function(tensors, indices) }
+    }
+
     /// One training step: the function's value at `input` and `target`, after which every
     /// parameter has taken `optimizer`'s step along its gradient (clipped first, if
     /// ``clipping`` says so). The same, to the bit, as
@@ -377,9 +426,9 @@ public final class TracedGradient<Scalar: TensorScalar> {
     }
 
     /// The clipping a step records: ``clipping`` for one that updates, none for one that only
-    /// differentiates (its gradients are returned as they are).
+    /// differentiates (its gradients are returned as they are) or evaluates.
     private func clipping(updating optimizer: ObjectIdentifier?) -> GradientClipping<Scalar>? {
-        optimizer == nil ? nil : clipping
+        optimizer == nil || optimizer == ObjectIdentifier(Inference.self) ? nil : clipping
     }
 
     /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
