@@ -86,11 +86,11 @@ struct MatrixProduct<Scalar: TensorScalar>: TensorOperation {
             return Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: inner,
                                a: a, b: b, c: c, accumulate: false)
         }
-        // A batch's products (attention's, one per head and sequence) are each too small to be
-        // split, so whole products go to the pool's threads, each computed as it would be alone:
-        // the bits do not depend on the threads. With fewer than two a thread, equal shares of
-        // whole products would leave a thread idle for much of the time, so then they run one
-        // after another, each free to split itself.
+        // A batch's products (attention's, one per head and sequence) are mostly too small to be
+        // split one by one, so whole products go to the pool's threads, each computed as it
+        // would be alone: the bits do not depend on the threads. With fewer than two a thread,
+        // equal shares of whole products would leave a thread idle for much of the time, so then
+        // they run one after another, each free to split itself.
         guard aOffsets.count >= 2 * nabla_thread_count() else { return multiply(a, b, c, aOffsets.indices) }
         forEachChunk(aOffsets.count, unitSize: rows * columns, (self, a, b, c)) { operands, products in
             let (op, a, b, c) = operands

@@ -1,6 +1,7 @@
 /// A loss's value and its gradient with respect to a model's parameters — and, with
 /// ``step(_:optimizer:)``, the optimizer's update — recorded once and replayed, so that a
-/// training step builds no graph and allocates nothing.
+/// training step builds no graph and allocates nothing. ``evaluate(_:indices:)`` replays the
+/// function's value alone, in inference mode: an evaluation's loss, or a model's output.
 ///
 /// ```swift
 /// let lossAndGradient = TracedGradient(of: model) { model, x, y in QuadraticLoss()(model(x), y) }
@@ -206,11 +207,12 @@ public final class TracedGradient<Scalar: TensorScalar> {
     ///
     /// ```swift
     /// let loss = TracedGradient(of: gpt, withIndices: { gpt, _, ids in SoftmaxCrossEntropyLoss()(gpt(ids[0]), ids[1]) })
-    /// let validation = loss.evaluate(indices: [x, y]).scalar     // x, y refilled in place each batch
+    /// let validation = loss.evaluate(indices: x, y).scalar     // x, y refilled in place each batch
     /// ```
     ///
     /// The value returned is the program's own buffer: the next call overwrites it only if the
     /// returned tensor has been let go of (one you keep is never overwritten, as with gradients).
+    /// (The arrays of a call are the caller's to make; ``evaluate(indices:_:)`` needs none.)
     public func evaluate(_ tensors: [Tensor<Scalar>] = [], indices: [IndexTensor] = []) -> Tensor<Scalar> {
         evaluate { body, indexBody in
             for tensor in tensors { body(tensor) }
