@@ -3,6 +3,17 @@ import Nabla
 /// A network from character ids to logits.
 protocol CharacterNetwork: Module where Scalar == Float {
     func callAsFunction(_ ids: IndexTensor) -> Tensor<Float>
+    /// The logits after the last position of each sequence, [B, vocabulary] (a sequence model's).
+    func nextTokenLogits(_ ids: IndexTensor) -> Tensor<Float>
+}
+
+extension CharacterNetwork {
+    /// The last position's row of the logits at every position.
+    func nextTokenLogits(_ ids: IndexTensor) -> Tensor<Float> {
+        let logits = self(ids)
+        let (batch, time, vocabulary) = (logits.shape[0], logits.shape[1], logits.shape[2])
+        return logits.slice(alongAxis: 1, (time - 1) ..< time).reshaped(to: [batch, vocabulary])
+    }
 }
 
 extension GPT: CharacterNetwork where Scalar == Float {}
@@ -22,6 +33,10 @@ struct CharacterModel: Module {
     var states: [NamedState<Float>] { network.states }
 
     func callAsFunction(_ ids: IndexTensor) -> Tensor<Float> { network(ids) }
+
+    /// A sequence model's logits after the last position only, [B, vocabulary] (a GPT computes
+    /// its last block for that position alone).
+    func nextTokenLogits(_ ids: IndexTensor) -> Tensor<Float> { network.nextTokenLogits(ids) }
 
     init(network: any CharacterNetwork, predictsEveryPosition: Bool) {
         (self.network, self.predictsEveryPosition) = (network, predictsEveryPosition)

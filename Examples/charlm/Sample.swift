@@ -55,21 +55,17 @@ func generate(_ model: CharacterModel, vocabulary: CharacterVocabulary, contextL
         throw VocabularyError(description: "a sequence model needs a prompt of at least one character")
     }
     var names: [String] = []
-    // The forward pass recorded and replayed once the window is full (every call is then of one
-    // shape); a window still filling up, of a new length each time, runs eagerly.
-    let forward = TracedGradient(of: model, withIndices: { model, _, ids in model(ids[0]) })
-    func outputs(_ window: [Int]) -> [Float] {
-        let ids = IndexTensor(window, shape: [1, window.count])
-        if window.count == contextLength { return forward.evaluate(indices: [ids]).scalars }
-        return withLayerMode(.inference) { model(ids) }.scalars
-    }
+    // The next character's logits: a sequence model's after its last position only. The forward
+    // pass is recorded and replayed once the window is full (every call is then of one shape); a
+    // window still filling up, of a new length each time, runs eagerly.
+    let nextLogits = { (model: CharacterModel, ids: IndexTensor) in model.predictsEveryPosition ? model.nextTokenLogits(ids) : model(ids) }
+    let forward = TracedGradient(of: model, withIndices: { model, _, ids in nextLogits(model, ids[0]) })
     for _ in 0..<count {
-        let logits: [Float]
-        if model.predictsEveryPosition {
-            logits = Array(outputs(Array(ids.suffix(contextLength))).suffix(vocabulary.count))
-        } else {
-            logits = outputs(Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength)))
-        }
+        let window = model.predictsEveryPosition ? Array(ids.suffix(contextLength))
+            : Array((Array(repeating: 0, count: contextLength) + ids).suffix(contextLength))
+        let input = IndexTensor(window, shape: [1, window.count])
+        let logits = window.count == contextLength ? forward.evaluate(indices: [input]).scalars
+            : withLayerMode(.inference) { nextLogits(model, input) }.scalars
         let next = sampleIndex(logits, temperature: temperature, topK: topK, using: &rng)
         if !model.predictsEveryPosition && next == 0 {
             names.append(vocabulary.decode(ids))

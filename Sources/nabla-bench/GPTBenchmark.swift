@@ -82,10 +82,11 @@ enum GPTBenchmark {
     }
 
     /// Attention and layer norm alone on the configuration's activations ([12, 64, 128]), one
-    /// thread: a forward pass eagerly (as sampling runs it), and forward and backward replayed
-    /// (as training does), the input's gradient included. Then sampling's cost per character:
-    /// one forward pass over a full window, which each character past the first 64 needs
-    /// (nanoGPT's positions are absolute, so a window that moves changes every key and value).
+    /// thread: a forward pass eagerly, and forward and backward replayed (as training does), the
+    /// input's gradient included. Then sampling's cost per character: one forward pass over a
+    /// full window, which each character past the first 64 needs (nanoGPT's positions are
+    /// absolute, so a window that moves changes every key and value), its last block for the last
+    /// position only; and an evaluation batch's.
     static func kernelFigures(report: (String, Double, String, String) -> Void) {
         var rng = SeededGenerator(seed: 2)
         let shape = [batchSize, configuration.contextLength, configuration.width]
@@ -108,11 +109,16 @@ enum GPTBenchmark {
         let model = GPT<Float>(configuration, using: &sampleRNG)
         let window = IndexTensor((0..<configuration.contextLength).map { $0 % configuration.vocabularySize },
                                  shape: [1, configuration.contextLength])
-        let replayed = TracedGradient(of: model, withIndices: { model, _, ids in model(ids[0]) })
+        let replayed = TracedGradient(of: model, withIndices: { model, _, ids in model.nextTokenLogits(ids[0]) })
+        let wholeWindow = TracedGradient(of: model, withIndices: { model, _, ids in model(ids[0]) })
         let perCharacter = Benchmark.time(50) { _ = replayed.evaluate(indices: [window]) }
-        let perCharacterEagerly = withLayerMode(.inference) { Benchmark.time(50) { _ = model(window) } }
-        report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s", "sampling: a 64-character window's forward, replayed, one thread")
+        let perCharacterEagerly = withLayerMode(.inference) { Benchmark.time(50) { _ = model.nextTokenLogits(window) } }
+        let perCharacterWholeWindow = Benchmark.time(50) { _ = wholeWindow.evaluate(indices: [window]) }
+        report("gpt_sample_chars_per_s", 1 / perCharacter, "chars/s",
+               "sampling: a 64-character window's next-token logits, replayed, one thread")
         report("gpt_sample_chars_per_s_eager", 1 / perCharacterEagerly, "chars/s", "  run eagerly")
+        report("gpt_sample_chars_per_s_all_positions", 1 / perCharacterWholeWindow, "chars/s",
+               "  the logits at every position instead, replayed")
 
         // An evaluation batch (nanoGPT's estimate_loss runs 200 a split), replayed and eagerly.
         let loss = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })

@@ -59,19 +59,42 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
     /// nonzero — on top of the causal mask, if the layer is causal. A query that may see no key
     /// at all gets NaN, as in PyTorch.
     public func callAsFunction(_ input: Tensor<Scalar>, masking mask: Tensor<Scalar>?) -> Tensor<Scalar> {
+        let (query, key, value) = headsOf(input)
+        var scores = matmul(query, key, transposingB: true)
+        if let mask { scores = scores.filled(where: mask, with: -.infinity) }
+        return attended(scores, value, causal: isCausal, time: input.shape[1])
+    }
+
+    /// The layer's output at the last position of `input` only, [B, T, width] → [B, 1, width]:
+    /// that position's query against every key (which a causal layer lets the last position
+    /// see), as the last row of ``callAsFunction(_:)`` computes it up to rounding. Keys and values
+    /// still come from every position. What predicting the next token needs of the last block.
+    public func lastPosition(of input: Tensor<Scalar>) -> Tensor<Scalar> {
+        let (query, key, value) = headsOf(input)
+        let time = input.shape[1]
+        let scores = matmul(query.slice(alongAxis: 2, (time - 1) ..< time), key, transposingB: true)  // [B, heads, 1, T]
+        return attended(scores, value, causal: false, time: 1)
+    }
+
+    /// Query, key and value of every position, each [B, heads, T, d].
+    private func headsOf(_ input: Tensor<Scalar>) -> (query: Tensor<Scalar>, key: Tensor<Scalar>, value: Tensor<Scalar>) {
         let width = output.weight.shape[0]
         check(input.rank == 3 && input.shape[2] == width,
               "MultiHeadAttention: input \(input.shape) does not fit width \(width): expected [batch, time, \(width)]")
-        let (batch, time, size) = (input.shape[0], input.shape[1], width / heads)
+        let (batch, time) = (input.shape[0], input.shape[1])
         // [B, T, 3·width] → [3, B, heads, T, d] (one copy), whose rows are views.
-        let projected = queryKeyValue(input).reshaped(to: [batch, time, 3, heads, size]).permuted([2, 0, 3, 1, 4])
-        let (query, key, value) = (projected.rows(0..<1), projected.rows(1..<2), projected.rows(2..<3))
-        var scores = matmul(query.squeezingShape(at: 0), key.squeezingShape(at: 0), transposingB: true)
-        if let mask { scores = scores.filled(where: mask, with: -.infinity) }
+        let projected = queryKeyValue(input).reshaped(to: [batch, time, 3, heads, width / heads]).permuted([2, 0, 3, 1, 4])
+        return (projected.rows(0..<1).squeezingShape(at: 0), projected.rows(1..<2).squeezingShape(at: 0),
+                projected.rows(2..<3).squeezingShape(at: 0))
+    }
+
+    /// The values mixed by the softmax of `scores` ([B, heads, time, T]) and projected: [B, time, width].
+    private func attended(_ scores: Tensor<Scalar>, _ value: Tensor<Scalar>, causal: Bool, time: Int) -> Tensor<Scalar> {
+        let (batch, size) = (value.shape[0], value.shape[3])
         // The scale 1/√d and the causal mask are folded into the softmax.
-        let weights = attentionDropout(softmax(scores, scaledBy: 1 / Scalar(size).squareRoot(), causal: isCausal))
-        // [B, heads, T, d] → [B, T, heads·d]: the heads side by side again.
-        let mixed = matmul(weights, value.squeezingShape(at: 0)).transposed(1, 2).reshaped(to: [batch, time, width])
+        let weights = attentionDropout(softmax(scores, scaledBy: 1 / Scalar(size).squareRoot(), causal: causal))
+        // [B, heads, time, d] → [B, time, heads·d]: the heads side by side again.
+        let mixed = matmul(weights, value).transposed(1, 2).reshaped(to: [batch, time, heads * size])
         return outputDropout(output(mixed))
     }
 

@@ -47,7 +47,23 @@ public struct TransformerBlock<Scalar: TensorScalar>: Layer {
     /// The block over [B, T, width].
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let x = input + attention(norm1(input))
-        return x + dropout(project(gelu(expand(norm2(x)), approximation: activation)))
+        return x + feedForward(x)
+    }
+
+    /// The block's output at the last position of `input` only, [B, T, width] → [B, 1, width],
+    /// as the last row of ``callAsFunction(_:)`` computes it up to rounding: attention's last
+    /// query against every position's keys (``MultiHeadAttention/lastPosition(of:)``), and the
+    /// feed-forward network on that one position. What predicting the next token needs of the
+    /// last block.
+    public func lastPosition(of input: Tensor<Scalar>) -> Tensor<Scalar> {
+        let time = input.shape[1]
+        let x = input.slice(alongAxis: 1, (time - 1) ..< time) + attention.lastPosition(of: norm1(input))
+        return x + feedForward(x)
+    }
+
+    /// The feed-forward network's contribution to the stream.
+    private func feedForward(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+        dropout(project(gelu(expand(norm2(x)), approximation: activation)))
     }
 
     /// The parts, with the feed-forward activation's form.
