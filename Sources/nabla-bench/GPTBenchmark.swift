@@ -119,6 +119,10 @@ enum GPTBenchmark {
         report("gpt_sample_chars_per_s_eager", 1 / perCharacterEagerly, "chars/s", "  run eagerly")
         report("gpt_sample_chars_per_s_all_positions", 1 / perCharacterWholeWindow, "chars/s",
                "  the logits at every position instead, replayed")
+        nabla_set_threads(0)
+        let perCharacterAllCores = Benchmark.time(50) { _ = replayed.evaluate(indices: [window]) }
+        nabla_set_threads(1)
+        report("gpt_sample_chars_per_s_all_cores", 1 / perCharacterAllCores, "chars/s", "  next-token logits, replayed, all cores")
 
         // An evaluation batch (nanoGPT's estimate_loss runs 200 a split), replayed and eagerly.
         let loss = TracedGradient(of: model, withIndices: { model, _, ids in SoftmaxCrossEntropyLoss()(model(ids[0]), ids[1]) })
