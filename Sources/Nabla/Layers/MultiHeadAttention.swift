@@ -62,7 +62,7 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
         let (query, key, value) = headsOf(input)
         var scores = matmul(query, key, transposingB: true)
         if let mask { scores = scores.filled(where: mask, with: -.infinity) }
-        return attended(scores, value, causal: isCausal, time: input.shape[1])
+        return attended(scores, value, causal: isCausal)
     }
 
     /// The layer's output at the last position of `input` only, [B, T, width] → [B, 1, width]:
@@ -73,7 +73,7 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
         let (query, key, value) = headsOf(input)
         let time = input.shape[1]
         let scores = matmul(query.slice(alongAxis: 2, (time - 1) ..< time), key, transposingB: true)  // [B, heads, 1, T]
-        return attended(scores, value, causal: false, time: 1)
+        return attended(scores, value, causal: false)
     }
 
     /// Query, key and value of every position, each [B, heads, T, d].
@@ -88,13 +88,14 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
                 projected.rows(2..<3).squeezingShape(at: 0))
     }
 
-    /// The values mixed by the softmax of `scores` ([B, heads, time, T]) and projected: [B, time, width].
-    private func attended(_ scores: Tensor<Scalar>, _ value: Tensor<Scalar>, causal: Bool, time: Int) -> Tensor<Scalar> {
-        let (batch, size) = (value.shape[0], value.shape[3])
+    /// The values mixed by the softmax of `scores` ([B, heads, queries, T]) and projected:
+    /// [B, queries, width].
+    private func attended(_ scores: Tensor<Scalar>, _ value: Tensor<Scalar>, causal: Bool) -> Tensor<Scalar> {
+        let (batch, queries, size) = (value.shape[0], scores.shape[2], value.shape[3])
         // The scale 1/√d and the causal mask are folded into the softmax.
         let weights = attentionDropout(softmax(scores, scaledBy: 1 / Scalar(size).squareRoot(), causal: causal))
-        // [B, heads, time, d] → [B, time, heads·d]: the heads side by side again.
-        let mixed = matmul(weights, value).transposed(1, 2).reshaped(to: [batch, time, heads * size])
+        // [B, heads, queries, d] → [B, queries, heads·d]: the heads side by side again.
+        let mixed = matmul(weights, value).transposed(1, 2).reshaped(to: [batch, queries, heads * size])
         return outputDropout(output(mixed))
     }
 
