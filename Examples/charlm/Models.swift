@@ -8,7 +8,8 @@ protocol CharacterNetwork: Module where Scalar == Float {
 }
 
 extension CharacterNetwork {
-    /// The last position's row of the logits at every position.
+    /// The last position's row of the logits at every position ([B, T, vocabulary]: a sequence
+    /// model's; a names model predicts once a window and has no positions to choose from).
     func nextTokenLogits(_ ids: IndexTensor) -> Tensor<Float> {
         let logits = self(ids)
         let (batch, time, vocabulary) = (logits.shape[0], logits.shape[1], logits.shape[2])

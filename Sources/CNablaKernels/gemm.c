@@ -194,9 +194,9 @@ static void runGemm(const struct GemmPath *path, size_t scalarSize, long panelWi
      * packs B whole (at the transformer's A·Bᵀ that took more time than the product gained from
      * the second core): it is packed once instead, by all the threads, and the shares share it. */
     if (byRows && shares > 1 && (method == GEMM_BLOCKED || (method == GEMM_TILED && transposeB))) {
-        struct GemmPacking packing = { transposeB, N, K, ldb, 0, B, path->packedBScratch(N, K) };
         long packShares = threads < panelCount ? threads : panelCount;
-        packing.panelsPerShare = (panelCount + packShares - 1) / packShares;
+        struct GemmPacking packing = { transposeB, N, K, ldb, (panelCount + packShares - 1) / packShares, B,
+                                       path->packedBScratch(N, K) };
         nabla_parallel_for(packShares, path->packB, &packing);
         for (long share = 0; share < shares; share++) jobs[share].packedB = packing.packed;
     }

@@ -98,14 +98,14 @@ public struct GPT<Scalar: TensorScalar>: Layer {
         checkIDs(ids.shape)
         var x = stream(tokens: tokenEmbedding(ids), time: ids.shape[1])
         for block in blocks.dropLast() { x = block(x) }
-        return logits(blocks[blocks.count - 1].lastPosition(of: x)).reshaped(to: [ids.shape[0], configuration.vocabularySize])
+        return head(blocks[blocks.count - 1].lastPosition(of: x)).reshaped(to: [ids.shape[0], configuration.vocabularySize])
     }
 
     /// The logits from the tokens' vectors, [B, T, width].
     private func logits(tokens: Tensor<Scalar>, time: Int) -> Tensor<Scalar> {
         var x = stream(tokens: tokens, time: time)
         for block in blocks { x = block(x) }
-        return logits(x)
+        return head(x)
     }
 
     /// The residual stream the blocks start from: token and position embeddings.
@@ -113,8 +113,9 @@ public struct GPT<Scalar: TensorScalar>: Layer {
         dropout(tokens + positionEmbedding.weight.rows(0..<time))
     }
 
-    /// The logits from the last block's output.
-    private func logits(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    /// The logits from the last block's output: the final norm, then the output projection that
+    /// shares the token embedding's weight (nanoGPT's `ln_f` and `lm_head`).
+    private func head(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         linear(finalNorm(x), weight: tokenEmbedding.weight, bias: nil, layer: "GPT output")
     }
 }

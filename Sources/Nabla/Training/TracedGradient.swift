@@ -73,13 +73,23 @@ public final class TracedGradient<Scalar: TensorScalar> {
         traces.reduce((0, 0)) { ($0.bytes + $1.program.bufferMemory.bytes, $0.withoutSharing + $1.program.bufferMemory.withoutSharing) }
     }
 
+    /// What a call computes, and so what its record is kept for: a record serves only calls of
+    /// its own kind.
+    private enum Kind: Equatable {
+        /// The value and the gradients (``callAsFunction(_:_:)``).
+        case gradient
+        /// The value alone, in inference mode (``evaluate(_:indices:)``).
+        case evaluation
+        /// A training step with an optimizer of this type (``step(_:_:optimizer:)``).
+        case step(optimizer: ObjectIdentifier)
+    }
+
     /// One recorded step and what it was recorded for.
     private final class Trace {
         let program: Program<Scalar>
         let inputShapes, indexShapes: [[Int]]
         let parameterShapes: [[Int]]
-        /// The optimizer's type, for a step that updates; nil for one that only differentiates.
-        let optimizer: ObjectIdentifier?
+        let kind: Kind
         /// The optimizer's hyperparameters, by identity: an optimizer made anew (with other
         /// settings, which the recorded ops may hold) has storage of its own.
         weak var optimizerInstance: TensorStorage<Scalar>?
@@ -94,10 +104,10 @@ public final class TracedGradient<Scalar: TensorScalar> {
         let recordedSizes, sizes: UnsafeMutablePointer<Int>
 
         init(program: Program<Scalar>, inputShapes: [[Int]], indexShapes: [[Int]], parameterShapes: [[Int]],
-             optimizer: ObjectIdentifier?, optimizerInstance: TensorStorage<Scalar>?, clipping: GradientClipping<Scalar>?,
+             kind: Kind, optimizerInstance: TensorStorage<Scalar>?, clipping: GradientClipping<Scalar>?,
              value: Program<Scalar>.Export, gradients: [Program<Scalar>.Export]) {
             (self.program, self.inputShapes, self.indexShapes, self.parameterShapes) = (program, inputShapes, indexShapes, parameterShapes)
-            (self.optimizer, self.optimizerInstance, self.clipping) = (optimizer, optimizerInstance, clipping)
+            (self.kind, self.optimizerInstance, self.clipping) = (kind, optimizerInstance, clipping)
             optimizerElements = optimizerInstance?.elements
             (self.value, self.gradients) = (value, gradients)
             slots = .allocate(capacity: program.slotCount)
@@ -190,7 +200,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func differentiate(_ inputs: Inputs) -> (value: Tensor<Scalar>, gradients: Gradients<Scalar>) {
-        switch plan(inputs, optimizer: nil, state: { _ in }, record: { valueWithGradient(inputs) }) {
+        switch plan(inputs, kind: .gradient, state: { _ in }, record: { valueWithGradient(inputs) }) {
         case .eager: return valueWithGradient(inputs)
         case .recorded(let result): return result
         case .replay(let trace):
@@ -229,7 +239,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func evaluate(_ inputs: Inputs) -> Tensor<Scalar> {
-        switch plan(inputs, optimizer: ObjectIdentifier(Inference.self), state: { _ in },
+        switch plan(inputs, kind: .evaluation, state: { _ in },
                     record: { (inferenceValue(inputs), Gradients(names: [], tensors: [])) }) {
         case .eager: return inferenceValue(inputs)
         case .recorded(let result): return result.value
@@ -238,10 +248,6 @@ public final class TracedGradient<Scalar: TensorScalar> {
             return trace.program.tensor(trace.value)
         }
     }
-
-    /// What a trace of ``evaluate(_:indices:)`` is recorded for, in place of an optimizer's type:
-    /// a record of the value alone, in inference mode, never taken for a step's or a gradient's.
-    private enum Inference {}
 
     /// The eager value, with layers in inference mode and nothing differentiated.
     private func inferenceValue(_ inputs: Inputs) -> Tensor<Scalar> {
@@ -338,7 +344,7 @@ public final class TracedGradient<Scalar: TensorScalar> {
         _ inputs: Inputs, optimizer type: ObjectIdentifier,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, eager: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Tensor<Scalar> {
-        switch plan(inputs, optimizer: type, state: state, record: eager) {
+        switch plan(inputs, kind: .step(optimizer: type), state: state, record: eager) {
         case .eager: return eager().0
         case .recorded(let result): return result.value
         case .replay(let trace):
@@ -427,16 +433,17 @@ public final class TracedGradient<Scalar: TensorScalar> {
         case eager
     }
 
-    /// The clipping a step records: ``clipping`` for one that updates, none for one that only
+    /// The clipping a call records: ``clipping`` for a step, none for a call that only
     /// differentiates (its gradients are returned as they are) or evaluates.
-    private func clipping(updating optimizer: ObjectIdentifier?) -> GradientClipping<Scalar>? {
-        optimizer == nil || optimizer == ObjectIdentifier(Inference.self) ? nil : clipping
+    private func clipping(for kind: Kind) -> GradientClipping<Scalar>? {
+        if case .step = kind { return clipping }
+        return nil
     }
 
     /// Whether `trace` was recorded for these input shapes, the parameters' shapes as they are
-    /// now, and this kind of update.
-    private func fits(_ trace: Trace, _ inputs: Inputs, optimizer: ObjectIdentifier?) -> Bool {
-        guard trace.optimizer == optimizer, trace.clipping == clipping(updating: optimizer) else { return false }
+    /// now, and this kind of call.
+    private func fits(_ trace: Trace, _ inputs: Inputs, kind: Kind) -> Bool {
+        guard trace.kind == kind, trace.clipping == clipping(for: kind) else { return false }
         var (count, indexCount, same) = (0, 0, true)
         inputs({ tensor in
             same = same && count < trace.inputShapes.count && trace.inputShapes[count] == tensor.shape
@@ -449,14 +456,14 @@ public final class TracedGradient<Scalar: TensorScalar> {
         return zip(trace.parameterShapes, parameters).allSatisfy { $0 == $1.parameter.wrappedValue.shape }
     }
 
-    /// The trace for these inputs and this kind of update, recording one (by running `record`)
+    /// The trace for these inputs and this kind of call, recording one (by running `record`)
     /// if there is none.
     private func plan(
-        _ inputs: Inputs, optimizer: ObjectIdentifier?,
+        _ inputs: Inputs, kind: Kind,
         state: ((inout Tensor<Scalar>) -> Void) -> Void, record: () -> (Tensor<Scalar>, Gradients<Scalar>)
     ) -> Plan {
         guard eagerReason == nil else { return .eager }
-        if let index = traces.firstIndex(where: { fits($0, inputs, optimizer: optimizer) }) {
+        if let index = traces.firstIndex(where: { fits($0, inputs, kind: kind) }) {
             let trace = traces[index]
             // An optimizer of the same type may keep other state (SGD with momentum, or without),
             // or be another optimizer altogether.
@@ -487,8 +494,8 @@ public final class TracedGradient<Scalar: TensorScalar> {
         inputs({ inputShapes.append($0.shape) }, { indexShapes.append($0.shape) })
         let trace = Trace(program: program, inputShapes: inputShapes, indexShapes: indexShapes,
                           parameterShapes: parameters.map(\.parameter.wrappedValue.shape),
-                          optimizer: optimizer, optimizerInstance: filled.storage,
-                          clipping: clipping(updating: optimizer),
+                          kind: kind, optimizerInstance: filled.storage,
+                          clipping: clipping(for: kind),
                           value: program.export(value), gradients: gradients.tensors.map(program.export))
         trace.recordedSizes.update(from: sizes, count: slotCount)
         if let refusal = program.refusal {
