@@ -145,8 +145,7 @@ static int blocked(long M, long N, long K, long kc, long panelWidth, size_t scal
  * sub-matrix. */
 static void runGemm(const struct GemmPath *path, size_t scalarSize, long panelWidth,
                     int transposeA, int transposeB, long M, long N, long K, double alpha,
-                    const char *A, const char *B, char *C, int accumulate) {
-    long lda = transposeA ? M : K, ldb = transposeB ? K : N, ldc = N;
+                    const char *A, long lda, const char *B, long ldb, char *C, long ldc, int accumulate) {
     long kc = sliceDepth();
     enum GemmMethod method = dotProducts(transposeA, transposeB, M, N, K, scalarSize) ? GEMM_DOT_PRODUCTS
         : blocked(M, N, K, kc, panelWidth, scalarSize) ? GEMM_BLOCKED : GEMM_TILED;
@@ -209,10 +208,10 @@ static void runGemm(const struct GemmPath *path, size_t scalarSize, long panelWi
  * to the bit (KernelTests checks it). */
 #define DISPATCH(SUFFIX, SCALAR, LANES)                                                        \
     runGemm(&path_##SUFFIX, sizeof(SCALAR), 2 * LANES, transposeA, transposeB, M, N, K, alpha, \
-            (const char *)A, (const char *)B, (char *)C, accumulate)
+            (const char *)A, lda, (const char *)B, ldb, (char *)C, ldc, accumulate)
 
-void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
-                 const float *A, const float *B, float *C, int accumulate) {
+void nabla_sgemm_strided(int transposeA, int transposeB, long M, long N, long K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float *C, long ldc, int accumulate) {
 #if HAVE_AVX2_PATH
     int isa = nabla_kernel_isa();
     if (isa == NABLA_ISA_AVX512) { DISPATCH(f32_avx512, float, 16); return; }
@@ -221,12 +220,25 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
     DISPATCH(f32_portable, float, 8);
 }
 
-void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
-                 const double *A, const double *B, double *C, int accumulate) {
+void nabla_dgemm_strided(int transposeA, int transposeB, long M, long N, long K, double alpha,
+                         const double *A, long lda, const double *B, long ldb, double *C, long ldc, int accumulate) {
 #if HAVE_AVX2_PATH
     int isa = nabla_kernel_isa();
     if (isa == NABLA_ISA_AVX512) { DISPATCH(f64_avx512, double, 8); return; }
     if (isa == NABLA_ISA_AVX2) { DISPATCH(f64_avx2, double, 4); return; }
 #endif
     DISPATCH(f64_portable, double, 4);
+}
+
+/* A whole matrix's rows are as long as its stored shape says. */
+void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float alpha,
+                 const float *A, const float *B, float *C, int accumulate) {
+    nabla_sgemm_strided(transposeA, transposeB, M, N, K, alpha, A, transposeA ? M : K, B, transposeB ? K : N, C, N,
+                        accumulate);
+}
+
+void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
+                 const double *A, const double *B, double *C, int accumulate) {
+    nabla_dgemm_strided(transposeA, transposeB, M, N, K, alpha, A, transposeA ? M : K, B, transposeB ? K : N, C, N,
+                        accumulate);
 }

@@ -13,7 +13,8 @@
 
 /* Row r of a causal softmax is query position r mod `causal` of a [causal × causal] block of
  * scores: it sees columns 0…r mod causal, and the rest are 0. With `causal` 0 every column counts.
- * `scale` multiplies the scores first (attention's 1/√d), folded in rather than a pass of its own. */
+ * `scale` multiplies the scores first (attention's 1/√d), folded in rather than a pass of its own.
+ * With `kept`, each row's maximum and the reciprocal of its sum are kept there, two a row. */
 #define SOFTMAX_ROWS                                                                           \
     for (long r = 0; r < rows; r++) {                                                          \
         _Pragma("clang fp reassociate(on)")                                                    \
@@ -29,7 +30,30 @@
         const float inverse = 1.0f / total;                                                    \
         for (long j = 0; j < seen; j++) out[j] *= inverse;                                     \
         for (long j = seen; j < columns; j++) out[j] = 0;                                      \
+        if (kept) { kept[2 * r] = largest; kept[2 * r + 1] = inverse; }                        \
     }
-LOOP_KERNEL(nabla_softmax_rows_f32,
-            (const float *restrict x, float *restrict y, long rows, long columns, float scale, long causal),
-            (x, y, rows, columns, scale, causal), SOFTMAX_ROWS)
+LOOP_KERNEL(nabla_softmax_rows_keeping_f32,
+            (const float *restrict x, float *restrict y, long rows, long columns, float scale, long causal,
+             float *restrict kept),
+            (x, y, rows, columns, scale, causal, kept), SOFTMAX_ROWS)
+
+void nabla_softmax_rows_f32(const float *x, float *y, long rows, long columns, float scale, long causal) {
+    nabla_softmax_rows_keeping_f32(x, y, rows, columns, scale, causal, NULL);
+}
+
+/* The same weights from what the softmax kept, in one pass: the same operations on each element,
+ * so the same bits. */
+#define SOFTMAX_ROWS_AGAIN                                                                     \
+    for (long r = 0; r < rows; r++) {                                                          \
+        _Pragma("clang fp reassociate(on)")                                                    \
+        const float *in = x + r * columns;                                                     \
+        float *out = y + r * columns;                                                          \
+        const long seen = causal ? r % causal + 1 : columns;                                   \
+        const float largest = kept[2 * r], inverse = kept[2 * r + 1];                          \
+        for (long j = 0; j < seen; j++) out[j] = expOfSum(in[j] * scale - largest, 0.0f) * inverse; \
+        for (long j = seen; j < columns; j++) out[j] = 0;                                      \
+    }
+LOOP_KERNEL(nabla_softmax_rows_again_f32,
+            (const float *restrict x, float *restrict y, long rows, long columns, float scale, long causal,
+             const float *restrict kept),
+            (x, y, rows, columns, scale, causal, kept), SOFTMAX_ROWS_AGAIN)

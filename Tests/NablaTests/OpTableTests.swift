@@ -102,6 +102,10 @@ let opTable: [OpRow] = [
     OpRow(name: "causal mask filled, then softmax", shapes: [[2, 4, 4]]) {
         softmax($0[0].filled(where: .causalMask(size: 4), with: -.infinity))
     },
+    OpRow(name: "scaled dot-product attention, causal", shapes: [[2, 5, 12]]) { scaledDotProductAttention(queryKeyValue: $0[0], heads: 2) },
+    OpRow(name: "scaled dot-product attention, not causal", shapes: [[2, 4, 18]]) {
+        scaledDotProductAttention(queryKeyValue: $0[0], heads: 3, causal: false)
+    },
     OpRow(name: "sum along axes", shapes: [[2, 3, 4]]) { $0[0].sum(alongAxes: [0, 2]) },
     OpRow(name: "mean along axes, kept", shapes: [[2, 3, 4]]) { $0[0].mean(alongAxes: [-1, 1], keepingDimensions: true) },
     OpRow(name: "variance along axes", shapes: [[2, 3, 4]]) { $0[0].variance(alongAxes: [0, 2]) },

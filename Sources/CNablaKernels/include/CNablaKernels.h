@@ -23,6 +23,16 @@ void nabla_sgemm(int transposeA, int transposeB, long M, long N, long K, float a
 void nabla_dgemm(int transposeA, int transposeB, long M, long N, long K, double alpha,
                  const double *A, const double *B, double *C, int accumulate);
 
+/// `nabla_sgemm` on matrices inside larger ones: A's, B's and C's stored rows are `lda`, `ldb`
+/// and `ldc` elements apart (at least as long as their stored rows). The same operations as on
+/// the matrices copied out, so the same bits.
+void nabla_sgemm_strided(int transposeA, int transposeB, long M, long N, long K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float *C, long ldc, int accumulate);
+
+/// Double-precision twin of `nabla_sgemm_strided`.
+void nabla_dgemm_strided(int transposeA, int transposeB, long M, long N, long K, double alpha,
+                         const double *A, long lda, const double *B, long ldb, double *C, long ldc, int accumulate);
+
 /// The blocks large products are computed in, and the caches they were sized from: the depth
 /// slice (columns of op(A), rows of op(B)), the rows of a block of A in single precision, and
 /// the first-level data and second-level cache sizes in bytes, as the processor reports them.
@@ -94,6 +104,39 @@ void nabla_gelu_gradient_f32(const float *x, const float *g, float *dx, long cou
 /// Softmax along each of `rows` rows of `columns` floats of `scale`·x (softmax.c):
 /// y = e^(s − max) / Σ e^(s − max); with `causal` > 0, row r sees only columns 0…r mod causal.
 void nabla_softmax_rows_f32(const float *x, float *y, long rows, long columns, float scale, long causal);
+
+/// `nabla_softmax_rows_f32`, keeping each row's maximum and the reciprocal of its sum in `kept`
+/// (two floats a row), from which `nabla_softmax_rows_again_f32` recomputes the same weights.
+void nabla_softmax_rows_keeping_f32(const float *x, float *y, long rows, long columns, float scale, long causal,
+                                    float *kept);
+
+/// The weights `nabla_softmax_rows_keeping_f32` computed from the same x, to the bit, in one pass
+/// over each row, from what it kept.
+void nabla_softmax_rows_again_f32(const float *x, float *y, long rows, long columns, float scale, long causal,
+                                  const float *kept);
+
+/// Self-attention of every head of every sequence at once (attention.c), from one projection's
+/// queries, keys and values `qkv`, [batch, time, 3, heads, size] (nanoGPT's `c_attn` output
+/// viewed so): y[b, t, h, :] = Σ_s softmax_s(scale · q[b, t, h]·k[b, s, h]) · v[b, s, h], with
+/// `causal` non-zero each position seeing only positions s ≤ t. y is [batch, time, heads, size].
+/// The scores and weights of a head live in per-thread scratch, never all at once; `kept`
+/// receives two numbers a query, [batch, heads, time, 2], from which the gradient recomputes the
+/// weights. A query whose scores hold a NaN gets NaN, as in PyTorch.
+void nabla_attention_f32(const float *qkv, float *y, float *kept, long batch, long time, long heads, long size,
+                         float scale, int causal);
+
+/// The vector–Jacobian product of `nabla_attention_f32`: the gradient of qkv (same layout) from
+/// dy, the gradient of y, and what the forward pass kept.
+void nabla_attention_gradient_f32(const float *qkv, const float *kept, const float *dy, float *dqkv, long batch,
+                                  long time, long heads, long size, float scale, int causal);
+
+/// Double-precision twin of `nabla_attention_f32`.
+void nabla_attention_f64(const double *qkv, double *y, double *kept, long batch, long time, long heads, long size,
+                         double scale, int causal);
+
+/// Double-precision twin of `nabla_attention_gradient_f32`.
+void nabla_attention_gradient_f64(const double *qkv, const double *kept, const double *dy, double *dqkv, long batch,
+                                  long time, long heads, long size, double scale, int causal);
 
 /// A window sliding over NCHW images — a convolution's kernel or a pooling window — as Nabla's
 /// `SlidingWindow` describes it: output row oy, column ox and kernel tap (ky, kx) read input row

@@ -99,7 +99,10 @@ final class Tape<Scalar: TensorScalar> {
         // By node; a dictionary, so that a pass with no slices allocates nothing for them.
         var slices: [Int: [(gradient: Tensor<Scalar>, placement: SlicePlacement)]] = [:]
         let lastLeaf = leaves.max() ?? -1
-        for index in stride(from: output, through: 0, by: -1) {
+        // Nothing before the first leaf leads to a leaf. (A gradient taken where its input stands,
+        // inside a recorded reverse pass, has its leaf deep in the graph.)
+        let firstLeaf = max(leaves.min() ?? 0, 0)
+        for index in stride(from: output, through: firstLeaf, by: -1) {
             if !slices.isEmpty, let pieces = slices.removeValue(forKey: index) {
                 let placed = PlaceSlices.placing(pieces.map(\.gradient), at: pieces.map(\.placement), in: nodes[index].shape)
                 grads[index] = grads[index].map { $0 + placed } ?? placed

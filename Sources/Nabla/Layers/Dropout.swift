@@ -30,16 +30,20 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
     /// input (times 1 − p with ``DropoutScaling/atEvaluation``).
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let keep = 1 - probability
-        // p = 0 drops nothing in either mode: no mask to draw (a GPT's default dropout).
-        guard LayerMode.current == .training, probability > 0 else {
-            return scaling == .inverted || probability == 0 ? input : input * Scalar(keep)
-        }
+        guard dropsInCurrentMode else { return isIdentityInCurrentMode ? input : input * Scalar(keep) }
         let mask = DropoutMask<Scalar>(count: input.count, keep: keep,
                                        scale: scaling == .inverted ? Scalar(1 / keep) : 1, seed: seed)
         let drawn = mask([masksDrawn], shape: input.shape)
         $masksDrawn.update(CountUp())
         return input * drawn
     }
+
+    /// Whether a call drops anything: in training, with p > 0. (p = 0 drops nothing in either
+    /// mode, and draws no mask: a GPT's default dropout.)
+    var dropsInCurrentMode: Bool { LayerMode.current == .training && probability > 0 }
+
+    /// Whether a call returns its input as it is: it drops nothing and rescales nothing.
+    var isIdentityInCurrentMode: Bool { !dropsInCurrentMode && (scaling == .inverted || probability == 0) }
 
     /// The probability and scaling (not the seed: a network is the same whatever its masks).
     public var moduleDescription: ModuleDescription {

@@ -58,11 +58,20 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
     /// `mask` (broadcasting against the scores [B, heads, T, T]: [T, T], [B, 1, 1, T], …) is
     /// nonzero — on top of the causal mask, if the layer is causal. A query that may see no key
     /// at all gets NaN, as in PyTorch.
+    ///
+    /// With no mask and no dropout on the weights (inference, or dropout 0: nanoGPT's CPU run),
+    /// attention is one op, ``scaledDotProductAttention(queryKeyValue:heads:causal:)``, that keeps
+    /// no [B, heads, T, T] tensor; otherwise it is composed of `matmul` and `softmax`, which give
+    /// the same values.
     public func callAsFunction(_ input: Tensor<Scalar>, masking mask: Tensor<Scalar>?) -> Tensor<Scalar> {
-        let (query, key, value) = headsOf(input)
+        let projected = queryKeyValue(checked(input))
+        if mask == nil && attentionDropout.isIdentityInCurrentMode {
+            return outputDropout(output(scaledDotProductAttention(queryKeyValue: projected, heads: heads, causal: isCausal)))
+        }
+        let (query, key, value) = attentionHeads(projected, heads: heads)
         var scores = matmul(query, key, transposingB: true)
         if let mask { scores = scores.filled(where: mask, with: -.infinity) }
-        return attended(scores, value, causal: isCausal)
+        return outputDropout(output(attentionMixing(scores, value, causal: isCausal, weighting: attentionDropout.callAsFunction)))
     }
 
     /// The layer's output at the last position of `input` only, [B, T, width] → [B, 1, width]:
@@ -70,33 +79,18 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
     /// see), as the last row of ``callAsFunction(_:)`` computes it up to rounding. Keys and values
     /// still come from every position. What predicting the next token needs of the last block.
     public func lastPosition(of input: Tensor<Scalar>) -> Tensor<Scalar> {
-        let (query, key, value) = headsOf(input)
+        let (query, key, value) = attentionHeads(queryKeyValue(checked(input)), heads: heads)
         let time = input.shape[1]
         let scores = matmul(query.slice(alongAxis: 2, (time - 1) ..< time), key, transposingB: true)  // [B, heads, 1, T]
-        return attended(scores, value, causal: false)
+        return outputDropout(output(attentionMixing(scores, value, causal: false, weighting: attentionDropout.callAsFunction)))
     }
 
-    /// Query, key and value of every position, each [B, heads, T, d].
-    private func headsOf(_ input: Tensor<Scalar>) -> (query: Tensor<Scalar>, key: Tensor<Scalar>, value: Tensor<Scalar>) {
+    /// `input`, checked to be [batch, time, width].
+    private func checked(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let width = output.weight.shape[0]
         check(input.rank == 3 && input.shape[2] == width,
               "MultiHeadAttention: input \(input.shape) does not fit width \(width): expected [batch, time, \(width)]")
-        let (batch, time) = (input.shape[0], input.shape[1])
-        // [B, T, 3·width] → [3, B, heads, T, d] (one copy), whose rows are views.
-        let projected = queryKeyValue(input).reshaped(to: [batch, time, 3, heads, width / heads]).permuted([2, 0, 3, 1, 4])
-        return (projected.rows(0..<1).squeezingShape(at: 0), projected.rows(1..<2).squeezingShape(at: 0),
-                projected.rows(2..<3).squeezingShape(at: 0))
-    }
-
-    /// The values mixed by the softmax of `scores` ([B, heads, queries, T]) and projected:
-    /// [B, queries, width].
-    private func attended(_ scores: Tensor<Scalar>, _ value: Tensor<Scalar>, causal: Bool) -> Tensor<Scalar> {
-        let (batch, queries, size) = (value.shape[0], scores.shape[2], value.shape[3])
-        // The scale 1/√d and the causal mask are folded into the softmax.
-        let weights = attentionDropout(softmax(scores, scaledBy: 1 / Scalar(size).squareRoot(), causal: causal))
-        // [B, heads, queries, d] → [B, queries, heads·d]: the heads side by side again.
-        let mixed = matmul(weights, value).transposed(1, 2).reshaped(to: [batch, queries, heads * size])
-        return outputDropout(output(mixed))
+        return input
     }
 
     /// The projections and dropouts, with the number of heads and whether it is causal.
