@@ -45,29 +45,46 @@ static void softmaxRowsAgainDouble(const double *x, double *y, long rows, long c
     }
 }
 
+/* Double's softmax gradient along rows, in place (float's is softmax.c's). */
+static void softmaxGradientRowsDouble(const double *y, double *g, long rows, long columns, long causal) {
+    for (long r = 0; r < rows; r++) {
+        const double *weights = y + r * columns;
+        double *gradient = g + r * columns;
+        long seen = causal ? r % causal + 1 : columns;
+        double total = 0;
+        for (long j = 0; j < seen; j++) total += weights[j] * gradient[j];
+        for (long j = 0; j < seen; j++) gradient[j] = weights[j] * (gradient[j] - total);
+        for (long j = seen; j < columns; j++) gradient[j] = 0;
+    }
+}
+
 #define T float
 #define NAME(x) x##_f32
 #define GEMM nabla_sgemm_strided
 #define SOFTMAX_ROWS nabla_softmax_rows_keeping_f32
 #define SOFTMAX_ROWS_AGAIN nabla_softmax_rows_again_f32
+#define SOFTMAX_GRADIENT_ROWS nabla_softmax_gradient_rows_f32
 #include "attention_template.h"
 #undef T
 #undef NAME
 #undef GEMM
 #undef SOFTMAX_ROWS
 #undef SOFTMAX_ROWS_AGAIN
+#undef SOFTMAX_GRADIENT_ROWS
 
 #define T double
 #define NAME(x) x##_f64
 #define GEMM nabla_dgemm_strided
 #define SOFTMAX_ROWS softmaxRowsDouble
 #define SOFTMAX_ROWS_AGAIN softmaxRowsAgainDouble
+#define SOFTMAX_GRADIENT_ROWS softmaxGradientRowsDouble
 #include "attention_template.h"
 #undef T
 #undef NAME
 #undef GEMM
 #undef SOFTMAX_ROWS
 #undef SOFTMAX_ROWS_AGAIN
+#undef SOFTMAX_GRADIENT_ROWS
 
 void nabla_attention_f32(const float *qkv, float *y, float *kept, long batch, long time, long heads, long size,
                          float scale, int causal) {

@@ -3,7 +3,8 @@
  *
  * Expects T, NAME(x), GEMM (the strided product for T), SOFTMAX_ROWS(x, y, rows, columns, scale,
  * causal, kept) (the rows' softmax for T, x and y apart, keeping two numbers a row) and
- * SOFTMAX_ROWS_AGAIN (the same weights from what it kept, to the bit).
+ * SOFTMAX_ROWS_AGAIN (the same weights from what it kept, to the bit) and SOFTMAX_GRADIENT_ROWS
+ * (the softmax's vector–Jacobian product along rows, in place).
  *
  * One share is one head of one sequence. Its scores and weights live in the share's thread's
  * scratch (two time × time matrices), never in a [batch, heads, time, time] tensor; queries, keys
@@ -12,13 +13,13 @@
  * that the backward pass recomputes the weights in one pass over the scores.
  */
 
-/* Two time × time matrices for each thread, grown but never shrunk, so that steady-state
- * training allocates nothing here. */
+/* For each thread: two time × time matrices (scores, weights) and a time × size one (keys or
+ * values transposed), grown but never shrunk, so that steady-state training allocates nothing here. */
 static _Thread_local T *NAME(scratch) = NULL;
 static _Thread_local size_t NAME(scratchCount) = 0;
 
-static T *NAME(scratchFor)(long time) {
-    size_t count = 2 * (size_t)time * (size_t)time;
+static T *NAME(scratchFor)(long time, long size) {
+    size_t count = (2 * (size_t)time + (size_t)size) * (size_t)time;
     if (count > NAME(scratchCount)) {
         free(NAME(scratch));
         NAME(scratch) = aligned_alloc(64, (count * sizeof(T) + 63) & ~(size_t)63);
@@ -38,13 +39,33 @@ struct NAME(Job) {
     int causal;
 };
 
-/* The attention weights of one head: softmax(scale · q·kᵀ), causal or not, into `weights`, with
- * `scores` as room for q·kᵀ. q and k are rows `ld` apart. The forward pass keeps two numbers a
- * query at `kept`; the backward pass (`again`) reads them back. */
-static void NAME(weights)(const struct NAME(Job) *job, const T *q, const T *k, long ld, T *scores, T *weights,
+/* Queries are taken in blocks of this many, so that a causal head computes only the blocks on and
+ * below the diagonal of its scores: block [r0, r1) sees keys 0..<r1, no further. (With 64
+ * positions, 3/4 of the products; with 256, 9/16.) A multiple of every path's panel width, so that
+ * the keys a block sees fill whole panels. */
+#ifndef QUERY_BLOCK
+#define QUERY_BLOCK 32
+#endif
+
+/* xᵀ: x's `rows` rows of `columns`, `ld` apart, into `t` (columns × rows). Keys and values
+ * transposed are the products' right operands read in place, with no packing. */
+static void NAME(transpose)(const T *x, long ld, long rows, long columns, T *t) {
+    for (long i = 0; i < rows; i++)
+        for (long j = 0; j < columns; j++) t[j * rows + i] = x[i * ld + j];
+}
+
+/* The attention weights of one head into `weights`: the scores q·kᵀ into `scores` (`keys` is kᵀ),
+ * a causal head's block by block, then softmax(scale · scores) row by row. The forward pass keeps
+ * two numbers a query at `kept`; the backward pass (`again`) recomputes the same weights from them.
+ * q's rows are `ld` apart. */
+static void NAME(weights)(const struct NAME(Job) *job, const T *q, long ld, const T *keys, T *scores, T *weights,
                           T *kept, int again) {
-    long time = job->time, causal = job->causal ? time : 0;
-    GEMM(0, 1, time, time, job->size, 1, q, ld, k, ld, scores, time, 0);
+    long time = job->time, block = job->causal ? QUERY_BLOCK : time;
+    for (long r0 = 0; r0 < time; r0 += block) {
+        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
+        GEMM(0, 0, r1 - r0, seen, job->size, 1, q + r0 * ld, ld, keys, time, scores + r0 * time, time, 0);
+    }
+    long causal = job->causal ? time : 0;
     if (again) SOFTMAX_ROWS_AGAIN(scores, weights, time, time, job->scale, causal, kept);
     else SOFTMAX_ROWS(scores, weights, time, time, job->scale, causal, kept);
 }
@@ -52,45 +73,52 @@ static void NAME(weights)(const struct NAME(Job) *job, const T *q, const T *k, l
 /* y = weights · v for head `pair` % heads of sequence `pair` / heads. */
 static void NAME(forwardShare)(void *context, long pair) {
     const struct NAME(Job) *job = context;
-    long time = job->time, width = job->heads * job->size, b = pair / job->heads, h = pair % job->heads;
-    const T *q = job->qkv + b * time * 3 * width + h * job->size, *k = q + width, *v = q + 2 * width;
-    T *scores = NAME(scratchFor)(time), *weights = scores + time * time;
-    NAME(weights)(job, q, k, 3 * width, scores, weights, job->kept + pair * time * 2, 0);
-    GEMM(0, 0, time, job->size, time, 1, weights, time, v, 3 * width,
-         job->result + b * time * width + h * job->size, width, 0);
+    long time = job->time, size = job->size, width = job->heads * size, b = pair / job->heads, h = pair % job->heads;
+    long ld = 3 * width, block = job->causal ? QUERY_BLOCK : time;
+    const T *q = job->qkv + b * time * ld + h * size, *k = q + width, *v = q + 2 * width;
+    T *y = job->result + b * time * width + h * size;
+    T *scores = NAME(scratchFor)(time, size), *weights = scores + time * time, *transposed = weights + time * time;
+    NAME(transpose)(k, ld, time, size, transposed);
+    NAME(weights)(job, q, ld, transposed, scores, weights, job->kept + pair * time * 2, 0);
+    for (long r0 = 0; r0 < time; r0 += block) {
+        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
+        GEMM(0, 0, r1 - r0, size, seen, 1, weights + r0 * time, time, v, ld, y + r0 * width, width, 0);
+    }
 }
 
 /* The gradients of one head's query, key and value, from the output's gradient dy. With P the
  * weights (recomputed from what the forward pass kept: the same bits) and dP = dy·vᵀ:
  *   dv = Pᵀ·dy,   dS = P ⊙ (dP − rowsum(P ⊙ dP)),   dq = scale · dS·k,   dk = scale · dSᵀ·q,
  * the softmax's gradient folded between the products. Positions a causal query does not see
- * have weight 0 and get gradient 0. */
+ * have weight 0 and get gradient 0, and the products skip the blocks above the diagonal: keys
+ * [c0, c1) are seen by queries c0.. only. */
 static void NAME(backwardShare)(void *context, long pair) {
     const struct NAME(Job) *job = context;
     long time = job->time, size = job->size, width = job->heads * size, b = pair / job->heads, h = pair % job->heads;
-    long ld = 3 * width;
+    long ld = 3 * width, block = job->causal ? QUERY_BLOCK : time;
     const T *q = job->qkv + b * time * ld + h * size, *k = q + width, *v = q + 2 * width;
     const T *dy = job->upstream + b * time * width + h * size;
     T *dq = job->result + b * time * ld + h * size, *dk = dq + width, *dv = dq + 2 * width;
-    T *scores = NAME(scratchFor)(time), *weights = scores + time * time;
-    NAME(weights)(job, q, k, ld, scores, weights, job->kept + pair * time * 2, 1);
-    GEMM(1, 0, time, size, time, 1, weights, time, dy, width, dv, ld, 0);
+    T *scores = NAME(scratchFor)(time, size), *weights = scores + time * time, *transposed = weights + time * time;
+    NAME(transpose)(k, ld, time, size, transposed);
+    NAME(weights)(job, q, ld, transposed, scores, weights, job->kept + pair * time * 2, 1);
+    NAME(transpose)(v, ld, time, size, transposed);
     T *d = scores;  /* dP, then dS, in place of the scores */
-    GEMM(0, 1, time, time, size, 1, dy, width, v, ld, d, time, 0);
-    for (long i = 0; i < time; i++) {
-        T *row = d + i * time;
-        const T *p = weights + i * time;
-        long seen = job->causal ? i + 1 : time;
-        T total = 0;
-        {
-            _Pragma("clang fp reassociate(on)")
-            for (long j = 0; j < seen; j++) total += p[j] * row[j];
-        }
-        for (long j = 0; j < seen; j++) row[j] = p[j] * (row[j] - total);
-        for (long j = seen; j < time; j++) row[j] = 0;
+    for (long r0 = 0; r0 < time; r0 += block) {
+        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
+        long first = job->causal ? r0 : 0;  /* the first query that sees keys r0..<r1 */
+        GEMM(1, 0, r1 - r0, size, time - first, 1, weights + first * time + r0, time, dy + first * width, width,
+             dv + r0 * ld, ld, 0);
+        GEMM(0, 0, r1 - r0, seen, size, 1, dy + r0 * width, width, transposed, time, d + r0 * time, time, 0);
     }
-    GEMM(0, 0, time, size, time, job->scale, d, time, k, ld, dq, ld, 0);
-    GEMM(1, 0, time, size, time, job->scale, d, time, q, ld, dk, ld, 0);
+    SOFTMAX_GRADIENT_ROWS(weights, d, time, time, job->causal ? time : 0);
+    for (long r0 = 0; r0 < time; r0 += block) {
+        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
+        long first = job->causal ? r0 : 0;
+        GEMM(0, 0, r1 - r0, size, seen, job->scale, d + r0 * time, time, k, ld, dq + r0 * ld, ld, 0);
+        GEMM(1, 0, r1 - r0, size, time - first, job->scale, d + first * time + r0, time, q + first * ld, ld,
+             dk + r0 * ld, ld, 0);
+    }
 }
 
 /* Every head of every sequence, on the pool's threads when there is enough work to share. */

@@ -11,6 +11,11 @@
 #include "kernel_paths.h"
 #include "vector_exp.h"
 
+/* Rows are short (attention's: a causal query's row holds as many scores as its position), so
+ * their loops run a vector at a time with the ragged end masked, not unrolled to several vectors
+ * with a scalar tail that would take most of a short row. */
+#define SHORT_ROW _Pragma("clang loop vectorize(enable) vectorize_predicate(enable) interleave_count(1)")
+
 /* Row r of a causal softmax is query position r mod `causal` of a [causal × causal] block of
  * scores: it sees columns 0…r mod causal, and the rest are 0. With `causal` 0 every column counts.
  * `scale` multiplies the scores first (attention's 1/√d), folded in rather than a pass of its own.
@@ -22,13 +27,13 @@
         float *out = y + r * columns;                                                          \
         const long seen = causal ? r % causal + 1 : columns;                                   \
         float largest = -INFINITY, total = 0;                                                  \
-        for (long j = 0; j < seen; j++) largest = fmaxf(largest, in[j] * scale);               \
-        for (long j = 0; j < seen; j++) {                                                      \
+        SHORT_ROW for (long j = 0; j < seen; j++) largest = fmaxf(largest, in[j] * scale);     \
+        SHORT_ROW for (long j = 0; j < seen; j++) {                                            \
             out[j] = expOfSum(in[j] * scale - largest, 0.0f);                                  \
             total += out[j];                                                                   \
         }                                                                                      \
         const float inverse = 1.0f / total;                                                    \
-        for (long j = 0; j < seen; j++) out[j] *= inverse;                                     \
+        SHORT_ROW for (long j = 0; j < seen; j++) out[j] *= inverse;                           \
         for (long j = seen; j < columns; j++) out[j] = 0;                                      \
         if (kept) { kept[2 * r] = largest; kept[2 * r + 1] = inverse; }                        \
     }
@@ -50,10 +55,27 @@ void nabla_softmax_rows_f32(const float *x, float *y, long rows, long columns, f
         float *out = y + r * columns;                                                          \
         const long seen = causal ? r % causal + 1 : columns;                                   \
         const float largest = kept[2 * r], inverse = kept[2 * r + 1];                          \
-        for (long j = 0; j < seen; j++) out[j] = expOfSum(in[j] * scale - largest, 0.0f) * inverse; \
+        SHORT_ROW for (long j = 0; j < seen; j++) out[j] = expOfSum(in[j] * scale - largest, 0.0f) * inverse; \
         for (long j = seen; j < columns; j++) out[j] = 0;                                      \
     }
 LOOP_KERNEL(nabla_softmax_rows_again_f32,
             (const float *restrict x, float *restrict y, long rows, long columns, float scale, long causal,
              const float *restrict kept),
             (x, y, rows, columns, scale, causal, kept), SOFTMAX_ROWS_AGAIN)
+
+/* The softmax's vector–Jacobian product along each row, in place: g ← y ⊙ (g − Σ y ⊙ g), from the
+ * weights y and the weights' gradient g; a causal row's unseen columns get 0. */
+#define SOFTMAX_GRADIENT_ROWS                                                                  \
+    for (long r = 0; r < rows; r++) {                                                          \
+        _Pragma("clang fp reassociate(on)")                                                    \
+        const float *weights = y + r * columns;                                                \
+        float *gradient = g + r * columns;                                                     \
+        const long seen = causal ? r % causal + 1 : columns;                                   \
+        float total = 0;                                                                       \
+        SHORT_ROW for (long j = 0; j < seen; j++) total += weights[j] * gradient[j];           \
+        SHORT_ROW for (long j = 0; j < seen; j++) gradient[j] = weights[j] * (gradient[j] - total); \
+        for (long j = seen; j < columns; j++) gradient[j] = 0;                                 \
+    }
+LOOP_KERNEL(nabla_softmax_gradient_rows_f32,
+            (const float *restrict y, float *restrict g, long rows, long columns, long causal),
+            (y, g, rows, columns, causal), SOFTMAX_GRADIENT_ROWS)

@@ -100,6 +100,26 @@ enum GPTBenchmark {
         let both = Benchmark.time(20) { _ = attentionStep([weights]) }
         report("gpt_attention_backward_gflops", 2 * attentionFLOPs / (both - forward) / 1e9, "GFLOP/s", "  its backward (replayed step minus forward)")
 
+        // The heads alone: the fused op against the composite it replaced (heads copied out, the
+        // scores' product, the scaled causal softmax, the values' product, the heads put back),
+        // forward and backward replayed, and the memory each recorded step keeps.
+        let packed = Tensor<Float>(randomNormal: [shape[0], shape[1], 3 * shape[2]], using: &rng)
+        let heads = configuration.heads
+        let fused = TracedGradient(of: InputProbe(input: packed)) { probe, y in
+            (scaledDotProductAttention(queryKeyValue: probe.input, heads: heads) * y[0]).sum()
+        }
+        let composite = TracedGradient(of: InputProbe(input: packed)) { probe, y in
+            (compositeAttention(probe.input, heads: heads) * y[0]).sum()
+        }
+        let headFLOPs = rows * 4 * context * width  // the two products over the full square, forward
+        let (fusedSeconds, compositeSeconds) = (Benchmark.time(20) { _ = fused([weights]) }, Benchmark.time(20) { _ = composite([weights]) })
+        report("gpt_attention_heads_gflops", 3 * headFLOPs / fusedSeconds / 1e9, "GFLOP/s",
+               "attention's heads [12×64×3·128] → [12×64×128], fused, forward and backward replayed")
+        report("gpt_attention_heads_us", fusedSeconds * 1e6, "µs", "  its time")
+        report("gpt_attention_heads_composite_us", compositeSeconds * 1e6, "µs", "  composed of matmul and softmax instead")
+        report("gpt_attention_heads_mb", Double(fused.bufferMemory.bytes) / 1048576, "MB", "  memory its recorded step keeps")
+        report("gpt_attention_heads_composite_mb", Double(composite.bufferMemory.bytes) / 1048576, "MB", "  the composite's")
+
         let norm = LayerNorm<Float>(size: shape[2])
         let normStep = TracedGradient(of: Probe(layer: norm, input: input)) { probe, y in (probe.layer(probe.input) * y[0]).sum() }
         let normSeconds = Benchmark.time(50) { _ = normStep([weights]) }
@@ -137,11 +157,27 @@ enum GPTBenchmark {
         } * 1e3, "ms", "  run eagerly")
     }
 
+    /// Attention composed of matmul and softmax, as MultiHeadAttention computes it under a mask.
+    static func compositeAttention(_ qkv: Tensor<Float>, heads: Int) -> Tensor<Float> {
+        let (batch, time, width) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3)
+        let split = qkv.reshaped(to: [batch, time, 3, heads, width / heads]).permuted([2, 0, 3, 1, 4])
+        let (q, k, v) = (split.rows(0..<1).squeezingShape(at: 0), split.rows(1..<2).squeezingShape(at: 0),
+                         split.rows(2..<3).squeezingShape(at: 0))
+        let weights = softmax(matmul(q, k, transposingB: true), scaledBy: 1 / Float(width / heads).squareRoot(), causal: true)
+        return matmul(weights, v).transposed(1, 2).reshaped(to: [batch, time, width])
+    }
+
     /// A layer and its input as parameters, so that a replayed step computes the input's gradient
     /// as well as the layer's.
     struct Probe<Wrapped: Layer>: Module where Wrapped.Scalar == Float {
         typealias Scalar = Float
         var layer: Wrapped
+        @Parameter var input: Tensor<Float>
+    }
+
+    /// An input as a parameter, so that a replayed step computes its gradient.
+    struct InputProbe: Module {
+        typealias Scalar = Float
         @Parameter var input: Tensor<Float>
     }
 }

@@ -115,6 +115,11 @@ void nabla_softmax_rows_keeping_f32(const float *x, float *y, long rows, long co
 void nabla_softmax_rows_again_f32(const float *x, float *y, long rows, long columns, float scale, long causal,
                                   const float *kept);
 
+/// The softmax's vector–Jacobian product along rows, in place: g ← y ⊙ (g − Σ y ⊙ g), from the
+/// weights y and their gradient g (`rows` rows of `columns`); with `causal` > 0, row r's columns
+/// past r mod causal get 0.
+void nabla_softmax_gradient_rows_f32(const float *y, float *g, long rows, long columns, long causal);
+
 /// Self-attention of every head of every sequence at once (attention.c), from one projection's
 /// queries, keys and values `qkv`, [batch, time, 3, heads, size] (nanoGPT's `c_attn` output
 /// viewed so): y[b, t, h, :] = Σ_s softmax_s(scale · q[b, t, h]·k[b, s, h]) · v[b, s, h], with
