@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "dropout.h"
+
 /* Below this many multiply-adds in all (every head's four or six products) the heads run on the
  * calling thread: the book-sized attentions of the tests would spend more waking the pool. */
 #define ATTENTION_PARALLEL_MIN_MACS (1000L * 1000)
@@ -87,25 +89,27 @@ static void softmaxGradientRowsDouble(const double *y, double *g, long rows, lon
 #undef SOFTMAX_GRADIENT_ROWS
 
 void nabla_attention_f32(const float *qkv, float *y, float *kept, long batch, long time, long heads, long size,
-                         float scale, int causal) {
-    struct Job_f32 job = { qkv, NULL, y, kept, time, heads, size, scale, causal };
+                         float scale, int causal, const nabla_dropout *dropout) {
+    struct Job_f32 job = { qkv, NULL, y, kept, time, heads, size, scale, causal, dropout };
     run_f32(forwardShare_f32, &job, batch);
 }
 
 void nabla_attention_gradient_f32(const float *qkv, const float *kept, const float *dy, float *dqkv, long batch,
-                                  long time, long heads, long size, float scale, int causal) {
-    struct Job_f32 job = { qkv, dy, dqkv, (float *)kept, time, heads, size, scale, causal };
+                                  long time, long heads, long size, float scale, int causal,
+                                  const nabla_dropout *dropout) {
+    struct Job_f32 job = { qkv, dy, dqkv, (float *)kept, time, heads, size, scale, causal, dropout };
     run_f32(backwardShare_f32, &job, batch);
 }
 
 void nabla_attention_f64(const double *qkv, double *y, double *kept, long batch, long time, long heads, long size,
-                         double scale, int causal) {
-    struct Job_f64 job = { qkv, NULL, y, kept, time, heads, size, scale, causal };
+                         double scale, int causal, const nabla_dropout *dropout) {
+    struct Job_f64 job = { qkv, NULL, y, kept, time, heads, size, scale, causal, dropout };
     run_f64(forwardShare_f64, &job, batch);
 }
 
 void nabla_attention_gradient_f64(const double *qkv, const double *kept, const double *dy, double *dqkv, long batch,
-                                  long time, long heads, long size, double scale, int causal) {
-    struct Job_f64 job = { qkv, dy, dqkv, (double *)kept, time, heads, size, scale, causal };
+                                  long time, long heads, long size, double scale, int causal,
+                                  const nabla_dropout *dropout) {
+    struct Job_f64 job = { qkv, dy, dqkv, (double *)kept, time, heads, size, scale, causal, dropout };
     run_f64(backwardShare_f64, &job, batch);
 }

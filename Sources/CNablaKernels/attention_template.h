@@ -37,6 +37,7 @@ struct NAME(Job) {
     long time, heads, size;
     T scale;
     int causal;
+    const nabla_dropout *dropout;  /* on the weights, or NULL */
 };
 
 /* Queries are taken in blocks of this many, so that a causal head computes only the blocks on and
@@ -70,6 +71,19 @@ static void NAME(weights)(const struct NAME(Job) *job, const T *q, long ld, cons
     else SOFTMAX_ROWS(scores, weights, time, time, job->scale, causal, kept);
 }
 
+/* Each weight a query sees (`w`, one head's time × time) times its element of the dropout mask,
+ * numbered as in the [batch, heads, time, time] weights that the composite would hold: the mask
+ * a Dropout layer would draw on them. */
+static void NAME(drop)(const struct NAME(Job) *job, long pair, T *w) {
+    long time = job->time;
+    T scale = (T)job->dropout->scale;
+    for (long i = 0; i < time; i++) {
+        uint64_t first = ((uint64_t)pair * (uint64_t)time + (uint64_t)i) * (uint64_t)time;
+        long seen = job->causal ? i + 1 : time;
+        for (long j = 0; j < seen; j++) w[i * time + j] *= nablaDropoutKeeps(job->dropout, first + (uint64_t)j) ? scale : 0;
+    }
+}
+
 /* y = weights · v for head `pair` % heads of sequence `pair` / heads. */
 static void NAME(forwardShare)(void *context, long pair) {
     const struct NAME(Job) *job = context;
@@ -80,6 +94,7 @@ static void NAME(forwardShare)(void *context, long pair) {
     T *scores = NAME(scratchFor)(time, size), *weights = scores + time * time, *transposed = weights + time * time;
     NAME(transpose)(k, ld, time, size, transposed);
     NAME(weights)(job, q, ld, transposed, scores, weights, job->kept + pair * time * 2, 0);
+    if (job->dropout) NAME(drop)(job, pair, weights);
     for (long r0 = 0; r0 < time; r0 += block) {
         long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
         GEMM(0, 0, r1 - r0, size, seen, 1, weights + r0 * time, time, v, ld, y + r0 * width, width, 0);
@@ -87,8 +102,9 @@ static void NAME(forwardShare)(void *context, long pair) {
 }
 
 /* The gradients of one head's query, key and value, from the output's gradient dy. With P the
- * weights (recomputed from what the forward pass kept: the same bits) and dP = dy·vᵀ:
- *   dv = Pᵀ·dy,   dS = P ⊙ (dP − rowsum(P ⊙ dP)),   dq = scale · dS·k,   dk = scale · dSᵀ·q,
+ * weights (recomputed from what the forward pass kept: the same bits), M the dropout mask (all
+ * ones without dropout) and dP = (dy·vᵀ) ⊙ M:
+ *   dv = (P ⊙ M)ᵀ·dy,   dS = P ⊙ (dP − rowsum(P ⊙ dP)),   dq = scale · dS·k,   dk = scale · dSᵀ·q,
  * the softmax's gradient folded between the products. Positions a causal query does not see
  * have weight 0 and get gradient 0, and the products skip the blocks above the diagonal: keys
  * [c0, c1) are seen by queries c0.. only. */
@@ -106,15 +122,16 @@ static void NAME(backwardShare)(void *context, long pair) {
     T *d = scores;  /* dP, then dS, in place of the scores */
     for (long r0 = 0; r0 < time; r0 += block) {
         long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
+        GEMM(0, 0, r1 - r0, seen, size, 1, dy + r0 * width, width, transposed, time, d + r0 * time, time, 0);
+    }
+    if (job->dropout) NAME(drop)(job, pair, d);
+    SOFTMAX_GRADIENT_ROWS(weights, d, time, time, job->causal ? time : 0);
+    if (job->dropout) NAME(drop)(job, pair, weights);
+    for (long r0 = 0; r0 < time; r0 += block) {
+        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
         long first = job->causal ? r0 : 0;  /* the first query that sees keys r0..<r1 */
         GEMM(1, 0, r1 - r0, size, time - first, 1, weights + first * time + r0, time, dy + first * width, width,
              dv + r0 * ld, ld, 0);
-        GEMM(0, 0, r1 - r0, seen, size, 1, dy + r0 * width, width, transposed, time, d + r0 * time, time, 0);
-    }
-    SOFTMAX_GRADIENT_ROWS(weights, d, time, time, job->causal ? time : 0);
-    for (long r0 = 0; r0 < time; r0 += block) {
-        long r1 = r0 + block < time ? r0 + block : time, seen = job->causal ? r1 : time;
-        long first = job->causal ? r0 : 0;
         GEMM(0, 0, r1 - r0, size, seen, job->scale, d + r0 * time, time, k, ld, dq + r0 * ld, ld, 0);
         GEMM(1, 0, r1 - r0, size, time - first, job->scale, d + first * time + r0, time, q + first * ld, ld,
              dk + r0 * ld, ld, 0);

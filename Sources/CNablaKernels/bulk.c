@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "dropout.h"
 #include "kernel_paths.h"
 
 /* Byte-to-float conversion of whole rows picked by index (a mini-batch of images); AVX2 widens
@@ -170,4 +171,14 @@ void nabla_sigmoid_f32(const float *x, float *y, long count) {
     if (nabla_kernel_isa() >= NABLA_ISA_AVX2) { sigmoidAVX2(x, y, count); return; }
 #endif
     for (long i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+/* Dropout's masks (the draw is dropout.h's, shared with the fused attention). */
+void nabla_dropout_mask_f32(float *mask, long count, const nabla_dropout *dropout) {
+    const float scale = (float)dropout->scale;
+    for (long i = 0; i < count; i++) mask[i] = nablaDropoutKeeps(dropout, (uint64_t)i) ? scale : 0;
+}
+
+void nabla_dropout_mask_f64(double *mask, long count, const nabla_dropout *dropout) {
+    for (long i = 0; i < count; i++) mask[i] = nablaDropoutKeeps(dropout, (uint64_t)i) ? dropout->scale : 0;
 }

@@ -102,4 +102,29 @@ import Testing
             }
         }
     }
+
+    @Test func dropoutOnTheWeightsIsTheDropoutLayersToTheBit() {
+        // The layer drops its weights inside the fused op in training; under a mask (all zeros
+        // here, so it masks nothing) it composes matmul, softmax and the Dropout layer. Two layers
+        // from one seed draw the same masks, step after step, so the values must agree to the
+        // bit, and the gradients of every parameter to rounding.
+        var (rng1, rng2) = (SeededGenerator(seed: 40), SeededGenerator(seed: 40))
+        let fused = MultiHeadAttention<Float>(width: 64, heads: 4, dropout: 0.3, using: &rng1)
+        let composed = MultiHeadAttention<Float>(width: 64, heads: 4, dropout: 0.3, using: &rng2)
+        let x = Tensor<Float>(converting: random([3, 40, 64], seed: 41))
+        let nothing = Tensor<Float>(zeros: [40, 40])
+        for step in 0..<3 {
+            let (a, da) = withLayerMode(.training) { valueWithGradient(at: fused) { layer in (layer(x) * x).sum() } }
+            let (b, db) = withLayerMode(.training) {
+                valueWithGradient(at: composed) { layer in (layer(x, masking: nothing) * x).sum() }
+            }
+            #expect(sameBits(a.scalars, b.scalars), "step \(step): the loss differs")
+            #expect(da.names == db.names)
+            for (g, h) in zip(da.tensors, db.tensors) { expectClose(g.scalars, h.scalars, tolerance: 1e-4) }
+        }
+        let y = withLayerMode(.training) { fused(x) }
+        let z = withLayerMode(.training) { composed(x, masking: nothing) }
+        #expect(sameBits(y.scalars, z.scalars), "the output differs")
+        #expect(!sameBits(y.scalars, withLayerMode(.inference) { fused(x) }.scalars), "nothing was dropped")
+    }
 }

@@ -120,28 +120,46 @@ void nabla_softmax_rows_again_f32(const float *x, float *y, long rows, long colu
 /// past r mod causal get 0.
 void nabla_softmax_gradient_rows_f32(const float *y, float *g, long rows, long columns, long causal);
 
+/// A dropout mask's draw: element e is kept, as `scale`, when the top 32 bits of SplitMix64(key + e)
+/// fall below `threshold` (keep · 2³²), and dropped, as 0, otherwise. Nabla's `DropoutMask` derives
+/// the key from the layer's seed and the number of masks it has drawn.
+typedef struct {
+    unsigned long long key, threshold;
+    double scale;
+} nabla_dropout;
+
+/// The first `count` elements of the mask `dropout` draws, as floats.
+void nabla_dropout_mask_f32(float *mask, long count, const nabla_dropout *dropout);
+
+/// Double-precision twin of `nabla_dropout_mask_f32`.
+void nabla_dropout_mask_f64(double *mask, long count, const nabla_dropout *dropout);
+
 /// Self-attention of every head of every sequence at once (attention.c), from one projection's
 /// queries, keys and values `qkv`, [batch, time, 3, heads, size] (nanoGPT's `c_attn` output
 /// viewed so): y[b, t, h, :] = Σ_s softmax_s(scale · q[b, t, h]·k[b, s, h]) · v[b, s, h], with
 /// `causal` non-zero each position seeing only positions s ≤ t. y is [batch, time, heads, size].
 /// The scores and weights of a head live in per-thread scratch, never all at once; `kept`
 /// receives two numbers a query, [batch, heads, time, 2], from which the gradient recomputes the
-/// weights. A query whose scores hold a NaN gets NaN, as in PyTorch.
+/// weights. With `dropout` (or NULL), the weights are multiplied by its mask, numbered as the
+/// [batch, heads, time, time] weights would be. A query whose scores hold a NaN gets NaN, as in
+/// PyTorch.
 void nabla_attention_f32(const float *qkv, float *y, float *kept, long batch, long time, long heads, long size,
-                         float scale, int causal);
+                         float scale, int causal, const nabla_dropout *dropout);
 
 /// The vector–Jacobian product of `nabla_attention_f32`: the gradient of qkv (same layout) from
-/// dy, the gradient of y, and what the forward pass kept.
+/// dy, the gradient of y, what the forward pass kept, and the same dropout.
 void nabla_attention_gradient_f32(const float *qkv, const float *kept, const float *dy, float *dqkv, long batch,
-                                  long time, long heads, long size, float scale, int causal);
+                                  long time, long heads, long size, float scale, int causal,
+                                  const nabla_dropout *dropout);
 
 /// Double-precision twin of `nabla_attention_f32`.
 void nabla_attention_f64(const double *qkv, double *y, double *kept, long batch, long time, long heads, long size,
-                         double scale, int causal);
+                         double scale, int causal, const nabla_dropout *dropout);
 
 /// Double-precision twin of `nabla_attention_gradient_f32`.
 void nabla_attention_gradient_f64(const double *qkv, const double *kept, const double *dy, double *dqkv, long batch,
-                                  long time, long heads, long size, double scale, int causal);
+                                  long time, long heads, long size, double scale, int causal,
+                                  const nabla_dropout *dropout);
 
 /// A window sliding over NCHW images — a convolution's kernel or a pooling window — as Nabla's
 /// `SlidingWindow` describes it: output row oy, column ox and kernel tap (ky, kx) read input row

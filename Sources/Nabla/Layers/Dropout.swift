@@ -29,13 +29,20 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
     /// In training, the input with each element dropped with probability p; in inference, the
     /// input (times 1 − p with ``DropoutScaling/atEvaluation``).
     public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        guard dropsInCurrentMode else { return isIdentityInCurrentMode ? input : input * Scalar(1 - probability) }
+        return dropping { draw, count in input * DropoutMask(count: input.count, draw: draw)([count], shape: input.shape) }
+    }
+
+    /// In training, `apply`'s result with this call's mask — how it is drawn, and the count of
+    /// masks drawn before it — applied by `apply` itself (as the fused attention applies it to its
+    /// weights); the mask is then counted as drawn, in place. (So an op recorded for
+    /// differentiation, which holds its inputs, must be given a copy of the count.)
+    func dropping(_ apply: (DropoutDraw<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>) -> Tensor<Scalar> {
         let keep = 1 - probability
-        guard dropsInCurrentMode else { return isIdentityInCurrentMode ? input : input * Scalar(keep) }
-        let mask = DropoutMask<Scalar>(count: input.count, keep: keep,
-                                       scale: scaling == .inverted ? Scalar(1 / keep) : 1, seed: seed)
-        let drawn = mask([masksDrawn], shape: input.shape)
+        let draw = DropoutDraw(keep: keep, scale: scaling == .inverted ? Scalar(1 / keep) : 1, seed: seed)
+        let dropped = apply(draw, masksDrawn)
         $masksDrawn.update(CountUp())
-        return input * drawn
+        return dropped
     }
 
     /// Whether a call drops anything: in training, with p > 0. (p = 0 drops nothing in either

@@ -59,12 +59,18 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
     /// nonzero — on top of the causal mask, if the layer is causal. A query that may see no key
     /// at all gets NaN, as in PyTorch.
     ///
-    /// With no mask and no dropout on the weights (inference, or dropout 0: nanoGPT's CPU run),
-    /// attention is one op, ``scaledDotProductAttention(queryKeyValue:heads:causal:)``, that keeps
-    /// no [B, heads, T, T] tensor; otherwise it is composed of `matmul` and `softmax`, which give
-    /// the same values.
+    /// Without a mask, attention is one op (``scaledDotProductAttention(queryKeyValue:heads:causal:)``,
+    /// dropping its weights itself in training) that keeps no [B, heads, T, T] tensor; with one, it
+    /// is composed of `matmul`, `softmax` and the dropout layer, which give the same values.
     public func callAsFunction(_ input: Tensor<Scalar>, masking mask: Tensor<Scalar>?) -> Tensor<Scalar> {
         let projected = queryKeyValue(checked(input))
+        if mask == nil && attentionDropout.dropsInCurrentMode {
+            let heads = attentionDropout.dropping { draw, count in
+                // A copy of the count, which the op's record then holds instead of the counter.
+                fusedAttention(projected, heads: self.heads, causal: isCausal, dropout: (draw, count + 0))
+            }
+            return outputDropout(output(heads))
+        }
         if mask == nil && attentionDropout.isIdentityInCurrentMode {
             return outputDropout(output(scaledDotProductAttention(queryKeyValue: projected, heads: heads, causal: isCausal)))
         }

@@ -25,8 +25,18 @@ public func scaledDotProductAttention<Scalar>(queryKeyValue: Tensor<Scalar>, hea
     check(heads > 0 && queryKeyValue.rank == 3 && shape[2] % (3 * heads) == 0,
           "scaledDotProductAttention: queries, keys and values of shape \(shape) do not split into 3 × \(heads) heads: "
           + "expected [batch, time, 3·width] with width a multiple of \(heads)")
-    let op = FusedAttention<Scalar>(batch: shape[0], time: shape[1], heads: heads, size: shape[2] / (3 * heads), causal: causal)
-    return op([queryKeyValue], shape: [shape[0], shape[1], shape[2] / 3])
+    return fusedAttention(queryKeyValue, heads: heads, causal: causal, dropout: nil)
+}
+
+/// ``scaledDotProductAttention(queryKeyValue:heads:causal:)`` with, if `dropout` is given, the
+/// weights dropped by the mask it draws after `count` others (a ``Dropout`` layer's, in training:
+/// see ``Dropout/dropping(_:)``), as the composite would drop them.
+func fusedAttention<Scalar>(_ queryKeyValue: Tensor<Scalar>, heads: Int, causal: Bool,
+                            dropout: (draw: DropoutDraw<Scalar>, count: Tensor<Scalar>)?) -> Tensor<Scalar> {
+    let shape = queryKeyValue.shape
+    let op = FusedAttention<Scalar>(batch: shape[0], time: shape[1], heads: heads, size: shape[2] / (3 * heads), causal: causal,
+                                    dropout: dropout?.draw)
+    return op([queryKeyValue] + (dropout.map { [$0.count] } ?? []), shape: [shape[0], shape[1], shape[2] / 3])
 }
 
 /// Query, key and value of every position of a packed projection [B, T, 3·width], each
@@ -49,27 +59,44 @@ func attentionMixing<Scalar>(_ scores: Tensor<Scalar>, _ value: Tensor<Scalar>, 
     return matmul(weights, value).transposed(1, 2).reshaped(to: [batch, queries, heads * size])
 }
 
-/// ``scaledDotProductAttention(queryKeyValue:heads:causal:)`` as one op over [B, T, 3, heads, d].
+/// ``fusedAttention(_:heads:causal:dropout:)`` as one op over [B, T, 3, heads, d], and the count of
+/// masks drawn before this one when it drops.
 struct FusedAttention<Scalar: TensorScalar>: TensorOperation {
     let batch, time, heads, size: Int
     let causal: Bool
+    let dropout: DropoutDraw<Scalar>?
 
     var name: String { causal ? "causal attention" : "attention" }
     var scale: Scalar { 1 / Scalar(size).squareRoot() }
     /// Two numbers a query of each head (its scores' maximum and the softmax's normaliser), from
-    /// which the gradient recomputes the weights in one pass.
-    var savedCount: Int { batch * heads * time * 2 }
+    /// which the gradient recomputes the weights in one pass; then, with dropout, the count its
+    /// mask was drawn after (which the layer counts up after the call).
+    var savedCount: Int { batch * heads * time * 2 + (dropout == nil ? 0 : 1) }
+    var keptCount: Int { batch * heads * time * 2 }
 
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (qkv, y, kept) = (buffers.input(0), buffers.output, buffers.saved)
-        let causal: Int32 = causal ? 1 : 0
-        if Scalar.isFloat {
-            nabla_attention_f32(qkv.assuming(Float.self), y.assuming(Float.self), kept.assuming(Float.self),
-                                batch, time, heads, size, Float(scale), causal)
-        } else {
-            nabla_attention_f64(qkv.assuming(Double.self), y.assuming(Double.self), kept.assuming(Double.self),
-                                batch, time, heads, size, Double(scale), causal)
+        if dropout != nil { kept[keptCount] = buffers.input(1)[0] }
+        withMask(after: dropout == nil ? 0 : kept[keptCount]) { mask in
+            let causal: Int32 = causal ? 1 : 0
+            if Scalar.isFloat {
+                nabla_attention_f32(qkv.assuming(Float.self), y.assuming(Float.self), kept.assuming(Float.self),
+                                    batch, time, heads, size, Float(scale), causal, mask)
+            } else {
+                nabla_attention_f64(qkv.assuming(Double.self), y.assuming(Double.self), kept.assuming(Double.self),
+                                    batch, time, heads, size, Double(scale), causal, mask)
+            }
         }
+    }
+
+    /// The count of masks drawn, an input with dropout, gets no gradient.
+    var noCountGradient: [Tensor<Scalar>?] { dropout == nil ? [] : [nil] }
+
+    /// `body` with the kernels' description of the dropout mask drawn after `count` others, or nil
+    /// without dropout.
+    func withMask(after count: Scalar, _ body: (UnsafePointer<nabla_dropout>?) -> Void) {
+        guard var mask = dropout?.mask(after: count) else { return body(nil) }
+        withUnsafePointer(to: &mask) { body($0) }
     }
 
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
@@ -77,13 +104,17 @@ struct FusedAttention<Scalar: TensorScalar>: TensorOperation {
         // A reverse pass that is being recorded (to be differentiated again) takes the composite's
         // gradient, made of ops that have gradients of their own.
         if qkv.isTracked {
-            let (heads, causal) = (heads, causal)
+            let (heads, causal, dropout) = (heads, causal, dropout)
+            let count = call.saved.slice(alongAxis: 0, keptCount ..< call.saved.count)  // empty without dropout
             return [gradient(at: qkv, creatingGraph: true) { qkv in
                 let (query, key, value) = attentionHeads(qkv, heads: heads)
-                return (attentionMixing(matmul(query, key, transposingB: true), value, causal: causal) * g).sum()
-            }]
+                let scores = matmul(query, key, transposingB: true)
+                return (attentionMixing(scores, value, causal: causal) { weights in
+                    dropout.map { weights * DropoutMask(count: weights.count, draw: $0)([count], shape: weights.shape) } ?? weights
+                } * g).sum()
+            }] + noCountGradient
         }
-        return [FusedAttentionGradient(attention: self)([qkv, call.saved, g], shape: qkv.shape)]
+        return [FusedAttentionGradient(attention: self)([qkv, call.saved, g], shape: qkv.shape)] + noCountGradient
     }
 }
 
@@ -96,13 +127,17 @@ struct FusedAttentionGradient<Scalar: TensorScalar>: TensorOperation {
 
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (qkv, kept, g, dqkv, a) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, attention)
-        let causal: Int32 = a.causal ? 1 : 0
-        if Scalar.isFloat {
-            nabla_attention_gradient_f32(qkv.assuming(Float.self), kept.assuming(Float.self), g.assuming(Float.self),
-                                         dqkv.assuming(Float.self), a.batch, a.time, a.heads, a.size, Float(a.scale), causal)
-        } else {
-            nabla_attention_gradient_f64(qkv.assuming(Double.self), kept.assuming(Double.self), g.assuming(Double.self),
-                                         dqkv.assuming(Double.self), a.batch, a.time, a.heads, a.size, Double(a.scale), causal)
+        a.withMask(after: a.dropout == nil ? 0 : kept[a.keptCount]) { mask in
+            let causal: Int32 = a.causal ? 1 : 0
+            if Scalar.isFloat {
+                nabla_attention_gradient_f32(qkv.assuming(Float.self), kept.assuming(Float.self), g.assuming(Float.self),
+                                             dqkv.assuming(Float.self), a.batch, a.time, a.heads, a.size, Float(a.scale),
+                                             causal, mask)
+            } else {
+                nabla_attention_gradient_f64(qkv.assuming(Double.self), kept.assuming(Double.self), g.assuming(Double.self),
+                                             dqkv.assuming(Double.self), a.batch, a.time, a.heads, a.size, Double(a.scale),
+                                             causal, mask)
+            }
         }
     }
 }
