@@ -269,6 +269,12 @@ struct Cell: Module {
         #expect(weights.scalars[0] == 1 && weights.scalars[1...7].allSatisfy { $0 == 0 })
         #expect(mixed.rows(0..<1).scalars[0..<32] == x.rows(0..<1).scalars[0..<32])
 
+        let qkv = Tensor<Float>(randomNormal: [2, 8, 3 * 32], using: &rng)
+        let attended = scaledDotProductAttention(queryKeyValue: qkv, heads: 4)
+        #expect(attended.shape == [2, 8, 32])
+        // The first position sees only itself: its output is its own value, head by head.
+        #expect(attended.scalars[0..<32] == qkv.scalars[64..<96])
+
         let block = TransformerBlock<Float>(width: 32, heads: 4, using: &rng)
         #expect(block(x).shape == x.shape)
 

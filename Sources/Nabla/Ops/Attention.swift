@@ -30,7 +30,7 @@ public func scaledDotProductAttention<Scalar>(queryKeyValue: Tensor<Scalar>, hea
 
 /// ``scaledDotProductAttention(queryKeyValue:heads:causal:)`` with, if `dropout` is given, the
 /// weights dropped by the mask it draws after `count` others (a ``Dropout`` layer's, in training:
-/// see ``Dropout/dropping(_:)``), as the composite would drop them.
+/// see `Dropout.dropping(_:)`), as the composite would drop them.
 func fusedAttention<Scalar>(_ queryKeyValue: Tensor<Scalar>, heads: Int, causal: Bool,
                             dropout: (draw: DropoutDraw<Scalar>, count: Tensor<Scalar>)?) -> Tensor<Scalar> {
     let shape = queryKeyValue.shape
