@@ -87,29 +87,3 @@ static void softmaxGradientRowsDouble(const double *y, double *g, long rows, lon
 #undef SOFTMAX_ROWS
 #undef SOFTMAX_ROWS_AGAIN
 #undef SOFTMAX_GRADIENT_ROWS
-
-void nabla_attention_f32(const float *qkv, float *y, float *kept, long batch, long time, long heads, long size,
-                         float scale, int causal, const nabla_dropout *dropout) {
-    struct Job_f32 job = { qkv, NULL, y, kept, time, heads, size, scale, causal, dropout };
-    run_f32(forwardShare_f32, &job, batch);
-}
-
-void nabla_attention_gradient_f32(const float *qkv, const float *kept, const float *dy, float *dqkv, long batch,
-                                  long time, long heads, long size, float scale, int causal,
-                                  const nabla_dropout *dropout) {
-    struct Job_f32 job = { qkv, dy, dqkv, (float *)kept, time, heads, size, scale, causal, dropout };
-    run_f32(backwardShare_f32, &job, batch);
-}
-
-void nabla_attention_f64(const double *qkv, double *y, double *kept, long batch, long time, long heads, long size,
-                         double scale, int causal, const nabla_dropout *dropout) {
-    struct Job_f64 job = { qkv, NULL, y, kept, time, heads, size, scale, causal, dropout };
-    run_f64(forwardShare_f64, &job, batch);
-}
-
-void nabla_attention_gradient_f64(const double *qkv, const double *kept, const double *dy, double *dqkv, long batch,
-                                  long time, long heads, long size, double scale, int causal,
-                                  const nabla_dropout *dropout) {
-    struct Job_f64 job = { qkv, dy, dqkv, (double *)kept, time, heads, size, scale, causal, dropout };
-    run_f64(backwardShare_f64, &job, batch);
-}

@@ -1,6 +1,7 @@
 /*
  * Self-attention of every head at once, instantiated per scalar type by attention.c.
  *
+ * Defines NAME(nabla_attention) and NAME(nabla_attention_gradient), the header's entry points.
  * Expects T, NAME(x), GEMM (the strided product for T), SOFTMAX_ROWS(x, y, rows, columns, scale,
  * causal, kept) (the rows' softmax for T, x and y apart, keeping two numbers a row) and
  * SOFTMAX_ROWS_AGAIN (the same weights from what it kept, to the bit) and SOFTMAX_GRADIENT_ROWS
@@ -147,4 +148,16 @@ static void NAME(run)(nabla_task share, struct NAME(Job) *job, long batch) {
     } else {
         nabla_parallel_for(pairs, share, job);
     }
+}
+
+void NAME(nabla_attention)(const T *qkv, T *y, T *kept, long batch, long time, long heads, long size, T scale,
+                           int causal, const nabla_dropout *dropout) {
+    struct NAME(Job) job = { qkv, NULL, y, kept, time, heads, size, scale, causal, dropout };
+    NAME(run)(NAME(forwardShare), &job, batch);
+}
+
+void NAME(nabla_attention_gradient)(const T *qkv, const T *kept, const T *dy, T *dqkv, long batch, long time,
+                                    long heads, long size, T scale, int causal, const nabla_dropout *dropout) {
+    struct NAME(Job) job = { qkv, dy, dqkv, (T *)kept, time, heads, size, scale, causal, dropout };
+    NAME(run)(NAME(backwardShare), &job, batch);
 }
