@@ -67,12 +67,6 @@ static void softmaxGradientRowsDouble(const double *y, double *g, long rows, lon
 #define SOFTMAX_ROWS_AGAIN nabla_softmax_rows_again_f32
 #define SOFTMAX_GRADIENT_ROWS nabla_softmax_gradient_rows_f32
 #include "attention_template.h"
-#undef T
-#undef NAME
-#undef GEMM
-#undef SOFTMAX_ROWS
-#undef SOFTMAX_ROWS_AGAIN
-#undef SOFTMAX_GRADIENT_ROWS
 
 #define T double
 #define NAME(x) x##_f64
@@ -81,9 +75,3 @@ static void softmaxGradientRowsDouble(const double *y, double *g, long rows, lon
 #define SOFTMAX_ROWS_AGAIN softmaxRowsAgainDouble
 #define SOFTMAX_GRADIENT_ROWS softmaxGradientRowsDouble
 #include "attention_template.h"
-#undef T
-#undef NAME
-#undef GEMM
-#undef SOFTMAX_ROWS
-#undef SOFTMAX_ROWS_AGAIN
-#undef SOFTMAX_GRADIENT_ROWS

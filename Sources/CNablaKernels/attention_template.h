@@ -5,7 +5,7 @@
  * Expects T, NAME(x), GEMM (the strided product for T), SOFTMAX_ROWS(x, y, rows, columns, scale,
  * causal, kept) (the rows' softmax for T, x and y apart, keeping two numbers a row) and
  * SOFTMAX_ROWS_AGAIN (the same weights from what it kept, to the bit) and SOFTMAX_GRADIENT_ROWS
- * (the softmax's vector–Jacobian product along rows, in place).
+ * (the softmax's vector–Jacobian product along rows, in place), and undefines them.
  *
  * One share is one head of one sequence. Its scores and weights live in the share's thread's
  * scratch (two time × time matrices), never in a [batch, heads, time, time] tensor; queries, keys
@@ -161,3 +161,11 @@ void NAME(nabla_attention_gradient)(const T *qkv, const T *kept, const T *dy, T 
     struct NAME(Job) job = { qkv, dy, dqkv, (T *)kept, time, heads, size, scale, causal, dropout };
     NAME(run)(NAME(backwardShare), &job, batch);
 }
+
+/* The parameters, for the next instantiation. */
+#undef T
+#undef NAME
+#undef GEMM
+#undef SOFTMAX_ROWS
+#undef SOFTMAX_ROWS_AGAIN
+#undef SOFTMAX_GRADIENT_ROWS
