@@ -22,6 +22,26 @@ struct Forgetful: Layer {
 }
 
 @Suite struct LayerTests {
+    @Test func layerNormIsItsCompositeToTheBitAndItsGradientToRounding() {
+        // One op against normalisation, gain and bias as three: the same values in Float, and
+        // gradients that differ only by rounding, with and without a bias.
+        let x = Tensor<Float>(converting: random([12, 64, 128], seed: 50, scale: 3))
+        let (w, b) = (Tensor<Float>(converting: random([128], seed: 51)), Tensor<Float>(converting: random([128], seed: 52)))
+        let upstream = Tensor<Float>(converting: random([12, 64, 128], seed: 53))
+        for bias in [b, nil] {
+            let inputs = [x, w] + (bias.map { [$0] } ?? [])
+            let (fused, fusedPullback) = valueWithPullback(at: inputs) { layerNorm($0[0], weight: $0[1], bias: $0.count > 2 ? $0[2] : nil, epsilon: 1e-5) }
+            let (composite, compositePullback) = valueWithPullback(at: inputs) { t in
+                let scaled = t[0].normalizedAlongLastAxis(epsilon: 1e-5) * t[1]
+                return t.count > 2 ? scaled + t[2] : scaled
+            }
+            #expect(sameBits(fused.scalars, composite.scalars), "bias \(bias != nil)")
+            for (g, h) in zip(fusedPullback(upstream), compositePullback(upstream)) {
+                expectClose(g.scalars, h.scalars, tolerance: 2e-3)
+            }
+        }
+    }
+
     @Test func sequentialNamesParametersByPosition() {
         var rng = SeededGenerator(seed: 1)
         let deep = true

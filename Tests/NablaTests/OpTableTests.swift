@@ -49,6 +49,8 @@ let opTable: [OpRow] = [
     OpRow(name: "softmax", shapes: [[3, 5]]) { softmax($0[0]) },
     OpRow(name: "softmax along axis 0", shapes: [[3, 5]]) { softmax($0[0], alongAxis: 0) },
     OpRow(name: "normalized along the last axis", shapes: [[2, 3, 5]]) { $0[0].normalizedAlongLastAxis(epsilon: 1e-3) },
+    OpRow(name: "layer norm, gain and bias", shapes: [[2, 3, 5], [5], [5]]) { layerNorm($0[0], weight: $0[1], bias: $0[2], epsilon: 1e-3) },
+    OpRow(name: "layer norm, gain only", shapes: [[3, 4], [4]]) { layerNorm($0[0], weight: $0[1], bias: nil, epsilon: 1e-3) },
     OpRow(name: "scaled causal softmax", shapes: [[2, 4, 4]]) { softmax($0[0], scaledBy: 0.7, causal: true) },
     OpRow(name: "scaled softmax", shapes: [[3, 5]]) { softmax($0[0], scaledBy: -1.3, causal: false) },
     OpRow(name: "logSoftmax", shapes: [[3, 5]]) { logSoftmax($0[0]) },

@@ -4,8 +4,7 @@
 ///
 /// Unlike batch normalisation it looks at one token's vector at a time, so it behaves the same
 /// in training and inference and for any batch. The variance is the biased one (divided by n),
-/// as PyTorch's. The normalisation is one op (``Tensor/normalizedAlongLastAxis(epsilon:)``),
-/// the gain and bias broadcasting products and sums.
+/// as PyTorch's. Normalisation, gain and bias are one op (``layerNorm(_:weight:bias:epsilon:)``).
 ///
 /// ```swift
 /// LayerNorm<Float>(size: 128)                 // gain and bias
@@ -32,8 +31,7 @@ public struct LayerNorm<Scalar: TensorScalar>: Layer {
         let weight = self.weight
         check(input.rank >= 1 && input.shape.last == weight.count,
               "LayerNorm: input \(input.shape) does not fit size \(weight.count): expected [..., \(weight.count)]")
-        let scaled = input.normalizedAlongLastAxis(epsilon: epsilon) * weight
-        return bias.map { scaled + $0 } ?? scaled
+        return layerNorm(input, weight: weight, bias: bias, epsilon: epsilon)
     }
 
     /// The shapes, with ε.
