@@ -3,7 +3,8 @@
 // (or r alone), the other x̂'s vector–Jacobian product, each one pass over a row. Composed from reductions and
 // element-wise ops, the same normalisation takes about twenty passes forward and back; here the
 // first-order step takes three, and the gradients of the backward op are composed from other ops,
-// so that it is differentiable again (a gradient penalty through a transformer).
+// so that it is differentiable again (a gradient penalty through a transformer). A third op is
+// layer norm whole — x̂ times a gain plus a bias — which keeps x̂ and r for its gradient.
 
 extension Tensor {
     /// Each vector along the last axis shifted to mean 0 and scaled to variance 1:
