@@ -65,11 +65,12 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
     public func callAsFunction(_ input: Tensor<Scalar>, masking mask: Tensor<Scalar>?) -> Tensor<Scalar> {
         let projected = queryKeyValue(checked(input))
         if mask == nil && attentionDropout.dropsInCurrentMode {
-            let heads = attentionDropout.dropping { draw, count in
+            let (heads, causal) = (heads, isCausal)
+            let attended = attentionDropout.dropping { draw, count in
                 // A copy of the count, which the op's record then holds instead of the counter.
-                fusedAttention(projected, heads: self.heads, causal: isCausal, dropout: (draw, count + 0))
+                fusedAttention(projected, heads: heads, causal: causal, dropout: (draw, count + 0))
             }
-            return outputDropout(output(heads))
+            return outputDropout(output(attended))
         }
         if mask == nil && attentionDropout.isIdentityInCurrentMode {
             return outputDropout(output(scaledDotProductAttention(queryKeyValue: projected, heads: heads, causal: isCausal)))
