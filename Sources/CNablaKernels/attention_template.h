@@ -49,11 +49,11 @@ struct NAME(Job) {
 #define QUERY_BLOCK 32
 #endif
 
-/* xᵀ: x's `rows` rows of `columns`, `ld` apart, into `t` (columns × rows). Keys and values
+/* xᵀ: x's `rows` rows of `columns`, `ld` apart, into `t` (columns × rows), written in order. Keys and values
  * transposed are the products' right operands read in place, with no packing. */
 static void NAME(transpose)(const T *x, long ld, long rows, long columns, T *t) {
-    for (long i = 0; i < rows; i++)
-        for (long j = 0; j < columns; j++) t[j * rows + i] = x[i * ld + j];
+    for (long j = 0; j < columns; j++)
+        for (long i = 0; i < rows; i++) t[j * rows + i] = x[i * ld + j];
 }
 
 /* The attention weights of one head into `weights`: the scores q·kᵀ into `scores` (`keys` is kᵀ),
