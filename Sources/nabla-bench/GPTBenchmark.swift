@@ -113,11 +113,16 @@ enum GPTBenchmark {
         }
         let headFLOPs = rows * 4 * context * width  // the two products over the full square, forward
         let (fusedSeconds, compositeSeconds) = (Benchmark.time(20) { _ = fused([weights]) }, Benchmark.time(20) { _ = composite([weights]) })
+        let fusedMemory = fused.bufferMemory.bytes  // the step's, before an evaluation is recorded too
+        let fusedForward = Benchmark.time(20) { _ = fused.evaluate([weights]) }
         report("gpt_attention_heads_gflops", 3 * headFLOPs / fusedSeconds / 1e9, "GFLOP/s",
                "attention's heads [12×64×3·128] → [12×64×128], fused, forward and backward replayed")
         report("gpt_attention_heads_us", fusedSeconds * 1e6, "µs", "  its time")
+        report("gpt_attention_heads_forward_gflops", headFLOPs / fusedForward / 1e9, "GFLOP/s", "  forward alone (replayed evaluation)")
+        report("gpt_attention_heads_backward_gflops", 2 * headFLOPs / (fusedSeconds - fusedForward) / 1e9, "GFLOP/s",
+               "  backward (the step minus the forward)")
         report("gpt_attention_heads_composite_us", compositeSeconds * 1e6, "µs", "  composed of matmul and softmax instead")
-        report("gpt_attention_heads_mb", Double(fused.bufferMemory.bytes) / 1048576, "MB", "  memory its recorded step keeps")
+        report("gpt_attention_heads_mb", Double(fusedMemory) / 1048576, "MB", "  memory its recorded step keeps")
         report("gpt_attention_heads_composite_mb", Double(composite.bufferMemory.bytes) / 1048576, "MB", "  the composite's")
 
         let norm = LayerNorm<Float>(size: shape[2])
