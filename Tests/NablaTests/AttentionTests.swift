@@ -127,4 +127,19 @@ import Testing
         #expect(sameBits(y.scalars, z.scalars), "the output differs")
         #expect(!sameBits(y.scalars, withLayerMode(.inference) { fused(x) }.scalars), "nothing was dropped")
     }
+
+    @Test func doubleDropoutIsTheDropoutLayersToRounding() {
+        // Double's kernels (the gradient checks' type) drop the same elements as the layer.
+        var (rng1, rng2) = (SeededGenerator(seed: 42), SeededGenerator(seed: 42))
+        let fused = MultiHeadAttention<Double>(width: 8, heads: 2, dropout: 0.4, using: &rng1)
+        let composed = MultiHeadAttention<Double>(width: 8, heads: 2, dropout: 0.4, using: &rng2)
+        let x = random([2, 5, 8], seed: 43)
+        let nothing = Tensor<Double>(zeros: [5, 5])
+        for _ in 0..<2 {
+            let (a, da) = withLayerMode(.training) { valueWithGradient(at: fused) { layer in (layer(x) * x).sum() } }
+            let (b, db) = withLayerMode(.training) { valueWithGradient(at: composed) { layer in (layer(x, masking: nothing) * x).sum() } }
+            expectClose(a.scalars, b.scalars, tolerance: 1e-13)
+            for (g, h) in zip(da.tensors, db.tensors) { expectClose(g.scalars, h.scalars, tolerance: 1e-12) }
+        }
+    }
 }
