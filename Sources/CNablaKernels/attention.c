@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "dropout.h"
+#include "scratch.h"
 
 /* Below this many multiply-adds in all (every head's four or six products) the heads run on the
  * calling thread: the book-sized attentions of the tests would spend more waking the pool. */

@@ -14,20 +14,12 @@
  * that the backward pass recomputes the weights in one pass over the scores.
  */
 
-/* For each thread: two time × time matrices (scores, weights) and a time × size one (keys or
- * values transposed), grown but never shrunk, so that steady-state training allocates nothing here. */
-static _Thread_local T *NAME(scratch) = NULL;
-static _Thread_local size_t NAME(scratchCount) = 0;
+/* For each thread: two time × time matrices (scores, weights) and a size × time one (keys or
+ * values transposed), grown but never shrunk (scratch.h). */
+static _Thread_local struct NablaScratch NAME(scratch);
 
 static T *NAME(scratchFor)(long time, long size) {
-    size_t count = (2 * (size_t)time + (size_t)size) * (size_t)time;
-    if (count > NAME(scratchCount)) {
-        free(NAME(scratch));
-        NAME(scratch) = aligned_alloc(64, (count * sizeof(T) + 63) & ~(size_t)63);
-        NAME(scratchCount) = NAME(scratch) ? count : 0;
-    }
-    if (!NAME(scratch)) abort();
-    return NAME(scratch);
+    return nablaScratch(&NAME(scratch), (2 * (size_t)time + (size_t)size) * (size_t)time * sizeof(T));
 }
 
 struct NAME(Job) {

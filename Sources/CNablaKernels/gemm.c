@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 /* How a product is computed (chosen once per product, in runGemm). */
 enum GemmMethod {
     GEMM_TILED,         /* tiles of C over whole-depth panels of B */

@@ -15,19 +15,11 @@
 /* Loops over a tile's rows are unrolled in full, so that its accumulators live in registers. */
 #define UNROLL _Pragma("clang loop unroll(full)")
 /* Scratch, two buffers per thread (B's packed panels; a blocked product's sums when they cannot
- * wait in C), grown but never shrunk, so steady-state training performs no allocation here. */
-static _Thread_local T *NAME(scratch)[2] = { NULL, NULL };
-static _Thread_local size_t NAME(scratchCount)[2] = { 0, 0 };
+ * wait in C), grown but never shrunk (scratch.h). */
+static _Thread_local struct NablaScratch NAME(scratch)[2];
 
 static T *NAME(scratchBuffer)(int which, size_t count) {
-    if (count > NAME(scratchCount)[which]) {
-        free(NAME(scratch)[which]);
-        size_t bytes = (count * sizeof(T) + 63) & ~(size_t)63;
-        NAME(scratch)[which] = aligned_alloc(64, bytes);
-        NAME(scratchCount)[which] = NAME(scratch)[which] ? count : 0;
-    }
-    if (!NAME(scratch)[which]) abort();
-    return NAME(scratch)[which];
+    return nablaScratch(&NAME(scratch)[which], count * sizeof(T));
 }
 
 /* Packs the N columns of op(B) (K rows) into zero-padded panels of NR. `ld` is B's row length. */

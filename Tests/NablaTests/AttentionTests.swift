@@ -142,4 +142,23 @@ import Testing
             for (g, h) in zip(da.tensors, db.tensors) { expectClose(g.scalars, h.scalars, tolerance: 1e-12) }
         }
     }
+
+    @Test func aGradientPenaltyThroughDroppedAttentionIsTheComposites() {
+        // A gradient differentiated again (a penalty on ∂loss/∂x) takes the composite's gradient,
+        // with the count the mask was drawn after held as a constant: the same second derivatives
+        // as the layer's composite, dropping the same weights.
+        var (rng1, rng2) = (SeededGenerator(seed: 44), SeededGenerator(seed: 44))
+        let fused = MultiHeadAttention<Double>(width: 8, heads: 2, dropout: 0.3, using: &rng1)
+        let composed = MultiHeadAttention<Double>(width: 8, heads: 2, dropout: 0.3, using: &rng2)
+        let (x, w) = (random([2, 4, 8], seed: 45), random([2, 4, 8], seed: 46))
+        let nothing = Tensor<Double>(zeros: [4, 4])
+        func penalty(_ attend: @escaping (Tensor<Double>) -> Tensor<Double>) -> (Tensor<Double>) -> Tensor<Double> {
+            { x in gradient(at: x, creatingGraph: true) { (attend($0) * w).sum() }.squared().sum() }
+        }
+        let (a, da) = withLayerMode(.training) { valueWithGradient(at: fused) { layer in penalty { layer($0) }(x) } }
+        let (b, db) = withLayerMode(.training) { valueWithGradient(at: composed) { layer in penalty { layer($0, masking: nothing) }(x) } }
+        expectClose(a.scalars, b.scalars, tolerance: 1e-12)
+        for (g, h) in zip(da.tensors, db.tensors) { expectClose(g.scalars, h.scalars, tolerance: 1e-11) }
+        #expect(da.tensors.contains { $0.scalars.contains { $0 != 0 } })
+    }
 }

@@ -109,6 +109,34 @@ public struct OperationCall<Scalar: TensorScalar> {
 
     /// Whether input `index` needs a gradient (it depends on something being differentiated).
     public func needsGradient(_ index: Int) -> Bool { differentiated & (1 << UInt64(index)) != 0 }
+
+    /// Whether the reverse pass asking for this gradient is itself being recorded, to be
+    /// differentiated again (`creatingGraph`): then the inputs are tracked, as in a first-order
+    /// pass, which records nothing, they are not.
+    public var isRecordingReversePass: Bool { inputs.contains { $0.isTracked } }
+
+    /// The gradients along `upstream` of `composite` — what a fused op computes, written with ops
+    /// that have gradients of their own — at this call's inputs (nil for those that need none),
+    /// recorded so that they can be differentiated again. A fused op whose backward pass is one
+    /// kernel, or reads values it kept untracked, returns these while ``isRecordingReversePass``.
+    ///
+    /// ```swift
+    /// if call.isRecordingReversePass {
+    ///     return call.compositeGradients(along: g) { x in x[0].normalizedAlongLastAxis(epsilon: ε) * x[1] }
+    /// }
+    /// ```
+    public func compositeGradients(along upstream: Tensor<Scalar>,
+                                   of composite: ([Tensor<Scalar>]) -> Tensor<Scalar>) -> [Tensor<Scalar>?] {
+        let differentiatedInputs = inputs.indices.filter(needsGradient)
+        let gradients = valueWithGradient(at: differentiatedInputs.map { inputs[$0] }, creatingGraph: true) { tracked in
+            var all = inputs
+            for (position, index) in differentiatedInputs.enumerated() { all[index] = tracked[position] }
+            return (composite(all) * upstream).sum()
+        }.gradients
+        var result = [Tensor<Scalar>?](repeating: nil, count: inputs.count)
+        for (position, index) in differentiatedInputs.enumerated() { result[index] = gradients[position] }
+        return result
+    }
 }
 
 extension TensorOperation {

@@ -67,7 +67,8 @@ public struct MultiHeadAttention<Scalar: TensorScalar>: Layer {
         if mask == nil && attentionDropout.dropsInCurrentMode {
             let (heads, causal) = (heads, isCausal)
             let attended = attentionDropout.dropping { draw, count in
-                // A copy of the count, which the op's record then holds instead of the counter.
+                // A copy of the count as it is now: the op's record holds it, and its gradient
+                // draws the mask again from it, while the layer's counter is counted up.
                 fusedAttention(projected, heads: heads, causal: causal, dropout: (draw, count + 0))
             }
             return outputDropout(output(attended))

@@ -30,7 +30,8 @@ public func scaledDotProductAttention<Scalar>(queryKeyValue: Tensor<Scalar>, hea
 
 /// ``scaledDotProductAttention(queryKeyValue:heads:causal:)`` with, if `dropout` is given, the
 /// weights dropped by the mask it draws after `count` others (a ``Dropout`` layer's, in training:
-/// see `Dropout.dropping(_:)`), as the composite would drop them.
+/// see `Dropout.dropping(_:)`), as the composite would drop them. The gradient draws the mask
+/// again from `count`, so it must not change meanwhile: give a copy of a counter.
 func fusedAttention<Scalar>(_ queryKeyValue: Tensor<Scalar>, heads: Int, causal: Bool,
                             dropout: (draw: DropoutDraw<Scalar>, count: Tensor<Scalar>)?) -> Tensor<Scalar> {
     let shape = queryKeyValue.shape
@@ -69,15 +70,12 @@ struct FusedAttention<Scalar: TensorScalar>: TensorOperation {
     var name: String { causal ? "causal attention" : "attention" }
     var scale: Scalar { 1 / Scalar(size).squareRoot() }
     /// Two numbers a query of each head (its scores' maximum and the softmax's normaliser), from
-    /// which the gradient recomputes the weights in one pass; then, with dropout, the count its
-    /// mask was drawn after (which the layer counts up after the call).
-    var savedCount: Int { batch * heads * time * 2 + (dropout == nil ? 0 : 1) }
-    var keptCount: Int { batch * heads * time * 2 }
+    /// which the gradient recomputes the weights in one pass.
+    var savedCount: Int { batch * heads * time * 2 }
 
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (qkv, y, kept) = (buffers.input(0), buffers.output, buffers.saved)
-        if dropout != nil { kept[keptCount] = buffers.input(1)[0] }
-        withMask(after: dropout == nil ? 0 : kept[keptCount]) { mask in
+        withMask(after: dropout == nil ? 0 : buffers.input(1)[0]) { mask in
             let causal: Int32 = causal ? 1 : 0
             if Scalar.isFloat {
                 nabla_attention_f32(qkv.assuming(Float.self), y.assuming(Float.self), kept.assuming(Float.self),
@@ -89,9 +87,6 @@ struct FusedAttention<Scalar: TensorScalar>: TensorOperation {
         }
     }
 
-    /// The count of masks drawn, an input with dropout, gets no gradient.
-    var noCountGradient: [Tensor<Scalar>?] { dropout == nil ? [] : [nil] }
-
     /// `body` with the kernels' description of the dropout mask drawn after `count` others, or nil
     /// without dropout.
     func withMask(after count: Scalar, _ body: (UnsafePointer<nabla_dropout>?) -> Void) {
@@ -99,27 +94,27 @@ struct FusedAttention<Scalar: TensorScalar>: TensorOperation {
         withUnsafePointer(to: &mask) { body($0) }
     }
 
+    /// The input's gradient (the count of masks drawn, with dropout, gets none). A reverse pass
+    /// that is being recorded takes the composite's, made of ops with gradients of their own.
     func gradients(_ g: Tensor<Scalar>, of call: OperationCall<Scalar>) -> [Tensor<Scalar>?] {
-        let qkv = call.inputs[0]
-        // A reverse pass that is being recorded (to be differentiated again) takes the composite's
-        // gradient, made of ops that have gradients of their own.
-        if qkv.isTracked {
+        if call.isRecordingReversePass {
             let (heads, causal, dropout) = (heads, causal, dropout)
-            let count = call.saved.slice(alongAxis: 0, keptCount ..< call.saved.count)  // empty without dropout
-            return [gradient(at: qkv, creatingGraph: true) { qkv in
-                let (query, key, value) = attentionHeads(qkv, heads: heads)
-                let scores = matmul(query, key, transposingB: true)
-                return (attentionMixing(scores, value, causal: causal) { weights in
-                    dropout.map { weights * DropoutMask(count: weights.count, draw: $0)([count], shape: weights.shape) } ?? weights
-                } * g).sum()
-            }] + noCountGradient
+            return call.compositeGradients(along: g) { inputs in
+                let (query, key, value) = attentionHeads(inputs[0], heads: heads)
+                return attentionMixing(matmul(query, key, transposingB: true), value, causal: causal) { weights in
+                    dropout.map { weights * DropoutMask(count: weights.count, draw: $0)([inputs[1]], shape: weights.shape) } ?? weights
+                }
+            }
         }
-        return [FusedAttentionGradient(attention: self)([qkv, call.saved, g], shape: qkv.shape)] + noCountGradient
+        let gradient = FusedAttentionGradient(attention: self)([call.inputs[0], call.saved, g] + call.inputs.dropFirst(),
+                                                               shape: call.inputs[0].shape)
+        return [gradient] + call.inputs.dropFirst().map { _ in nil }
     }
 }
 
-/// The gradient of ``FusedAttention``'s input from [qkv, what it kept, the output's gradient]. Not
-/// differentiable: a recorded reverse pass uses the composite instead.
+/// The gradient of ``FusedAttention``'s input from [qkv, what it kept, the output's gradient] and,
+/// with dropout, the count its mask was drawn after. Not differentiable: a recorded reverse pass
+/// uses the composite instead.
 struct FusedAttentionGradient<Scalar: TensorScalar>: TensorOperation {
     let attention: FusedAttention<Scalar>
 
@@ -127,7 +122,7 @@ struct FusedAttentionGradient<Scalar: TensorScalar>: TensorOperation {
 
     func forward(_ buffers: OperationBuffers<Scalar>) {
         let (qkv, kept, g, dqkv, a) = (buffers.input(0), buffers.input(1), buffers.input(2), buffers.output, attention)
-        a.withMask(after: a.dropout == nil ? 0 : kept[a.keptCount]) { mask in
+        a.withMask(after: a.dropout == nil ? 0 : buffers.input(3)[0]) { mask in
             let causal: Int32 = a.causal ? 1 : 0
             if Scalar.isFloat {
                 nabla_attention_gradient_f32(qkv.assuming(Float.self), kept.assuming(Float.self), g.assuming(Float.self),

@@ -44,8 +44,16 @@ public func layerNorm<Scalar>(_ x: Tensor<Scalar>, weight: Tensor<Scalar>, bias:
     return op([x, weight] + (bias.map { [$0] } ?? []), shape: x.shape)
 }
 
-/// x̂ = (x − μ)·r, or r = 1/√(σ² + ε) alone ([..., 1]), along rows of `columns`, the variance
-/// from the centred values (two passes: one pass's E[x²] − E[x]² cancels for rows far from 0).
+/// A row's mean μ and r = 1/√(σ² + ε), the biased variance σ² from the centred values (two
+/// passes: one pass's E[x²] − E[x]² cancels for rows far from 0).
+@inline(__always)
+private func rowStatistics<Scalar: TensorScalar>(_ row: UnsafePointer<Scalar>, count n: Int, epsilon: Scalar) -> (mean: Scalar, r: Scalar) {
+    let mean = interleavedSum(count: n) { row[$0] } / Scalar(n)
+    let variance = interleavedSum(count: n) { (row[$0] - mean) * (row[$0] - mean) } / Scalar(n)
+    return (mean, 1 / (variance + epsilon).squareRoot())
+}
+
+/// x̂ = (x − μ)·r, or r = 1/√(σ² + ε) alone ([..., 1]), along rows of `columns` (`rowStatistics`).
 struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
     enum Result { case normalized, inverseDeviation }
     let result: Result
@@ -66,9 +74,7 @@ struct RowNormalization<Scalar: TensorScalar>: TensorOperation {
             let (x, y, n, epsilon, result) = operands
             for row in rows {
                 let input = x + row * n
-                let mean = interleavedSum(count: n) { input[$0] } / Scalar(n)
-                let variance = interleavedSum(count: n) { (input[$0] - mean) * (input[$0] - mean) } / Scalar(n)
-                let r = 1 / (variance + epsilon).squareRoot()
+                let (mean, r) = rowStatistics(input, count: n, epsilon: epsilon)
                 switch result {
                 case .normalized:
                     let output = y + row * n
@@ -163,9 +169,7 @@ struct LayerNormalization<Scalar: TensorScalar>: TensorOperation {
             let (x, w, b, y, kept, n, epsilon, rowCount) = operands
             for row in rows {
                 let (input, xhat, output) = (x + row * n, kept + row * n, y + row * n)
-                let mean = interleavedSum(count: n) { input[$0] } / Scalar(n)
-                let variance = interleavedSum(count: n) { (input[$0] - mean) * (input[$0] - mean) } / Scalar(n)
-                let r = 1 / (variance + epsilon).squareRoot()
+                let (mean, r) = rowStatistics(input, count: n, epsilon: epsilon)
                 kept[rowCount * n + row] = r
                 for j in 0..<n { xhat[j] = (input[j] - mean) * r }
                 if let b {
@@ -181,12 +185,12 @@ struct LayerNormalization<Scalar: TensorScalar>: TensorOperation {
         let (x, w) = (call.inputs[0], call.inputs[1])
         // A reverse pass that is being recorded takes the composite's gradient, which is
         // differentiable again (what it kept is not tracked).
-        if call.inputs.contains(where: \.isTracked) {
+        if call.isRecordingReversePass {
             let epsilon = epsilon
-            return valueWithGradient(at: call.inputs, creatingGraph: true) { inputs in
+            return call.compositeGradients(along: g) { inputs in
                 let scaled = inputs[0].normalizedAlongLastAxis(epsilon: epsilon) * inputs[1]
-                return ((inputs.count > 2 ? scaled + inputs[2] : scaled) * g).sum()
-            }.gradients
+                return inputs.count > 2 ? scaled + inputs[2] : scaled
+            }
         }
         let xhat = call.saved.slice(alongAxis: 0, 0 ..< count).reshaped(to: x.shape)
         let r = call.saved.slice(alongAxis: 0, count ..< call.saved.count).reshaped(to: Array(x.shape.dropLast()) + [1])
